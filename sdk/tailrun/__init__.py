@@ -1,0 +1,44 @@
+"""tailrun: log metrics, tables, images, files and console output of a training script.
+
+The API mirrors the Azure ML SDK v1 `Run` API; replacing `azureml` with `tailrun` in a script's
+imports is the whole migration. Names are loaded on first use so that `import tailrun` stays
+cheap (no grpc, no protobuf until something is actually sent).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Workspace": "tailrun.workspace",
+    "Experiment": "tailrun.experiment",
+    "Run": "tailrun.run",
+    "ScriptRunConfig": "tailrun.script_run",
+    "RunConfiguration": "tailrun.script_run",
+    "Environment": "tailrun.script_run",
+    "Estimator": "tailrun.script_run",
+    "RunDetails": "tailrun.widgets",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .experiment import Experiment
+    from .run import Run
+    from .script_run import Environment, Estimator, RunConfiguration, ScriptRunConfig
+    from .widgets import RunDetails
+    from .workspace import Workspace
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tailrun' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,5 @@
+import sys
+
+from tailrun.cli import main
+
+sys.exit(main())

@@ -1,0 +1,399 @@
+"""Queue items -> columnar `IngestRequest` batches (the sender thread's encoder).
+
+Imported only by the sender thread (it loads protobuf). The queue items are the tuples listed in
+ARCHITECTURE.md ("The SDK queue"). Points of one (run, metric) in one batch become ONE
+`MetricPoints` with packed repeated fields, placed where the metric first appears in the batch, so
+a metric never precedes the `start` of its run. Speed matters here (the hot loop of a training
+script can queue millions of points): points are grouped with C-level operations (`map`,
+`itemgetter`, slicing) and fed to protobuf with `extend`, never one Python object per point.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any
+
+from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
+from .v1 import tailrun_pb2 as pb
+
+MAX_BATCH_POINTS = 50_000
+MAX_BATCH_BYTES = 2 * 1024 * 1024
+MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
+_POINT_BYTES = 24                    # rough wire size of one float point (time + step + value)
+
+K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_NAN = float("nan")
+_TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+_SPECIAL = re.compile(rb"[^\x00]")   # positions of items that are not POINTs
+
+_tag = itemgetter(0)
+_key = itemgetter(1, 2)
+_run, _name = itemgetter(1), itemgetter(2)
+_value, _step, _time = itemgetter(3), itemgetter(4), itemgetter(5)
+_EVENT_TYPES: dict[str, tuple[str, type]] = {
+    "start": ("start", pb.RunStart), "patch": ("patch", pb.RunPatch), "file": ("file", pb.FileChunk),
+    "experiment": ("experiment", pb.ExperimentEnsure), "heartbeat": ("heartbeat", pb.Heartbeat),
+}
+
+
+# ---------------------------------------------------------------- columns
+
+def encode_column(col: pb.Column, values: Sequence[Any]) -> None:
+    """Fill `col` with one value per point; `kinds` stays empty when all are floats."""
+    types = set(map(type, values))
+    if types <= {float}:
+        col.values.extend(values)
+        return
+    if types == {int} and _INT64_MIN <= min(values) and max(values) <= _INT64_MAX:
+        col.values.extend(values)
+        col.ints.extend(values)
+        col.kinds = bytes((K_INT,)) * len(values)
+        return
+    kinds = bytearray(len(values))
+    floats: list[float] = []
+    ints: list[int] = []
+    strs: list[str] = []
+    for i, v in enumerate(values):
+        t = type(v)
+        if t is float:
+            floats.append(v)
+        elif t is bool:
+            kinds[i] = K_BOOL
+            floats.append(1.0 if v else 0.0)
+        elif t is int:
+            if _INT64_MIN <= v <= _INT64_MAX:
+                kinds[i] = K_INT
+                ints.append(v)
+            else:
+                kinds[i] = K_BIGINT
+                strs.append(str(v))
+            floats.append(_int_to_float(v))
+        elif v is None:
+            kinds[i] = K_NONE
+            floats.append(_NAN)
+        else:  # str; anything else was turned into its repr by _values.py, be safe anyway
+            kinds[i] = K_STR
+            strs.append(v if t is str else repr(v))
+            floats.append(_NAN)
+    col.values.extend(floats)
+    col.kinds = bytes(kinds)
+    col.ints.extend(ints)
+    col.strs.extend(strs)
+
+
+def _int_to_float(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def decode_column(col: pb.Column) -> list[Any]:
+    """The values of a column as Python objects (the inverse of `encode_column`)."""
+    if not col.kinds:
+        return list(col.values)
+    ints, strs = iter(col.ints), iter(col.strs)
+    out: list[Any] = []
+    for kind, value in zip(col.kinds, col.values):
+        if kind == K_FLOAT:
+            out.append(value)
+        elif kind == K_INT:
+            out.append(next(ints))
+        elif kind == K_BOOL:
+            out.append(value != 0.0)
+        elif kind == K_NONE:
+            out.append(None)
+        elif kind == K_STR:
+            out.append(next(strs))
+        elif kind == K_BIGINT:
+            out.append(int(next(strs)))
+        else:
+            raise ValueError(f"unknown value kind {kind} in column {col.name!r}")
+    return out
+
+
+def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:
+    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
+    columns = [(c.name, decode_column(c)) for c in points.columns]
+    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
+
+
+# ---------------------------------------------------------------- grouping
+
+def group_points(items: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
+    """POINT tuples grouped by (run, name), order kept within each group.
+
+    Fast path: a loop that logs the same K metrics every step queues them with period K, and then
+    the groups are plain slices. Otherwise runs of equal keys are merged (`groupby` is C-level).
+    Keys are plain names when every point belongs to one run (no tuple per point).
+    """
+    n = len(items)
+    if n < 2:
+        return {_key(items[0]): items} if n else {}
+    runs = set(map(_run, items))
+    if len(runs) == 1:
+        run = runs.pop()
+        return {(run, name): group for name, group in _group_by(items, list(map(_name, items)), _name).items()}
+    return _group_by(items, list(map(_key, items)), _key)
+
+
+def _group_by(items: list[tuple], keys: list[Any], key_of: Callable[[tuple], Any]) -> dict[Any, list[tuple]]:
+    n = len(keys)
+    try:
+        period = keys.index(keys[0], 1)
+    except ValueError:
+        period = n
+    if period < n and keys[period:] == keys[:-period] and len(set(keys[:period])) == period:
+        return {keys[j]: items[j::period] for j in range(period)}
+    groups: dict[Any, list[tuple]] = {}
+    for key, run in groupby(items, key_of):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = list(run)
+        else:
+            group.extend(run)
+    return groups
+
+
+# ---------------------------------------------------------------- batches
+
+class _Batch:
+    """Slots in order: ("p", key) for a POINT group, ("o", key) for LIST/ROW/TABLE/ARTIFACT, or an Event."""
+    __slots__ = ("slots", "points", "others", "npoints", "nbytes")
+
+    def __init__(self) -> None:
+        self.slots: list[Any] = []
+        self.points: dict[tuple[str, str], list[tuple]] = {}
+        self.others: dict[tuple, list[tuple]] = {}
+        self.npoints = 0
+        self.nbytes = 0
+
+    def add_points(self, items: list[tuple]) -> None:
+        for key, group in group_points(items).items():
+            have = self.points.get(key)
+            if have is None:
+                self.points[key] = group
+                self.slots.append(("p", key))
+            else:
+                have.extend(group)
+        self.npoints += len(items)
+        self.nbytes += _POINT_BYTES * len(items)
+
+    def add_other(self, key: tuple, item: tuple, rows: int, nbytes: int) -> None:
+        have = self.others.get(key)
+        if have is None:
+            self.others[key] = [item]
+            self.slots.append(("o", key))
+        else:
+            have.append(item)
+        self.npoints += rows
+        self.nbytes += nbytes
+
+
+class Encoder:
+    """Turns lists of queue items into IngestRequests (seq left 0) and flush markers, in order."""
+
+    def __init__(self, writer: str, max_points: int = MAX_BATCH_POINTS, max_bytes: int = MAX_BATCH_BYTES,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.writer = writer
+        self.max_points = max_points
+        self.max_bytes = max_bytes
+        self.on_error = on_error or (lambda msg: None)
+        self.descriptions: dict[tuple[str, str], str] = {}
+        self.active_runs: dict[str, None] = {}   # started and not finished: they get heartbeats
+
+    def encode(self, items: list[tuple]) -> list[Any]:
+        """IngestRequests and FLUSH markers (the second element of a FLUSH item), in queue order."""
+        out: list[Any] = []
+        batch = _Batch()
+        tags = list(map(_tag, items))
+        if tags.count(POINT) == len(tags):
+            self._add_points(batch, items, out)
+        else:
+            start = 0
+            for match in _SPECIAL.finditer(bytes(tags)):
+                i = match.start()
+                if i > start:
+                    batch = self._add_points(batch, items[start:i], out)
+                batch = self._add_special(batch, items[i], out)
+                start = i + 1
+            if start < len(items):
+                batch = self._add_points(batch, items[start:], out)
+        if batch.slots:
+            out.append(self._finish(batch))
+        return out
+
+    def _add_points(self, batch: _Batch, items: list[tuple], out: list[Any]) -> _Batch:
+        if batch.slots and batch.npoints + len(items) > self.max_points:
+            out.append(self._finish(batch))
+            batch = _Batch()
+        for lo in range(0, len(items), self.max_points):
+            if lo:
+                out.append(self._finish(batch))
+                batch = _Batch()
+            batch.add_points(items[lo:lo + self.max_points])
+        return batch
+
+    def _add_special(self, batch: _Batch, item: tuple, out: list[Any]) -> _Batch:
+        tag = item[0]
+        if tag == FLUSH:
+            if batch.slots:
+                out.append(self._finish(batch))
+                batch = _Batch()
+            out.append(item[1])
+            return batch
+        if tag == DESCRIBE:
+            self.descriptions[(item[1], item[2])] = item[3]
+            return batch
+        pieces: Iterable[tuple[Any, int, int]]
+        try:
+            pieces = self._pieces(item)
+        except Exception as exc:  # a malformed item must not stop the sender
+            self.on_error(f"dropped a {_TAG_NAMES.get(tag, tag)} item the SDK could not encode: {exc}")
+            return batch
+        for kind_key, rows, nbytes in pieces:
+            if batch.slots and (batch.npoints + rows > self.max_points or batch.nbytes + nbytes > self.max_bytes):
+                out.append(self._finish(batch))
+                batch = _Batch()
+            if isinstance(kind_key, pb.Event):
+                batch.slots.append(kind_key)
+                batch.npoints += rows
+                batch.nbytes += nbytes
+            else:
+                key, piece = kind_key
+                batch.add_other(key, piece, rows, nbytes)
+        return batch
+
+    def _pieces(self, item: tuple) -> list[tuple[Any, int, int]]:
+        """(Event or (group key, item), rows, bytes) for one non-POINT item, split to fit a batch."""
+        tag = item[0]
+        if tag == EVENT:
+            return [(ev, 0, ev.ByteSize()) for ev in self._events(item)]
+        if tag == LIST:
+            values = list(item[3])
+            key = (LIST, item[1], item[2])
+            parts = [values[i:i + self.max_points] for i in range(0, len(values), self.max_points)]
+            return [((key, (LIST, item[1], item[2], part, None, item[5])), len(part), _POINT_BYTES * len(part))
+                    for part in parts]
+        if tag == ROW:
+            return [(((ROW, item[1], item[2]), item), 1, 16 * (len(item[3]) + 1))]
+        if tag == TABLE:
+            table, nrows = item[3], int(item[4] or 0)
+            key = (TABLE, item[1], item[2])
+            step = max(1, self.max_points // max(1, len(table)))
+            return [((key, (TABLE, item[1], item[2], {c: list(v[i:i + step]) for c, v in table.items()},
+                            min(step, nrows - i), item[5])), min(step, nrows - i) * max(1, len(table)),
+                     16 * min(step, nrows - i) * (len(table) + 1))
+                    for i in range(0, nrows, step)]
+        if tag == ARTIFACT:
+            return [(((ARTIFACT, item[1], item[2], int(item[3])), item), 1, 64 + len(item[4]))]
+        raise ValueError(f"unknown queue item tag {tag!r}")
+
+    def _events(self, item: tuple) -> list[pb.Event]:
+        _, run_id, kind, payload = item
+        field, cls = _EVENT_TYPES[kind]
+        if kind == "start":
+            self.active_runs[payload.get("run_id") or run_id] = None
+        elif kind == "patch" and payload.get("status") in _TERMINAL:
+            self.active_runs.pop(payload.get("run_id") or run_id, None)
+        if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
+            return [pb.Event(file=chunk) for chunk in _split_file(payload)]
+        return [pb.Event(**{field: cls(**payload)})]
+
+    def _finish(self, batch: _Batch) -> pb.IngestRequest:
+        req = pb.IngestRequest(writer=self.writer)
+        for slot in batch.slots:
+            if isinstance(slot, pb.Event):
+                req.events.append(slot)
+                continue
+            where, key = slot
+            before = len(req.events)
+            try:
+                if where == "p":
+                    self._points_event(req, key, batch.points[key])
+                else:
+                    self._other_event(req, key, batch.others[key])
+            except Exception as exc:  # one bad metric must not lose the rest of the batch
+                del req.events[before:]
+                self.on_error(f"dropped points of metric {key[-1]!r} the SDK could not encode: {exc}")
+        return req
+
+    def _metric(self, req: pb.IngestRequest, run_id: str, name: str, kind: int) -> pb.MetricPoints:
+        mp = req.events.add().metrics
+        mp.run_id = run_id
+        mp.name = name
+        mp.kind = kind
+        desc = self.descriptions.pop((run_id, name), None)
+        if desc:
+            mp.description = desc
+        return mp
+
+    def _points_event(self, req: pb.IngestRequest, key: tuple[str, str], group: list[tuple]) -> None:
+        steps = list(map(_step, group))
+        step_types = set(map(type, steps))
+        if step_types == {int} or step_types == {type(None)}:
+            self._scalar(req, key, group, steps, step_types == {int})
+            return
+        # Some points have a step, some not: one MetricPoints per consecutive run of each.
+        for has_step, run in groupby(group, lambda t: t[4] is not None):
+            part = list(run)
+            self._scalar(req, key, part, list(map(_step, part)), has_step)
+
+    def _scalar(self, req: pb.IngestRequest, key: tuple[str, str], group: list[tuple],
+                steps: list[Any], has_steps: bool) -> None:
+        mp = self._metric(req, key[0], key[1], pb.METRIC_KIND_SCALAR)
+        mp.times.extend(map(_time, group))
+        if has_steps:
+            try:
+                mp.steps.extend(steps)
+            except ValueError:  # a step outside int64: clamp rather than lose the points
+                mp.steps.extend(min(max(int(s), _INT64_MIN), _INT64_MAX) for s in steps)
+        encode_column(mp.columns.add(), list(map(_value, group)))
+
+    def _other_event(self, req: pb.IngestRequest, key: tuple, items: list[tuple]) -> None:
+        tag, run_id, name = key[0], key[1], key[2]
+        if tag == LIST:
+            mp = self._metric(req, run_id, name, pb.METRIC_KIND_LIST)
+            mp.times.extend(chain.from_iterable([it[5]] * len(it[3]) for it in items))
+            encode_column(mp.columns.add(), list(chain.from_iterable(it[3] for it in items)))
+        elif tag == ROW:
+            mp = self._metric(req, run_id, name, pb.METRIC_KIND_ROW)
+            mp.times.extend(map(_time, items))
+            rows = [it[3] for it in items]
+            for col in dict.fromkeys(chain.from_iterable(rows)):
+                c = mp.columns.add(name=str(col))
+                encode_column(c, [r.get(col) for r in rows])
+        elif tag == TABLE:
+            mp = self._metric(req, run_id, name, pb.METRIC_KIND_TABLE)
+            mp.times.extend(chain.from_iterable([it[5]] * it[4] for it in items))
+            for col in dict.fromkeys(chain.from_iterable(it[3] for it in items)):
+                values: list[Any] = []
+                for it in items:
+                    part = list(it[3].get(col, ()))[:it[4]]
+                    values.extend(part)
+                    values.extend([None] * (it[4] - len(part)))
+                encode_column(mp.columns.add(name=str(col)), values)
+        else:  # ARTIFACT: one STR column holding the artifact URI
+            mp = self._metric(req, run_id, name, key[3])
+            mp.times.extend(map(_time, items))
+            encode_column(mp.columns.add(), [it[4] for it in items])
+
+
+def _split_file(payload: dict[str, Any]) -> list[pb.FileChunk]:
+    data: bytes = payload["data"]
+    offset = int(payload.get("offset", 0))
+    chunks = []
+    for lo in range(0, len(data), MAX_CHUNK_BYTES):
+        part = data[lo:lo + MAX_CHUNK_BYTES]
+        last = bool(payload.get("last")) and lo + MAX_CHUNK_BYTES >= len(data)
+        chunks.append(pb.FileChunk(run_id=payload["run_id"], path=payload["path"], offset=offset + lo,
+                                   data=part, last=last, append=bool(payload.get("append"))))
+    return chunks
+
+
+_TAG_NAMES = {POINT: "POINT", LIST: "LIST", ROW: "ROW", TABLE: "TABLE", ARTIFACT: "ARTIFACT",
+              DESCRIBE: "DESCRIBE", EVENT: "EVENT", FLUSH: "FLUSH"}

@@ -1,0 +1,218 @@
+"""Starting and stopping the service: `serve(...)` returns a running `Service` (unpackable as
+`server, port = serve(...)`, so tests bind port 0), `run_forever` blocks until SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from tailrun.v1 import tailrun_pb2 as pb
+from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
+
+from .auth import AuthInterceptor, TokenAuth
+from .servicer import Tracker
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Tracker"].full_name   # "tailrun.v1.Tracker"
+MAX_RECEIVE_BYTES = 16 * 1024 * 1024
+_SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+    # A fixed port must fail loudly when taken, not be shared with another server.
+    ("grpc.so_reuseport", 0),
+    # Clients ping every 20 s to keep idle streams alive; don't answer that with GOAWAY.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+
+
+class ServeError(Exception):
+    """The service cannot start as asked (the message says why and what to do)."""
+
+
+@dataclass
+class Service:
+    """A running service. `server, port = service` unpacks like DESIGN.md's `serve(...)`."""
+    server: grpc.Server
+    port: int
+    host: str
+    store: Any
+    runner: Any
+    data_dir: Path
+    token: str | None
+    servicer: Tracker
+    health: health.HealthServicer
+    _stopped: bool = field(default=False, repr=False)
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{_host_for_address(self.host)}:{self.port}"
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.server
+        yield self.port
+
+    def stop(self, grace: float = 5) -> None:
+        """Stop the runner, stop accepting calls, let in-flight calls finish (up to `grace` s),
+        close the store. Safe to call twice."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.health.enter_graceful_shutdown()
+        # The runner first: the runs it terminates still reach a live service with their last
+        # batches (and the runner records their final status), instead of spooling them.
+        if self.runner is not None:
+            try:
+                self.runner.stop()
+            except Exception:
+                log.exception("stopping the runner failed")
+        self.servicer.stopping.set()   # Ingest/Watch streams end with UNAVAILABLE at their next step
+        self.server.stop(grace).wait()
+        # Cancelled handlers may still be finishing a batch: let them commit before closing.
+        if not self.servicer.wait_idle(timeout=grace + 5):
+            log.warning("calls still running after the grace period; closing the store anyway")
+        self.store.close()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_for_address(host: str) -> str:
+    host = host.strip("[]")
+    return f"[{host}]" if ":" in host else host
+
+
+def _connect_host(host: str) -> str:
+    """Where local clients (the runner's children) reach a server bound to `host`."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host.strip("[]") == "::":
+        return "[::1]"
+    return _host_for_address(host)
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = None,
+          store_url: str | None = None, token: str | None = None,
+          max_concurrent_runs: int | None = None, insecure: bool = False,
+          tls_cert: str | Path | None = None, tls_key: str | Path | None = None,
+          with_runner: bool = True, max_workers: int = 64) -> Service:
+    """Start the service and return it once it is listening. Raises ServeError for a setting
+    that would be unsafe or cannot work."""
+    if data_dir is None:
+        raise ServeError("serve() needs a data_dir")
+    if not is_loopback(host) and not token and not insecure:
+        raise ServeError(f"refusing to listen on {host!r} without a token: anyone who can reach it "
+                         f"could read and write every run. Pass --token T, or --insecure if you mean it")
+    if bool(tls_cert) != bool(tls_key):
+        raise ServeError("TLS needs both --tls-cert and --tls-key")
+    credentials = _tls_credentials(tls_cert, tls_key) if tls_cert else None
+    data_dir = Path(data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    from .store import Store   # SQLAlchemy is only needed once we really serve
+
+    store = Store.open(store_url, data_dir)
+    try:
+        auth = TokenAuth(token)
+        servicer = Tracker(store, auth=auth)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tailrun-rpc"),
+            interceptors=[AuthInterceptor(auth)] if token else [],
+            options=_SERVER_OPTIONS,
+        )
+        pb_grpc.add_TrackerServicer_to_server(servicer, server)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        for name in ("", SERVICE_NAME):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        bound = _bind(server, host, port, credentials)
+        server.start()
+    except BaseException:
+        store.close()
+        raise
+    service = Service(server=server, port=bound, host=host, store=store, runner=None,
+                      data_dir=data_dir, token=token, servicer=servicer, health=health_servicer)
+    if with_runner:
+        try:
+            service.runner = servicer.runner = _start_runner(
+                store, data_dir, f"{_connect_host(host)}:{bound}", token, max_concurrent_runs)
+        except BaseException:
+            service.stop(grace=0)
+            raise
+    return service
+
+
+def _tls_credentials(cert: str | Path, key: str | Path) -> grpc.ServerCredentials:
+    try:
+        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
+    except OSError as exc:
+        raise ServeError(f"cannot read the TLS key or certificate: {exc}") from exc
+    return grpc.ssl_server_credentials([pair])
+
+
+def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCredentials | None) -> int:
+    target = f"{_host_for_address(host)}:{port}"
+    try:
+        bound = (server.add_secure_port(target, credentials) if credentials
+                 else server.add_insecure_port(target))
+    except RuntimeError as exc:
+        bound = 0
+        log.debug("binding %s failed: %s", target, exc)
+    if not bound:
+        raise ServeError(f"cannot listen on {target}: the port is taken or the address is not "
+                         f"on this machine")
+    return bound
+
+
+def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
+                  max_concurrent_runs: int | None) -> Any:
+    try:
+        from .runner import Runner
+    except ImportError as exc:
+        log.warning("submitted runs are disabled: the runner is not available (%s)", exc)
+        return None
+    runner = Runner(store=store, data_dir=data_dir, address=address, token=token,
+                    max_concurrent=max_concurrent_runs or os.cpu_count() or 1)
+    runner.start()
+    return runner
+
+
+def run_forever(service: Service, grace: float = 5) -> int:
+    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight batches commit). Returns 0."""
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    service.stop(grace)
+    return 0

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real service on a loopback port 0 (SQLite or PostgreSQL), an isolated
+TAILRUN_HOME, a Workspace pointing at the service, and a helper that runs code in a real child
+process. See docs/ARCHITECTURE.md, "Test fixtures".
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
+
+# Settings that must never leak from the developer's shell into a test.
+_CLEARED_ENV = ("TAILRUN_ADDRESS", "TAILRUN_TOKEN", "TAILRUN_RUN_ID", "TAILRUN_EXPERIMENT", "TAILRUN_CA")
+
+
+@pytest.fixture(autouse=True)
+def tailrun_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own TAILRUN_HOME, so spools and the local service never touch the real home."""
+    home = tmp_path / "tailrun-home"
+    home.mkdir()
+    monkeypatch.setenv("TAILRUN_HOME", str(home))
+    for name in _CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start extra in-process services with custom options (token, store_url, ...); all are
+    stopped at teardown. Returns `tailrun_service.server.Service` objects."""
+    from tailrun_service.server import serve
+
+    started: list[Any] = []
+
+    def start(**kwargs: Any) -> Any:
+        kwargs.setdefault("host", "127.0.0.1")
+        kwargs.setdefault("port", 0)
+        kwargs.setdefault("data_dir", tmp_path / f"data-{len(started)}")
+        kwargs.setdefault("with_runner", True)
+        svc = serve(**kwargs)
+        started.append(svc)
+        return svc
+
+    yield start
+    for svc in reversed(started):
+        svc.stop(grace=1)
+
+
+@pytest.fixture
+def service(service_factory: Callable[..., Any]) -> Any:
+    """A real service, in-process, on 127.0.0.1 port 0, SQLite in a tmp data dir, with the runner.
+    Attributes: address, port, token (None), data_dir, store, runner, stop()."""
+    return service_factory()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards. Fails, never skips,
+    when PostgreSQL is down: CI must notice."""
+    import psycopg
+
+    dbname = f"tailrun_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield PG_URL.format(dbname=dbname)
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_service(service_factory: Callable[..., Any], pg_database: str) -> Any:
+    """The `service` fixture on a fresh PostgreSQL database."""
+    return service_factory(store_url=pg_database)
+
+
+@pytest.fixture
+def ws(service: Any) -> Any:
+    """`tailrun.Workspace` connected to the `service` fixture."""
+    from tailrun import Workspace
+
+    return Workspace(address=service.address, token=service.token)
+
+
+@pytest.fixture
+def run_script(service: Any, tailrun_home: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run `python -c code` in a real child process with TAILRUN_ADDRESS set to the service.
+    `env` entries override (a None value removes the variable); the cwd is a tmp folder."""
+    cwd = tmp_path / "script-cwd"
+    cwd.mkdir(exist_ok=True)
+
+    def run(code: str, env: dict[str, str | None] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+        child_env = dict(os.environ)
+        child_env["TAILRUN_ADDRESS"] = service.address
+        child_env["TAILRUN_HOME"] = str(tailrun_home)
+        if service.token:
+            child_env["TAILRUN_TOKEN"] = service.token
+        for key, value in (env or {}).items():
+            if value is None:
+                child_env.pop(key, None)
+            else:
+                child_env[key] = value
+        return subprocess.run([sys.executable, "-c", code], env=child_env, cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run

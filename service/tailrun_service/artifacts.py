@@ -1,0 +1,147 @@
+"""The file store of run files: <data_dir>/artifacts/<run_id>/<path>.
+
+Every path a client sends is validated before it touches the disk: relative, "/"-separated, no
+"..", "." or empty components, no backslashes or NUL, and it must not lead (through a symlink)
+out of the run's folder. Bad paths raise InvalidArgument with a message naming the path.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import InvalidArgument, NotFound
+
+MAX_PATH_CHARS = 1024
+MAX_COMPONENT_BYTES = 255
+MAX_RUN_ID_CHARS = 255
+
+
+def validate_run_id(run_id: str) -> str:
+    """A run id names a folder, so it must be one safe path component."""
+    if not run_id:
+        raise InvalidArgument("run id is empty")
+    if len(run_id) > MAX_RUN_ID_CHARS:
+        raise InvalidArgument(f"run id is longer than {MAX_RUN_ID_CHARS} characters")
+    if run_id in (".", "..") or any(c in run_id for c in "/\\\0"):
+        raise InvalidArgument(f"invalid run id {run_id!r}: no '/', '\\', NUL, '.' or '..'")
+    return run_id
+
+
+def validate_path(path: str) -> str:
+    """Return `path` if it is a safe relative run-file path, else raise InvalidArgument."""
+    if not path:
+        raise InvalidArgument("file path is empty")
+    if len(path) > MAX_PATH_CHARS:
+        raise InvalidArgument(f"file path {path[:60]!r}... is longer than {MAX_PATH_CHARS} characters")
+    if "\0" in path:
+        raise InvalidArgument(f"file path {path!r} contains a NUL character")
+    if "\\" in path:
+        raise InvalidArgument(f"file path {path!r} contains a backslash; use '/'")
+    if path.startswith("/"):
+        raise InvalidArgument(f"file path {path!r} is absolute; give a path relative to the run")
+    for part in path.split("/"):
+        if part == "":
+            raise InvalidArgument(f"file path {path!r} has an empty component")
+        if part in (".", ".."):
+            raise InvalidArgument(f"file path {path!r} contains {part!r}")
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
+            raise InvalidArgument(f"file path {path!r} has a component over {MAX_COMPONENT_BYTES} bytes")
+    return path
+
+
+def _inside(child: str, parent: str) -> bool:
+    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+class ArtifactStore:
+    """Reads and writes run files; knows nothing about the database."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / validate_run_id(run_id)
+
+    def resolve(self, run_id: str, path: str) -> Path:
+        """The on-disk location of a run file, after validation and the symlink check."""
+        validate_path(path)
+        run_dir = self.run_dir(run_id)
+        real_root = os.path.realpath(self.root)
+        real_run = os.path.realpath(run_dir)
+        if not _inside(real_run, real_root) or real_run == real_root:
+            raise InvalidArgument(f"the folder of run {run_id!r} leads out of the artifact store")
+        target = run_dir / path
+        # realpath follows every existing symlink in the path; where it ends must be the run folder.
+        if not _inside(os.path.realpath(target), real_run):
+            raise InvalidArgument(f"file path {path!r} leads out of the run's folder (symlink)")
+        return target
+
+    def write_chunk(self, run_id: str, path: str, offset: int, data: bytes, *,
+                    truncate: bool = False) -> int:
+        """Write `data` at `offset` (a re-sent chunk overwrites the same bytes); return the size.
+
+        With `truncate` the file ends after this chunk (the last chunk of an upload)."""
+        target = self.resolve(run_id, path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            raise InvalidArgument(f"file path {path!r} clashes with an existing file or folder "
+                                  f"({exc.strerror})") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the file itself is a symlink
+                raise InvalidArgument(f"file path {path!r} is a symlink; refusing to follow it") from None
+            raise
+        try:
+            if data:
+                os.pwrite(fd, data, offset)
+            end = offset + len(data)
+            # Truncate at the end of the last chunk; an empty chunk past the end extends the file.
+            if truncate or end > os.fstat(fd).st_size:
+                os.ftruncate(fd, end)
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+
+    def stat(self, run_id: str, path: str) -> os.stat_result | None:
+        try:
+            target = self.resolve(run_id, path)
+            return target.stat() if target.is_file() else None
+        except FileNotFoundError:
+            return None
+
+    def exists(self, run_id: str, path: str) -> bool:
+        return self.stat(run_id, path) is not None
+
+    def open(self, run_id: str, path: str) -> BinaryIO:
+        target = self.resolve(run_id, path)
+        if not target.is_file():
+            raise NotFound(f"run {run_id!r} has no file {path!r}")
+        return open(target, "rb")
+
+    def read_range(self, run_id: str, path: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a file, fewer if the file is shorter."""
+        if end <= start:
+            return b""
+        with self.open(run_id, path) as f:
+            f.seek(start)
+            return f.read(end - start)
+
+    def walk(self, run_id: str, prefix: str = "") -> Iterator[tuple[str, os.stat_result]]:
+        """(relative path, stat) of every regular file of a run under `prefix`, sorted."""
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            return
+        found = []
+        for folder, dirs, files in os.walk(run_dir):  # os.walk does not follow symlinked folders
+            for name in files:
+                full = os.path.join(folder, name)
+                rel = os.path.relpath(full, run_dir).replace(os.sep, "/")
+                if not rel.startswith(prefix) or os.path.islink(full):
+                    continue
+                found.append((rel, os.stat(full)))
+        yield from sorted(found)

@@ -1,0 +1,22 @@
+"""Errors the store and the artifact files raise; the servicer maps them to gRPC status codes.
+
+NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED.
+The message is shown to the user as is, so it names the problem (and the offending value).
+"""
+from __future__ import annotations
+
+
+class TailrunError(Exception):
+    """Base class of the errors the service reports to clients."""
+
+
+class NotFound(TailrunError):
+    """A run, experiment, metric or file does not exist."""
+
+
+class InvalidArgument(TailrunError):
+    """A request or an ingested event is malformed or over a limit."""
+
+
+class PermissionDenied(TailrunError):
+    """The caller's token may not do this (for example write another run)."""

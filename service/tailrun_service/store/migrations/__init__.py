@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (run by tailrun_service.store.migrate)."""

@@ -1,0 +1,136 @@
+"""Reading metric points: whole chunks (iter_metrics) and plot series with min/max downsampling."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+from sqlalchemy import bindparam, select
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+from ..errors import InvalidArgument, NotFound
+from .chunks import chunk_to_points, chunk_wire
+from .engine import Database
+from .schema import metric_chunks, metrics, runs
+
+CHUNKS_PER_QUERY = 32  # iter_metrics reads this many chunks per short read, not holding a connection
+
+_CHUNK_COLUMNS = (metric_chunks.c.id, metric_chunks.c.metric_id, metric_chunks.c.first_index,
+                  metric_chunks.c.count, metric_chunks.c.columns_json, metric_chunks.c.times,
+                  metric_chunks.c.steps, metric_chunks.c["values"], metric_chunks.c.kinds,
+                  metric_chunks.c.ints, metric_chunks.c.strs_json)
+_ONE_CHUNK = select(*_CHUNK_COLUMNS).where(metric_chunks.c.metric_id == bindparam("metric_id"),
+                                           metric_chunks.c.first_index == bindparam("first_index"))
+_CHUNK_PAGE = (select(*_CHUNK_COLUMNS)
+               .where(metric_chunks.c.metric_id == bindparam("metric_id"),
+                      metric_chunks.c.first_index >= bindparam("from_index"))
+               .order_by(metric_chunks.c.first_index).limit(bindparam("page")))
+_SERIES_CHUNKS = (select(metric_chunks.c.first_index, metric_chunks.c.count, metric_chunks.c.steps,
+                         metric_chunks.c["values"])
+                  .where(metric_chunks.c.metric_id == bindparam("metric_id"),
+                         metric_chunks.c.first_index + metric_chunks.c.count > bindparam("start"))
+                  .order_by(metric_chunks.c.first_index))
+_ONE_METRIC = select(metrics).where(metrics.c.id == bindparam("metric_id"))
+
+
+def _metric_rows(conn, run_id: str, name: str = ""):
+    query = select(metrics).where(metrics.c.run_id == run_id)
+    if name:
+        query = query.where(metrics.c.name == name)
+    return conn.execute(query.order_by(metrics.c.id)).all()
+
+
+def iter_metrics(db: Database, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
+    """Yield one MetricPoints per stored chunk, metric by metric, in order (first_index set).
+
+    Chunks are read a page at a time, each page in its own short read, so a slow consumer (a
+    gRPC stream) never holds a database connection."""
+    with db.read() as conn:
+        if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
+            raise NotFound(f"run {run_id!r} not found")
+        metric_rows = _metric_rows(conn, run_id, name)
+    for m in metric_rows:
+        columns = json.loads(m.columns_json)
+        next_index = 0
+        while True:
+            with db.read() as conn:
+                page = db.fetch_all(conn, _CHUNK_PAGE, {"metric_id": m.id, "from_index": next_index,
+                                                        "page": CHUNKS_PER_QUERY})
+            for row in page:
+                yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind,
+                                      description=m.description)
+            if len(page) < CHUNKS_PER_QUERY:
+                break
+            next_index = page[-1].first_index + page[-1].count
+
+
+def load_chunk_wire(db: Database, conn, metric_id: int, first_index: int) -> bytes | None:
+    """One chunk as serialised MetricPoints (for Watch events), or None if it is gone."""
+    rows = db.fetch_all(conn, _ONE_CHUNK, {"metric_id": metric_id, "first_index": first_index})
+    if not rows:
+        return None
+    row = rows[0]
+    m = conn.execute(_ONE_METRIC, {"metric_id": metric_id}).one()
+    return chunk_wire(row, json.loads(m.columns_json), run_id=m.run_id, name=m.name,
+                      kind=m.kind, description=m.description)
+
+
+def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """At most `max_points` points: split into buckets, keep each bucket's min and max point (in x
+    order), so a spike is never averaged away. NaN is ignored in min/max. max_points 0 = all."""
+    n = len(y)
+    if max_points <= 0 or n <= max_points:
+        return x, y, False
+    buckets = max(1, max_points // 2)
+    size = -(-n // buckets)
+    count = -(-n // size)
+    padded = np.full(count * size, np.nan)
+    padded[:n] = y
+    grid = padded.reshape(count, size)
+    nan = np.isnan(grid)
+    base = np.arange(count) * size
+    hi = base + np.where(nan, -np.inf, grid).argmax(axis=1)
+    if max_points == 1:
+        idx = hi
+    else:
+        lo = base + np.where(nan, np.inf, grid).argmin(axis=1)
+        pairs = np.stack([np.minimum(lo, hi), np.maximum(lo, hi)], axis=1).ravel()
+        keep = np.ones(len(pairs), dtype=bool)
+        keep[1::2] = pairs[1::2] != pairs[0::2]  # min and max are the same point: keep it once
+        idx = pairs[keep]
+    return x[idx], y[idx], True
+
+
+def get_series(db: Database, req: pb.SeriesRequest) -> pb.SeriesResponse:
+    with db.read() as conn:
+        rows = _metric_rows(conn, req.run_id, req.name) if req.name else []
+        if not rows:
+            raise NotFound(f"run {req.run_id!r} has no metric {req.name!r}")
+        m = rows[0]
+        columns = json.loads(m.columns_json)
+        if len(columns) > 1 or m.kind in (pb.METRIC_KIND_IMAGE, pb.METRIC_KIND_JSON):
+            raise InvalidArgument(f"metric {req.name!r} of run {req.run_id!r} has "
+                                  f"{len(columns)} columns; a series needs a single-column numeric metric")
+        total = m.count
+        start = min(req.first_index, total)
+        if req.tail:
+            start = max(start, total - req.tail)
+        resp = pb.SeriesResponse(run_id=req.run_id, name=req.name, total_points=total,
+                                 has_steps=bool(m.has_steps))
+        if start >= total:
+            return resp
+        chunk_rows = db.fetch_all(conn, _SERIES_CHUNKS, {"metric_id": m.id, "start": start})
+    first = chunk_rows[0].first_index
+    # A single-column chunk's `values` is exactly its column: count float64.
+    y = np.concatenate([np.frombuffer(r.values, dtype="<f8", count=r.count) for r in chunk_rows])
+    if m.has_steps:
+        x = np.concatenate([np.frombuffer(r.steps, dtype="<i8") for r in chunk_rows]).astype(np.float64)
+    else:
+        x = np.arange(first, first + len(y), dtype=np.float64)
+    skip = start - first
+    x, y = x[skip:], y[skip:]
+    x, y, resp.downsampled = downsample(x, y, req.max_points)
+    resp.x.extend(x.tolist())
+    resp.y.extend(y.tolist())
+    return resp

@@ -1,0 +1,143 @@
+"""The Store: the one object the servicer and the runner talk to (contract in docs/ARCHITECTURE.md).
+
+It owns the database (SQLite in the data dir, or PostgreSQL) and the artifact files under
+<data_dir>/artifacts. Each method is a short transaction, safe to call from many threads;
+several processes (service replicas) may share one PostgreSQL database.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select, update
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+from ..artifacts import ArtifactStore, validate_run_id
+from ..errors import NotFound
+from . import files as files_mod
+from . import ingest, queries, series, watch
+from .engine import Database, sqlite_url
+from .ingest import ApplyResult
+from .migrate import upgrade_to_head
+from .schema import runs
+
+
+class Store:
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self._changes = watch.ChangeNotifier(self.last_event_id)
+
+    @classmethod
+    def open(cls, url: str | None, data_dir: Path) -> Store:
+        """Open (and migrate to the newest schema) the store; url None = SQLite in data_dir."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(url or sqlite_url(data_dir))
+        try:
+            upgrade_to_head(db)
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(db, ArtifactStore(data_dir / "artifacts"))
+
+    def close(self) -> None:
+        self._changes.notify()  # waiters re-check and return at their timeout
+        self.db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ ingest
+
+    def committed_seq(self, writer: str) -> int:
+        with self.db.read() as conn:
+            return ingest.committed_seq(conn, writer)
+
+    def apply_batch(self, writer: str, seq: int, events: Sequence[pb.Event],
+                    allowed_runs: Callable[[str, pb.Event], bool] | None = None, *,
+                    allowed: Callable[[str, pb.Event], bool] | None = None) -> ApplyResult:
+        """Apply one batch in one transaction, exactly once per (writer, seq); see ingest.py.
+
+        `allowed_runs(run_id, event)` (or `allowed=`) returning False rejects an event that writes
+        a run ("token may not write run X"); experiment events name no run and are not checked."""
+        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed_runs or allowed)
+        self._changes.notify()
+        return result
+
+    def set_run_definition(self, run_id: str, *, run_definition_json: str = "", target: str = "",
+                           script: str = "", arguments: Sequence[str] = ()) -> pb.RunInfo:
+        """For the runner: the submitted run's definition (fields RunStart does not carry)."""
+        with self.db.write() as conn:
+            done = conn.execute(update(runs).where(runs.c.run_id == run_id).values(
+                run_definition_json=run_definition_json, target=target, script=script,
+                arguments_json=json.dumps(list(arguments))))
+            if done.rowcount == 0:
+                raise NotFound(f"run {run_id!r} not found")
+            return queries.get_run(conn, run_id)
+
+    # ------------------------------------------------------------ experiments and runs
+
+    def list_experiments(self, view_type: str = "ActiveOnly", name: str = "") -> list[pb.Experiment]:
+        with self.db.read() as conn:
+            return queries.list_experiments(conn, view_type, name)
+
+    def set_experiment_archived(self, name: str, id: str, archived: bool) -> pb.Experiment:  # noqa: A002
+        with self.db.write() as conn:
+            return queries.set_experiment_archived(conn, name, id, archived)
+
+    def list_runs(self, req: pb.ListRunsRequest) -> list[pb.RunInfo]:
+        with self.db.read() as conn:
+            return queries.list_runs(conn, req)
+
+    def get_run(self, run_id: str) -> pb.RunInfo:
+        with self.db.read() as conn:
+            return queries.get_run(conn, run_id)
+
+    def run_exists(self, run_id: str) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
+
+    # ------------------------------------------------------------ metrics
+
+    def iter_metrics(self, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
+        return series.iter_metrics(self.db, run_id, name)
+
+    def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
+        return series.get_series(self.db, req)
+
+    # ------------------------------------------------------------ files
+
+    def list_files(self, run_id: str, prefix: str = "") -> list[pb.FileInfo]:
+        with self.db.read() as conn:
+            return files_mod.list_files(conn, self.artifacts, run_id, prefix)
+
+    def open_file(self, run_id: str, path: str) -> BinaryIO:
+        validate_run_id(run_id)
+        if not self.run_exists(run_id):
+            raise NotFound(f"run {run_id!r} not found")
+        return self.artifacts.open(run_id, path)
+
+    def read_output(self, req: pb.ReadOutputRequest) -> pb.OutputText:
+        with self.db.read() as conn:
+            return files_mod.read_output(conn, self.artifacts, req)
+
+    # ------------------------------------------------------------ watch
+
+    def events_after(self, cursor: int, run_ids: Sequence[str] | None = None,
+                     experiment: str | None = None, kinds: Sequence[str] | None = None,
+                     limit: int = 500) -> list[pb.WatchEvent]:
+        return watch.events_after(self.db, self.artifacts, cursor, run_ids, experiment, kinds, limit)
+
+    def last_event_id(self) -> int:
+        return watch.last_event_id(self.db)
+
+    def wait_for_change(self, after_cursor: int, timeout: float) -> bool:
+        """Block until an event after `after_cursor` exists (True) or `timeout` passes (False)."""
+        return self._changes.wait(after_cursor, timeout)

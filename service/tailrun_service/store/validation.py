@@ -1,0 +1,47 @@
+"""Checks of ingested values shared by the ingest modules; each raises InvalidArgument naming the problem."""
+from __future__ import annotations
+
+import re
+
+from tailrun import _status
+
+from ..errors import InvalidArgument
+
+try:  # the SDK owns the rule (a pattern string); the fallback is the same rule
+    from tailrun._values import EXPERIMENT_NAME_RE as _EXPERIMENT_PATTERN
+except ImportError:  # pragma: no cover - depends on the SDK version
+    _EXPERIMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,254}$"
+EXPERIMENT_NAME_RE = re.compile(_EXPERIMENT_PATTERN)
+
+MAX_KEY_CHARS = 255          # tag / property keys, writer ids
+MAX_TEXT_CHARS = 64 * 1024   # tag / property values, descriptions, error JSON, warnings
+
+
+def validate_experiment_name(name: str) -> str:
+    if not name:
+        raise InvalidArgument("experiment name is empty")
+    if not EXPERIMENT_NAME_RE.match(name) or name.endswith(" "):
+        raise InvalidArgument(
+            f"invalid experiment name {name[:80]!r}: use 1-255 letters, digits, '_', '-', '.' or "
+            "spaces, starting with a letter or digit and not ending with a space")
+    return name
+
+
+def check_status(status: str) -> str:
+    if status not in _status.ALL:
+        raise InvalidArgument(f"unknown run status {status!r}; expected one of {', '.join(_status.ALL)}")
+    return status
+
+
+def check_text(what: str, value: str, limit: int = MAX_TEXT_CHARS) -> None:
+    if len(value) > limit:
+        raise InvalidArgument(f"{what} is longer than {limit} characters")
+
+
+def check_map(what: str, values) -> dict[str, str]:
+    for key, value in values.items():
+        if not key:
+            raise InvalidArgument(f"{what}: empty key")
+        check_text(f"{what} key {key[:40]!r}", key, MAX_KEY_CHARS)
+        check_text(f"{what} {key!r}", value)
+    return dict(values)

@@ -1,0 +1,146 @@
+"""Store: metric points round-trip exactly; row metrics; series downsampling (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+import pytest
+from conftest_store import Writer, make_store, row, scalar, start, store  # noqa: F401
+
+from tailrun.v1 import tailrun_pb2 as pb
+from tailrun_service.errors import InvalidArgument, NotFound
+from tailrun_service.store.series import downsample
+
+NAN_PAYLOAD = struct.unpack("<d", struct.pack("<Q", 0x7FF8_0000_DEAD_BEEF))[0]
+
+
+def bits(values) -> list[int]:
+    return [struct.unpack("<Q", struct.pack("<d", v))[0] for v in values]
+
+
+def test_values_of_every_type_round_trip_bit_exactly(store):
+    w = Writer(store)
+    # float, int, bool, None, str, bigint, NaN with a payload, +inf, -inf
+    values = [1.5, 7.0, 1.0, math.nan, math.nan, math.nan, NAN_PAYLOAD, math.inf, -math.inf]
+    kinds = [0, 1, 2, 3, 4, 5, 0, 0, 0]
+    big = str(2**80)
+    w.send(start("r"), scalar("r", "m", values, steps=list(range(9)), times=[float(i) for i in range(9)],
+                              kinds=kinds, ints=[7], strs=["héllo", big]))
+    (mp,) = store.iter_metrics("r", "m")
+    col = mp.columns[0]
+    assert bits(col.values) == bits(values)
+    assert list(col.kinds) == kinds and list(col.ints) == [7] and list(col.strs) == ["héllo", big]
+    assert list(mp.steps) == list(range(9)) and list(mp.times) == [float(i) for i in range(9)]
+    assert (mp.kind, mp.first_index, mp.run_id, mp.name) == (pb.METRIC_KIND_SCALAR, 0, "r", "m")
+    # int64 extremes survive in `ints` (sint64 on the wire, int64 in the store)
+    w.send(scalar("r", "ints", [0.0, 0.0], kinds=[1, 1], ints=[-2**63, 2**63 - 1]))
+    (mp,) = store.iter_metrics("r", "ints")
+    assert list(mp.columns[0].ints) == [-2**63, 2**63 - 1] and not mp.steps
+
+
+def test_chunks_come_back_in_order_with_first_index(store):
+    w = Writer(store)
+    w.send(start("r"))
+    for k in range(5):
+        w.send(scalar("r", "loss", [float(k * 3 + i) for i in range(3)], steps=[k * 3 + i for i in range(3)]),
+               scalar("r", "other", [0.0]))
+    chunks = list(store.iter_metrics("r"))
+    assert [(c.name, c.first_index) for c in chunks] == [("loss", i * 3) for i in range(5)] + [("other", i) for i in range(5)]
+    assert [v for c in chunks if c.name == "loss" for v in c.columns[0].values] == [float(i) for i in range(15)]
+    assert list(store.iter_metrics("r", "missing")) == []
+    with pytest.raises(NotFound):
+        list(store.iter_metrics("no-such-run"))
+
+
+def test_large_series_round_trips(store):
+    w = Writer(store)
+    w.send(start("r"))
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal(200_000)
+    for i in range(0, len(data), 10_000):
+        part = data[i:i + 10_000]
+        w.send(scalar("r", "big", part.tolist(), steps=list(range(i, i + len(part)))))
+    got = np.concatenate([np.array(c.columns[0].values) for c in store.iter_metrics("r", "big")])
+    assert np.array_equal(got, data)
+
+
+def test_row_metric_columns_appearing_later_read_back_as_none(store):
+    w = Writer(store)
+    w.send(start("r"), row("r", "rows", {"a": [1.0, 2.0]}))
+    w.send(row("r", "rows", {"a": [3.0], "b": [30.0]}))
+    w.send(row("r", "rows", {"b": [40.0]}))
+    chunks = list(store.iter_metrics("r", "rows"))
+    assert [c.first_index for c in chunks] == [0, 2, 3]
+    for c in chunks:
+        assert [col.name for col in c.columns] == ["a", "b"]
+    first, second, third = chunks
+    assert list(first.columns[1].kinds) == [3, 3] and all(math.isnan(v) for v in first.columns[1].values)
+    assert list(second.columns[0].values) == [3.0] and list(second.columns[1].values) == [30.0]
+    assert list(third.columns[0].kinds) == [3] and list(third.columns[1].values) == [40.0]
+
+
+def test_metric_limits(store):
+    w = Writer(store)
+    w.send(start("r"))
+    too_many = pb.MetricPoints(run_id="r", name="wide", kind=pb.METRIC_KIND_ROW, times=[1.0])
+    for i in range(101):
+        too_many.columns.add(name=f"c{i}", values=[1.0])
+    long_str = scalar("r", "s", [math.nan], kinds=[4], strs=["x" * (64 * 1024 + 1)])
+    two_cols = row("r", "sc", {"a": [1.0], "b": [2.0]}, kind=pb.METRIC_KIND_SCALAR)
+    result = w.send(pb.Event(metrics=too_many), long_str, two_cols,
+                    scalar("r", "k", [1.0], kinds=[9]), row("r", "r2", {"c" * 256: [1.0]}))
+    assert len(result.rejected) == 5
+    assert "101 columns, the limit is 100" in result.rejected[0]
+    assert "longer than 65536 bytes" in result.rejected[1]
+    assert "a SCALAR metric has one column" in result.rejected[2]
+    assert "unknown value kind 9" in result.rejected[3]
+    assert "column name" in result.rejected[4] and "255" in result.rejected[4]
+
+
+def test_series_downsampling_keeps_a_spike(store):
+    w = Writer(store)
+    w.send(start("r"))
+    y = np.sin(np.arange(100_000) / 1000.0)
+    y[54_321] = 50.0   # a one-point spike up
+    y[77_777] = -40.0  # and one down
+    y[10:20] = np.nan
+    for i in range(0, len(y), 25_000):
+        w.send(scalar("r", "s", y[i:i + 25_000].tolist(), steps=list(range(2 * i, 2 * (i + 25_000), 2))))
+    resp = store.get_series(pb.SeriesRequest(run_id="r", name="s", max_points=500))
+    assert resp.downsampled and resp.has_steps and resp.total_points == 100_000
+    assert len(resp.x) == len(resp.y) <= 500
+    assert 50.0 in resp.y and -40.0 in resp.y
+    assert resp.x[list(resp.y).index(50.0)] == 2 * 54_321
+    assert list(resp.x) == sorted(resp.x)
+    assert not any(math.isnan(v) for v in resp.y)  # NaN is ignored when another point exists
+    # Small enough: every point, unchanged.
+    tail = store.get_series(pb.SeriesRequest(run_id="r", name="s", max_points=500, tail=100))
+    assert not tail.downsampled and list(tail.x) == [float(2 * i) for i in range(99_900, 100_000)]
+    assert list(tail.y) == y[-100:].tolist()
+    mid = store.get_series(pb.SeriesRequest(run_id="r", name="s", first_index=24_990, max_points=0, tail=0))
+    assert len(mid.x) == 100_000 - 24_990 and mid.x[0] == 2 * 24_990
+
+
+def test_series_without_steps_uses_the_index_and_errors(store):
+    w = Writer(store)
+    w.send(start("r"), scalar("r", "s", [5.0, 6.0, 7.0]), row("r", "t", {"a": [1.0], "b": [2.0]}))
+    resp = store.get_series(pb.SeriesRequest(run_id="r", name="s", max_points=10))
+    assert list(resp.x) == [0.0, 1.0, 2.0] and list(resp.y) == [5.0, 6.0, 7.0] and not resp.has_steps
+    with pytest.raises(NotFound):
+        store.get_series(pb.SeriesRequest(run_id="r", name="nope", max_points=10))
+    with pytest.raises(InvalidArgument, match="single-column"):
+        store.get_series(pb.SeriesRequest(run_id="r", name="t", max_points=10))
+
+
+def test_downsample_edges():
+    x = np.arange(10, dtype=float)
+    y = np.array([1, 9, 2, 2, 2, 2, 2, -5, 2, 2], dtype=float)
+    sx, sy, down = downsample(x, y, 4)
+    # two buckets of five: (min 1 @0, max 9 @1) and (max 2 @5, min -5 @7), each pair in x order
+    assert down and list(sx) == [0.0, 1.0, 5.0, 7.0] and list(sy) == [1.0, 9.0, 2.0, -5.0]
+    all_nan = np.full(8, np.nan)
+    sx, sy, _ = downsample(np.arange(8.0), all_nan, 4)
+    assert len(sx) == 2  # one point per all-NaN bucket, so the gap shows
+    sx, sy, _ = downsample(x, y, 1)
+    assert list(sy) == [9.0]

@@ -1,0 +1,197 @@
+"""Reads from the service: unary queries, the streamed metric and file reads, and `Watch`.
+
+Used by `Run`'s read methods, `Experiment`, the CLI and RunDetails. Writes never come through
+here (they go through the recorder's queue). gRPC errors become `tailrun.exceptions` with a
+message that names the address and what to do, instead of a raw `_InactiveRpcError`.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterator, TypeVar
+
+import grpc
+
+from ._channel import call_metadata, open_channel
+from ._settings import Settings
+from .exceptions import (AuthenticationError, InvalidRequest, NotFound, RunNotFound,
+                         ServiceError, ServiceUnavailable)
+from .v1 import tailrun_pb2 as pb
+from .v1 import tailrun_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+UNARY_TIMEOUT = 60.0
+
+
+def resolve_read_settings(settings: Settings) -> Settings:
+    """Where to read from: the configured address, else the per-user local service if it runs.
+
+    Reads never start a service (an empty new one could not answer anything useful)."""
+    if settings.address:
+        return settings
+    from ._local import local_service
+    from ._settings import home_dir
+    found = local_service(home_dir())
+    if not found:
+        raise ServiceUnavailable(
+            "no tailrun service is configured or running: set TAILRUN_ADDRESS, pass "
+            "Workspace(address=...) or --address, or start one with `tailrun server`")
+    return Settings(found[0], settings.token or found[1], settings.ca_file)
+
+
+class Client:
+    """A lazily connected client of the Tracker service. Thread-safe; one channel per client."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._channel: grpc.Channel | None = None
+        self._stub: pb_grpc.TrackerStub | None = None
+        self._resolved: Settings | None = settings if settings.address else None
+
+    @property
+    def address(self) -> str:
+        if self._resolved is None:
+            self._resolved = resolve_read_settings(self.settings)
+        return self._resolved.address or ""
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return call_metadata(self._resolved or self.settings)
+
+    def _tracker(self) -> pb_grpc.TrackerStub:
+        with self._lock:
+            if self._stub is None:
+                self.address  # resolves the local service when no address is configured
+                assert self._resolved is not None
+                self._channel = open_channel(self._resolved)
+                self._stub = pb_grpc.TrackerStub(self._channel)
+            return self._stub
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+            self._channel = self._stub = None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ error translation
+
+    def _error(self, exc: grpc.RpcError, what: str, run_id: str | None = None) -> ServiceError:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return ServiceUnavailable(f"cannot reach the tailrun service at {self.address}: {details} "
+                                      "(is `tailrun server` running there?)")
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return ServiceUnavailable(f"the tailrun service at {self.address} did not answer {what} in time")
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return AuthenticationError(f"the tailrun service at {self.address} refused {what}: {details} "
+                                       "(check TAILRUN_TOKEN or Workspace(token=...))")
+        if code == grpc.StatusCode.NOT_FOUND:
+            if run_id is not None and "file" not in what:
+                return RunNotFound(f"no run {run_id!r} on the tailrun service at {self.address}: {details}")
+            return NotFound(f"{what}: {details}")
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            return InvalidRequest(f"{what}: {details}")
+        return ServiceError(f"{what} failed on the tailrun service at {self.address}: "
+                            f"{code.name if code else 'error'}: {details}")
+
+    def _unary(self, method: str, request: Any, what: str, run_id: str | None = None) -> Any:
+        call: Callable[..., Any] = getattr(self._tracker(), method)
+        try:
+            return call(request, timeout=UNARY_TIMEOUT, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._error(exc, what, run_id) from None
+
+    def _stream(self, method: str, request: Any, what: str, run_id: str | None = None,
+                timeout: float | None = None) -> Iterator[Any]:
+        call = getattr(self._tracker(), method)
+        responses = call(request, timeout=timeout, metadata=self._metadata())
+        try:
+            yield from responses
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise self._error(exc, what, run_id) from None
+        finally:
+            responses.cancel()
+
+    # ------------------------------------------------------------------ experiments and runs
+
+    def list_experiments(self, view_type: str = "ActiveOnly", name: str = "") -> list[pb.Experiment]:
+        req = pb.ListExperimentsRequest(view_type=view_type, name=name)
+        return list(self._unary("ListExperiments", req, "listing experiments").experiments)
+
+    def set_experiment_archived(self, name: str, experiment_id: str, archived: bool) -> pb.Experiment:
+        req = pb.SetExperimentArchivedRequest(name=name, id=experiment_id, archived=archived)
+        return self._unary("SetExperimentArchived", req, f"archiving experiment {name!r}")
+
+    def list_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> list[pb.RunInfo]:
+        req = req if req is not None else pb.ListRunsRequest(**fields)
+        return list(self._unary("ListRuns", req, "listing runs").runs)
+
+    def get_run(self, run_id: str) -> pb.RunInfo:
+        return self._unary("GetRun", pb.GetRunRequest(run_id=run_id), f"reading run {run_id!r}", run_id)
+
+    def cancel_run(self, run_id: str) -> pb.RunInfo:
+        return self._unary("CancelRun", pb.CancelRunRequest(run_id=run_id), f"canceling run {run_id!r}", run_id)
+
+    # ------------------------------------------------------------------ metrics
+
+    def get_metrics(self, run_id: str, name: str = "") -> list[pb.MetricPoints]:
+        """Every stored chunk of the run's metrics (or of one metric), in logged order."""
+        req = pb.GetMetricsRequest(run_id=run_id, name=name)
+        return [m.points for m in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id)]
+
+    def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
+        return self._unary("GetSeries", req, f"reading series {req.name!r} of run {req.run_id!r}", req.run_id)
+
+    # ------------------------------------------------------------------ files and output
+
+    def list_files(self, run_id: str, prefix: str = "") -> list[pb.FileInfo]:
+        req = pb.ListFilesRequest(run_id=run_id, prefix=prefix)
+        return list(self._unary("ListFiles", req, f"listing files of run {run_id!r}", run_id).files)
+
+    def read_file(self, run_id: str, path: str, offset: int = 0, limit: int = 0) -> Iterator[bytes]:
+        """The file's bytes, chunk by chunk."""
+        req = pb.ReadFileRequest(run_id=run_id, path=path, offset=offset, limit=limit)
+        for chunk in self._stream("ReadFile", req, f"reading file {path!r} of run {run_id!r}", run_id):
+            if chunk.data:
+                yield chunk.data
+
+    def read_file_bytes(self, run_id: str, path: str) -> bytes:
+        return b"".join(self.read_file(run_id, path))
+
+    def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
+        req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
+        return self._unary("ReadOutput", req, f"reading the output of run {run_id!r}", run_id)
+
+    # ------------------------------------------------------------------ live events
+
+    def watch(self, req: pb.WatchRequest | None = None, **fields: Any) -> "Watch":
+        """Iterate the live events of a run or experiment; `.cancel()` (from any thread) ends it."""
+        req = req if req is not None else pb.WatchRequest(**fields)
+        call = self._tracker().Watch(req, metadata=self._metadata())
+        return Watch(self, call, req)
+
+
+class Watch:
+    """An open `Watch` stream: iterate it for `pb.WatchEvent`s; `cancel()` stops it cleanly."""
+
+    def __init__(self, client: Client, call: Any, req: pb.WatchRequest) -> None:
+        self._client, self._call, self._req = client, call, req
+
+    def __iter__(self) -> Iterator[pb.WatchEvent]:
+        try:
+            yield from self._call
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise self._client._error(exc, "watching run events", self._req.run_id or None) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()

@@ -1,0 +1,96 @@
+"""What happens to the runs this process started when the script ends without finishing them.
+
+- An uncaught exception (`sys.excepthook`, chained, installed once per process) marks every
+  active run Failed with the traceback, children first.
+- At interpreter exit (`atexit`), runs still active are completed: Azure ML leaves them Running
+  until they time out; tailrun records the truth (the script ended) and documents it.
+- A forked child forgets its parent's runs: finishing them is the parent's job.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import Run
+
+EXIT_FLUSH_SECONDS = 40.0  # Azure ML's budget for flushing at process exit
+
+_lock = threading.Lock()
+_active: dict[str, "Run"] = {}
+_installed_pid: int | None = None
+_previous_hook: Any = None
+
+
+def register(run: "Run") -> None:
+    """Track a run started by this process until it is finished."""
+    _install()
+    with _lock:
+        _active[run.id] = run
+
+
+def unregister(run: "Run") -> None:
+    with _lock:
+        _active.pop(run.id, None)
+
+
+def active_runs() -> list["Run"]:
+    """Runs still active, most recently started first (children before their parents)."""
+    with _lock:
+        return list(reversed(_active.values()))
+
+
+def _install() -> None:
+    global _installed_pid, _previous_hook
+    with _lock:
+        if _installed_pid is not None:
+            return
+        _installed_pid = os.getpid()
+        _previous_hook = sys.excepthook
+        sys.excepthook = _excepthook
+        # Registered after the recorder exists, so (atexit being LIFO) this runs before the
+        # recorder's final flush.
+        atexit.register(_at_exit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _forget_in_child() -> None:
+    _active.clear()
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    # The traceback is printed first, so that the console capture still records it.
+    try:
+        (_previous_hook or sys.__excepthook__)(exc_type, exc, tb)
+    finally:
+        if os.getpid() == _installed_pid and not issubclass(exc_type, SystemExit):
+            if exc.__traceback__ is None and tb is not None:
+                exc = exc.with_traceback(tb)
+            for run in active_runs():
+                try:
+                    run._finish_failed(exc, wait=False)
+                except Exception as err:
+                    print(f"tailrun: could not mark run {run.id} Failed: {err}", file=sys.stderr)
+
+
+def _at_exit() -> None:
+    if os.getpid() != _installed_pid:
+        return
+    runs = active_runs()
+    recorder = None
+    for run in runs:
+        try:
+            run._finish_completed(wait=False)
+            recorder = run._recorder()
+        except Exception as err:
+            print(f"tailrun: could not complete run {run.id} at exit: {err}", file=sys.stderr)
+    if recorder is not None:
+        try:
+            recorder.flush(EXIT_FLUSH_SECONDS)
+        except Exception as err:
+            print(f"tailrun: flushing at exit failed: {err}", file=sys.stderr)

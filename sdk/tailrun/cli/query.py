@@ -1,0 +1,209 @@
+"""`tailrun runs`, `tailrun logs`, `tailrun metrics`: read-only views of the service for the shell.
+
+    tailrun runs [EXPERIMENT] [--all] [--limit N]   aligned table of runs, newest first
+    tailrun logs RUN [-f]                           print a run's console; -f follows it live
+    tailrun metrics RUN [NAME] [--csv]              every value with its step and time, exactly
+
+Each takes --address/--token (default: TAILRUN_ADDRESS / TAILRUN_TOKEN / the local service).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from datetime import datetime
+from typing import Any, TextIO
+
+from .._settings import Settings
+from .._status import is_terminal
+from ..exceptions import TailrunError
+
+DEFAULT_LIMIT = 50
+
+
+def main(argv: list[str]) -> int:
+    command, rest = argv[0], argv[1:]
+    handlers = {"runs": (_runs_parser, runs), "logs": (_logs_parser, logs), "metrics": (_metrics_parser, metrics)}
+    if command not in handlers:
+        print(f"tailrun: {command!r} is not a query command (runs, logs, metrics)", file=sys.stderr)
+        return 2
+    make_parser, handler = handlers[command]
+    args = make_parser().parse_args(rest)
+    from .._client import Client
+    client = Client(Settings.resolve(args.address, args.token))
+    try:
+        return handler(client, args, sys.stdout)
+    except TailrunError as exc:
+        print(f"tailrun {command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `tailrun metrics RUN | head`
+        return 0
+    finally:
+        client.close()
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"tailrun {prog}", description=description)
+    parser.add_argument("--address", help="service host:port (default: $TAILRUN_ADDRESS or the local service)")
+    parser.add_argument("--token", help="access token (default: $TAILRUN_TOKEN)")
+    return parser
+
+
+# ---------------------------------------------------------------------- runs
+
+def _runs_parser() -> argparse.ArgumentParser:
+    parser = _parser("runs", "List runs, newest first.")
+    parser.add_argument("experiment", nargs="?", help="only this experiment (default: every experiment)")
+    parser.add_argument("--all", action="store_true", help="every run, child runs included, no limit")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N runs (default {DEFAULT_LIMIT})")
+    return parser
+
+
+def runs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit < 0:
+        raise SystemExit("tailrun runs: --limit must be >= 0")
+    infos = client.list_runs(experiment=args.experiment or "", include_children=args.all,
+                             limit=0 if args.all else args.limit)
+    if not infos:
+        where = f"experiment {args.experiment!r}" if args.experiment else client.address
+        print(f"no runs in {where}", file=out)
+        return 0
+    now = time.time()
+    header = ("#", "RUN ID", "STATUS", "STARTED", "DURATION", "NAME")
+    if not args.experiment:
+        header = ("EXPERIMENT",) + header
+    rows = []
+    for info in infos:
+        started = info.start_time or info.created_time
+        end = info.end_time if is_terminal(info.status) and info.end_time else now
+        row = (str(info.number), info.run_id, info.status, _when(started),
+               _duration(end - started) if started else "", info.display_name)
+        rows.append(((info.experiment,) + row) if not args.experiment else row)
+    print_table(out, header, rows)
+    return 0
+
+
+def print_table(out: TextIO, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S") if seconds else ""
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# ---------------------------------------------------------------------- logs
+
+def _logs_parser() -> argparse.ArgumentParser:
+    parser = _parser("logs", "Print a run's console output.")
+    parser.add_argument("run", help="run id")
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new output until the run ends")
+    return parser
+
+
+def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    info = client.get_run(args.run)
+    first = client.read_output(args.run)
+    _write(out, first.text)
+    if not args.follow or is_terminal(info.status):
+        return 0
+    path = first.path
+    printed = first.offset + len(first.text.encode("utf-8"))
+    # Replay from the start and skip what was printed (by byte offset): no gap, no repeat.
+    watch = client.watch(run_id=args.run, from_start=True, kinds=["output", "status"])
+    try:
+        for event in watch:
+            kind = event.WhichOneof("kind")
+            if kind == "output" and (not path or event.output.path == path):
+                path = event.output.path
+                data = event.output.text.encode("utf-8")
+                end = event.output.offset + len(data)
+                if end > printed:
+                    _write(out, data[max(0, printed - event.output.offset):].decode("utf-8", "replace"))
+                    printed = end
+            elif kind == "run" and is_terminal(event.run.status):
+                return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        watch.cancel()
+    print("tailrun logs: the service ended the stream", file=sys.stderr)
+    return 1
+
+
+def _write(out: TextIO, text: str) -> None:
+    if text:
+        out.write(text)
+        out.flush()
+
+
+# ---------------------------------------------------------------------- metrics
+
+def _metrics_parser() -> argparse.ArgumentParser:
+    parser = _parser("metrics", "Print a run's metrics: every value with its step and time, exactly.")
+    parser.add_argument("run", help="run id")
+    parser.add_argument("name", nargs="?", help="only this metric")
+    parser.add_argument("--csv", action="store_true",
+                        help="CSV: metric,kind,index,step,time,column,value (floats repr-exact)")
+    return parser
+
+
+_KIND_NAMES = {0: "scalar", 1: "scalar", 2: "list", 3: "row", 4: "table", 5: "image", 6: "json"}
+
+
+def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from ..metrics_shape import collect, series
+    client.get_run(args.run)  # a clear RunNotFound before anything else
+    chunks = [c for c in client.get_metrics(args.run, args.name or "") if not args.name or c.name == args.name]
+    found = collect(chunks, with_index=True)
+    if args.name and not found:
+        print(f"run {args.run} has no metric {args.name!r}", file=sys.stderr)
+        return 1
+    writer = csv.writer(out, lineterminator="\n") if args.csv else None
+    if writer:
+        writer.writerow(["metric", "kind", "index", "step", "time", "column", "value"])
+    for name, data in found.items():
+        s = series(data)
+        kind = _KIND_NAMES.get(data.kind, str(data.kind))
+        if writer is None:
+            print(f"{name} ({kind}, {len(s)} value{'s' if len(s) != 1 else ''})", file=out)
+            rows = [(str(i), "" if step is None else str(step), _when_exact(t), _cell_text(v))
+                    for i, (step, v, t) in enumerate(s)]
+            print_table(out, ("  INDEX", "STEP", "TIME", "VALUE"), [("  " + r[0],) + r[1:] for r in rows])
+            print(file=out)
+            continue
+        for i, (step, value, t) in enumerate(s):
+            cells = value.items() if isinstance(value, dict) else [("", value)]
+            for column, v in cells:
+                writer.writerow([name, kind, i, "" if step is None else step, repr(t), column, _exact(v)])
+    if not found:
+        print(f"run {args.run} has no metrics", file=sys.stderr)
+    return 0
+
+
+def _exact(value: Any) -> str:
+    """Floats repr-exact (nan, inf, -inf included); None as empty; the rest as str."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={'None' if v is None else _exact(v)}" for k, v in value.items())
+    return "None" if value is None else _exact(value)
+
+
+def _when_exact(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S.%f") if seconds else ""

@@ -1,0 +1,33 @@
+"""Azure ML's `azureml.core` import path: `from tailrun.core import Workspace, Experiment, Run, ...`.
+
+ScriptRunConfig, RunConfiguration and Environment live in tailrun.script_run and are loaded on
+first use, so importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .experiment import Experiment
+from .run import Run
+from .workspace import Workspace
+
+_LAZY = {"ScriptRunConfig": "tailrun.script_run", "RunConfiguration": "tailrun.script_run",
+         "Environment": "tailrun.script_run", "ScriptRun": "tailrun.script_run"}
+__all__ = ["Workspace", "Experiment", "Run", "ScriptRunConfig", "RunConfiguration", "Environment", "ScriptRun"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .script_run import Environment, RunConfiguration, ScriptRun, ScriptRunConfig
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tailrun.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

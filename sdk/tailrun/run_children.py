@@ -1,0 +1,62 @@
+"""Child runs: `child_run`, `get_children`, `parent`.
+
+A child is a run of the same experiment whose parent_run_id is this run; its id is a uuid4. A
+child does not track an outputs folder unless `outputs=` names one (the parent already uploads
+`./outputs`), and does not capture the console (the parent's capture already has it).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import Run
+    from .v1 import tailrun_pb2 as pb
+
+
+class ChildrenMixin:
+    _id: str
+    _experiment: Any
+    _parent_id: str | None
+    _parent_obj: "Run | None"
+
+    def _client(self) -> Any: ...
+    def _recorder(self) -> Any: ...
+    def _fetch(self) -> "pb.RunInfo": ...
+
+    def child_run(self, name: str | None = None, run_id: str | None = None,
+                  outputs: str | None = None) -> "Run":
+        """Create and start a child run (status Running); `name` is its display name."""
+        from .run import Run
+        child = Run._start(self._experiment, run_id=run_id, parent_id=self._id, outputs=outputs,
+                           default_outputs=False, display_name=name, run_type="child")
+        child._parent_obj = self  # type: ignore[assignment]
+        return child
+
+    @property
+    def parent(self) -> "Run | None":
+        """The parent run, or None for a top-level run (read from the service when needed)."""
+        if self._parent_obj is not None:
+            return self._parent_obj
+        if self._parent_id is None and getattr(self, "_owner", False):
+            return None
+        parent_id = self._parent_id or (self._fetch().parent_run_id or None)
+        if parent_id is None:
+            return None
+        from .run import Run
+        self._parent_obj = Run.get(self._experiment.workspace, parent_id)
+        return self._parent_obj
+
+    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
+                     type: str | None = None, status: str | None = None, **kwargs: Any) -> Iterator["Run"]:
+        """Children of this run (all descendants with `recursive=True`), newest first; filtered by
+        tags/properties (a key or a {key: value} dict), run type and status. A generator."""
+        from .experiment import _filter_dict
+        from .run import _attach_info
+        self._recorder().flush(300)
+        infos = self._client().list_runs(
+            parent_run_id=self._id, recursive=recursive, status=status or "",
+            tags={k: v or "" for k, v in _filter_dict(tags).items()},
+            properties={k: v or "" for k, v in _filter_dict(properties).items()})
+        for info in infos:
+            if type is None or info.run_type == type:
+                yield _attach_info(self._experiment, info)

@@ -1,0 +1,123 @@
+"""Reading a run back: `get_metrics` (Azure ML's exact shapes), `get_metric_series` (with steps
+and times, a tailrun extra) and `get_details` (Azure ML's camelCase dict).
+
+Each read flushes this process's queue first, so what was just logged is included; then it needs
+a reachable service (`tailrun.exceptions.ServiceUnavailable` otherwise).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from . import _status
+from . import metrics_shape as shape
+from .exceptions import NotFound
+from .metrics_shape import MetricSeries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .v1 import tailrun_pb2 as pb
+
+LOG_PREFIXES = ("logs/", "user_logs/", "azureml-logs/", "system_logs/")
+
+
+class ReadsMixin:
+    _id: str
+
+    def _client(self) -> Any: ...
+    def _recorder(self) -> Any: ...
+    def _fetch(self) -> "pb.RunInfo": ...
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> dict[str, Any]:
+        """`{metric_name: value}`, shaped exactly as Azure ML returns it: a value logged once is
+        bare, several values are a list (a one-element `log_list` is bare too), a row/table is
+        `{column: value}` for one row and `{column: [values]}` for several, an image/JSON metric
+        is its first URI (with `populate=True`, an object with `.data`, `.data_location` and
+        `.filename`). With `name`, `{name: value}` or `{}`. With `recursive=True`,
+        `{run_id: {...}}` for this run and its descendants that have metrics (optionally only
+        runs of `run_type`). Steps and timestamps: see `get_metric_series`."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"get_metrics: name must be a str, not {type(name).__name__}")
+        self._recorder().flush(300)
+        client = self._client()
+        if not recursive:
+            return self._shaped_metrics(client, self._id, name, populate)
+        runs = [self._fetch()] + client.list_runs(parent_run_id=self._id, recursive=True,
+                                                  include_children=True)
+        result: dict[str, Any] = {}
+        for info in runs:
+            if run_type is not None and info.run_type != run_type:
+                continue
+            metrics = self._shaped_metrics(client, info.run_id, name, populate)
+            if metrics:
+                result[info.run_id] = metrics
+        return result
+
+    @staticmethod
+    def _shaped_metrics(client: Any, run_id: str, name: str | None, populate: bool) -> dict[str, Any]:
+        chunks = client.get_metrics(run_id, name or "")
+        if name:
+            chunks = [c for c in chunks if c.name == name]
+        return shape.shape(chunks, populate, load=client.read_file_bytes if populate else None)
+
+    def get_metric_series(self, name: str) -> MetricSeries:
+        """Every point of one metric with its step and unix time (tailrun extra; Azure ML returns
+        neither). Iterate it for `(step_or_None, value, time)`, or use `.steps`, `.values`,
+        `.times`. Raises KeyError when the run has no such metric."""
+        if not isinstance(name, str):
+            raise TypeError(f"get_metric_series: name must be a str, not {type(name).__name__}")
+        self._recorder().flush(300)
+        chunks = [c for c in self._client().get_metrics(self._id, name) if c.name == name]
+        data = shape.collect(chunks, with_index=True).get(name)
+        if data is None:
+            raise KeyError(f"run {self._id} has no metric {name!r}")
+        return shape.series(data)
+
+    def get_details(self) -> dict[str, Any]:
+        """Azure ML's run details: runId, target, status, startTimeUtc, endTimeUtc (once
+        finished), properties, inputDatasets, outputDatasets, runDefinition, logFiles,
+        submittedBy, and error / warnings when present."""
+        info = self._fetch()
+        details: dict[str, Any] = {
+            "runId": info.run_id,
+            "target": info.target or "local",
+            "status": info.status,
+            "startTimeUtc": _iso(info.start_time or info.created_time),
+        }
+        if _status.is_terminal(info.status) and info.end_time:
+            details["endTimeUtc"] = _iso(info.end_time)
+        details["properties"] = dict(info.properties)
+        details["inputDatasets"] = []
+        details["outputDatasets"] = []
+        details["runDefinition"] = _json_or(info.run_definition_json, {})
+        details["logFiles"] = self._log_files()
+        details["submittedBy"] = info.submitted_by
+        if info.error_json:
+            details["error"] = _json_or(info.error_json, {"error": {"message": info.error_json}})
+        if info.warnings:
+            details["warnings"] = list(info.warnings)
+        return details
+
+    def _log_files(self) -> dict[str, str]:
+        try:
+            files = self._client().list_files(self._id)
+        except NotFound:
+            return {}
+        return {f.path: shape.artifact_uri(self._id, f.path) for f in files
+                if f.path.startswith(LOG_PREFIXES)}
+
+
+def _iso(seconds: float) -> str | None:
+    if not seconds:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_or(text: str, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default

@@ -1,0 +1,1 @@
+"""Azure ML's `azureml.train` import path (`tailrun.train.estimator.Estimator`)."""

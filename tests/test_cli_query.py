@@ -1,0 +1,129 @@
+"""`tailrun runs`, `tailrun logs`, `tailrun metrics` against a real service, with runs made by real
+SDK processes; the commands run as real `python -m tailrun.cli` processes."""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+MAKE_RUNS = textwrap.dedent("""
+    import math
+    from tailrun import Workspace, Experiment
+    exp = Experiment(Workspace(), "cli-exp")
+    first = exp.start_logging(outputs=False, display_name="baseline")
+    first.log("loss", 0.1, step=0)
+    first.log("loss", 1 / 3, step=5)
+    first.log("loss", math.nan, step=10)
+    first.log("acc", math.inf)
+    first.log("acc", 7)
+    first.log_row("row", a=1, b="x")
+    print("console line one", flush=True)
+    first.complete()
+    second = exp.start_logging(outputs=False, display_name="tuned")
+    second.child_run("kid").complete()
+    second.fail("nope")
+    print(first.id, second.id)
+""")
+
+
+def cli(service, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tailrun.cli", *args, "--address", service.address],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def made(service, run_script):
+    proc = run_script(MAKE_RUNS)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()[-2:]
+
+
+def test_runs_table(service, made):
+    first, second = made
+    out = cli(service, "runs", "cli-exp")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["#", "RUN", "ID", "STATUS", "STARTED", "DURATION", "NAME"]
+    assert len(lines) == 3                       # the child run is left out
+    assert lines[1].split()[:3] == ["2", second, "Failed"] and lines[1].endswith("tuned")
+    assert lines[2].split()[:3] == ["1", first, "Completed"] and lines[2].endswith("baseline")
+    column = lines[0].index("STATUS")
+    assert lines[1][column:column + 6] == "Failed" and lines[2][column:column + 9] == "Completed"
+    everything = cli(service, "runs", "--all")
+    assert everything.stdout.splitlines()[0].startswith("EXPERIMENT")
+    assert len(everything.stdout.splitlines()) == 4   # with the child
+    assert len(cli(service, "runs", "--limit", "1").stdout.splitlines()) == 2
+    assert "no runs in experiment 'nothing'" in cli(service, "runs", "nothing").stdout
+
+
+def test_metrics_exact(service, made):
+    first, _ = made
+    out = cli(service, "metrics", first, "--csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    loss = [r for r in rows if r["metric"] == "loss"]
+    assert [(r["step"], r["value"]) for r in loss] == [("0", "0.1"), ("5", repr(1 / 3)), ("10", "nan")]
+    assert all(float(r["time"]) > 0 for r in loss)
+    assert [(r["step"], r["value"]) for r in rows if r["metric"] == "acc"] == [("", "inf"), ("", "7")]
+    assert [(r["column"], r["value"]) for r in rows if r["metric"] == "row"] == [("a", "1"), ("b", "x")]
+
+    one = cli(service, "metrics", first, "loss")
+    assert one.returncode == 0
+    assert one.stdout.splitlines()[0] == "loss (scalar, 3 values)"
+    assert repr(1 / 3) in one.stdout and "acc" not in one.stdout
+    missing = cli(service, "metrics", first, "nope")
+    assert missing.returncode == 1 and "has no metric 'nope'" in missing.stderr
+    unknown = cli(service, "metrics", "no-such-run")
+    assert unknown.returncode == 1 and "no run 'no-such-run'" in unknown.stderr
+
+
+def test_logs_print_and_follow(service, made, run_script, tmp_path):
+    first, _ = made
+    out = cli(service, "logs", first)
+    assert out.returncode == 0, out.stderr
+    assert "console line one" in out.stdout
+
+    follower_code = textwrap.dedent("""
+        import sys, time
+        from tailrun import Workspace, Experiment
+        run = Experiment(Workspace(), "cli-follow").start_logging(outputs=False)
+        print("ID", run.id, flush=True)
+        sys.stdin.readline()                 # wait until the follower is attached
+        for i in range(3):
+            print(f"tick {i}", flush=True)
+            run.flush()
+            time.sleep(0.3)
+        run.complete()
+    """)
+    env = {"TAILRUN_ADDRESS": service.address, "TAILRUN_HOME": str(tmp_path / "home")}
+    import os
+    writer = subprocess.Popen([sys.executable, "-c", follower_code], env={**os.environ, **env},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = writer.stdout.readline().split()[1]
+        follower = subprocess.Popen([sys.executable, "-m", "tailrun.cli", "logs", run_id, "-f",
+                                     "--address", service.address], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        assert writer.wait(60) == 0
+        stdout, stderr = follower.communicate(timeout=60)   # ends by itself when the run ends
+        assert follower.returncode == 0, stderr
+        assert [line for line in stdout.splitlines() if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
+    finally:
+        for proc in (writer,):
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_unreachable_service_is_a_clear_error():
+    out = subprocess.run([sys.executable, "-m", "tailrun.cli", "runs", "--address", "127.0.0.1:1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "tailrun runs: cannot reach the tailrun service at 127.0.0.1:1" in out.stderr

@@ -147,7 +147,7 @@ class RunInfo(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., experiment: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[str] = ..., number: _Optional[int] = ..., created_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., parent_run_id: _Optional[str] = ..., run_type: _Optional[str] = ..., error_json: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., target: _Optional[str] = ..., script: _Optional[str] = ..., arguments: _Optional[_Iterable[str]] = ..., last_heartbeat: _Optional[float] = ..., submitted_by: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., last_activity: _Optional[float] = ..., metric_names: _Optional[_Iterable[str]] = ..., last_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class RunStart(_message.Message):
-    __slots__ = ("run_id", "experiment", "parent_run_id", "display_name", "description", "tags", "properties", "run_type", "status", "time", "submitted_by")
+    __slots__ = ("run_id", "experiment", "parent_run_id", "display_name", "description", "tags", "properties", "run_type", "status", "time", "submitted_by", "run_definition_json", "target", "script", "arguments")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,10 @@ class RunStart(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_BY_FIELD_NUMBER: _ClassVar[int]
+    RUN_DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     experiment: str
     parent_run_id: str
@@ -184,7 +188,11 @@ class RunStart(_message.Message):
     status: str
     time: float
     submitted_by: str
-    def __init__(self, run_id: _Optional[str] = ..., experiment: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., run_type: _Optional[str] = ..., status: _Optional[str] = ..., time: _Optional[float] = ..., submitted_by: _Optional[str] = ...) -> None: ...
+    run_definition_json: str
+    target: str
+    script: str
+    arguments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_id: _Optional[str] = ..., experiment: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., run_type: _Optional[str] = ..., status: _Optional[str] = ..., time: _Optional[float] = ..., submitted_by: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., target: _Optional[str] = ..., script: _Optional[str] = ..., arguments: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RunPatch(_message.Message):
     __slots__ = ("run_id", "status", "set_tags", "remove_tags", "add_properties", "display_name", "description", "error_json", "time", "warnings")

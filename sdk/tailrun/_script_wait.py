@@ -1,0 +1,135 @@
+"""`ScriptRun.wait_for_completion`: follow a submitted run through `Watch` (no polling loop),
+streaming its console with Azure ML's layout when asked."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import _status
+from .exceptions import ServiceUnavailable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .script_run import ScriptRun
+    from .v1 import tailrun_pb2 as pb
+
+CONSOLE = "user_logs/std_log.txt"
+RECONNECT_SECONDS = 1.0
+RECONNECT_ATTEMPTS = 30
+
+
+class _ConsolePrinter:
+    """Prints each byte of the console once, in order, whatever order Watch replays it in."""
+
+    def __init__(self, run: "ScriptRun", out: TextIO) -> None:
+        self.run, self.out = run, out
+        self.printed = 0          # bytes of the console already printed
+        self.started = False
+        self.at_line_start = True
+
+    def feed(self, output: "pb.OutputText") -> None:
+        if output.path != CONSOLE:
+            return
+        data = output.text.encode("utf-8", "surrogatepass")
+        end = output.offset + len(data)
+        if end <= self.printed:
+            return
+        if output.offset > self.printed:   # a gap: read the missing bytes
+            self.catch_up()
+            if end <= self.printed:
+                return
+        self.write(data[self.printed - output.offset:].decode("utf-8", "replace"))
+        self.printed = end
+
+    def catch_up(self) -> None:
+        """Print what the service has beyond what was printed (at the end, or after a gap)."""
+        text = self.run._client().read_output(self.run.id, offset=self.printed)
+        if text.path and text.path != CONSOLE:
+            return
+        data = text.text.encode("utf-8", "surrogatepass")
+        if text.offset + len(data) > self.printed and text.offset <= self.printed:
+            self.write(data[self.printed - text.offset:].decode("utf-8", "replace"))
+            self.printed = text.offset + len(data)
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        if not self.started:
+            self.started = True
+            self.out.write(f"\nStreaming {CONSOLE}\n{'=' * (len(CONSOLE) + 10)}\n\n")
+        self.out.write(text)
+        self.out.flush()
+        self.at_line_start = text.endswith("\n")
+
+
+def wait(run: "ScriptRun", show_output: bool, raise_on_error: bool, out: TextIO | None = None) -> dict[str, Any]:
+    out = out or sys.stdout
+    if show_output:
+        out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
+        out.flush()
+    printer = _ConsolePrinter(run, out) if show_output else None
+    try:
+        _follow(run, printer)
+        if printer is not None:
+            printer.catch_up()
+    except KeyboardInterrupt:
+        status = run.status
+        print(f"\ntailrun: stopped waiting; run {run.id} is still executing on the service "
+              f"(status {status}). Cancel it with `tailrun cancel {run.id}` or run.cancel().",
+              file=sys.stderr)
+        raise
+    details = run.get_details()
+    error = details.get("error")
+    if show_output:
+        if printer is not None and printer.started and not printer.at_line_start:
+            out.write("\n")
+        out.write(f"\nExecution Summary\n=================\nRunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
+        if details.get("warnings"):
+            out.write("\nWarnings:\n" + "\n".join(details["warnings"]) + "\n")
+        if error and not raise_on_error:
+            out.write("\nError:\n" + json.dumps(error, indent=4) + "\n")
+        out.write("\n")
+        out.flush()
+    if error and raise_on_error and details.get("status") == _status.FAILED:
+        from .script_run import ActivityFailedException
+        raise ActivityFailedException(error, run.id)
+    return details
+
+
+def _follow(run: "ScriptRun", printer: _ConsolePrinter | None) -> None:
+    """Return once the run has a final status; everything Watch delivered before it is printed."""
+    client = run._client()
+    kinds = ["status", "output"] if printer is not None else ["status"]
+    cursor, attempts = 0, 0
+    while True:
+        watch = client.watch(run_id=run.id, cursor=cursor, from_start=cursor == 0, kinds=kinds)
+        terminal = caught_up = False
+        try:
+            for event in watch:
+                attempts = 0
+                cursor = max(cursor, event.cursor)
+                if event.caught_up:
+                    caught_up = True
+                kind = event.WhichOneof("kind")
+                if kind == "run" and event.run.run_id == run.id:
+                    run._apply_info(event.run)
+                    terminal = terminal or _status.is_terminal(event.run.status)
+                elif kind == "output" and printer is not None:
+                    printer.feed(event.output)
+                # A replayed run event carries today's status: finish the backlog first.
+                if terminal and caught_up:
+                    return
+            if terminal:
+                return
+        except ServiceUnavailable:
+            attempts += 1
+            if attempts > RECONNECT_ATTEMPTS:
+                raise
+            time.sleep(RECONNECT_SECONDS)
+        finally:
+            watch.cancel()
+        if _status.is_terminal(run._fetch().status):
+            return
+
+

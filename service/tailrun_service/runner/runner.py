@@ -1,0 +1,255 @@
+"""The runner: accepts submitted runs, queues them under the concurrency limit and supervises
+each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
+
+Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
+runner's own files, see state.py), envs/<hash> (built environments).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tailrun import _status as st
+from tailrun.v1 import tailrun_pb2 as pb
+
+from ..artifacts import validate_run_id
+from ..errors import InvalidArgument, NotFound
+from .envs import EnvBuilder
+from .queue import RunQueue
+from .recovery import recover
+from .state import RunState
+from .supervisor import RunnerContext, Supervisor, make_error
+from .workdir import unpack_snapshot
+from .writer import RunWriter
+
+LOCAL_TARGETS = ("local", "")
+DEFAULT_GRACE_SECONDS = 5.0
+
+
+class Runner:
+    """Executes submitted runs on this machine.
+
+    `address` is the service's own host:port, given to the scripts as TAILRUN_ADDRESS (it may be
+    set after construction, once the server knows its port); `token` is the service token (runs
+    get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores.
+    `start()` recovers the runs a previous service process left behind."""
+
+    def __init__(self, store: Any, data_dir: str | Path, address: str | None = None,
+                 token: str | None = None, max_concurrent: int | None = None,
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self.work_root = self.data_dir / "work"
+        self.runs_root = self.data_dir / "runs"
+        for folder in (self.work_root, self.runs_root):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.address = address
+        self.token = token or None
+        self.max_concurrent = int(max_concurrent or os.cpu_count() or 1)
+        self.ctx = RunnerContext(store=store, address=self.child_address, token=self.token,
+                                 grace_seconds=grace_seconds, envs=EnvBuilder(self.data_dir / "envs"))
+        self._lock = threading.RLock()
+        self._queue = RunQueue(self.max_concurrent, self._start_run)
+        self._pending: dict[str, tuple[RunState, RunWriter]] = {}
+        self._supervisors: dict[str, Supervisor] = {}
+        self._stopped = False
+        self._started = False
+
+    def start(self) -> None:
+        """Recover the runs a previous service process left behind (once; submit calls it too)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        recover(self)
+
+    # ------------------------------------------------------------------ service-facing API
+
+    def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
+        """Create the run (NotStarted), unpack its snapshot, queue it (Queued); returns the run."""
+        run_id, definition = self._validate(spec)
+        self.start()
+        with self._lock:
+            if self._stopped:
+                raise InvalidArgument("the service is stopping and accepts no new runs")
+        try:
+            self.store.get_run(run_id)
+            raise InvalidArgument(f"run id {run_id!r} already exists; submit with a new run id")
+        except NotFound:
+            pass
+        work_dir = self.work_root / run_id
+        if work_dir.exists():
+            raise InvalidArgument(f"run id {run_id!r} was already submitted to this service")
+        try:
+            unpack_snapshot(snapshot, work_dir)
+            _check_script(definition, work_dir)
+            (work_dir / "outputs").mkdir(exist_ok=True)
+        except BaseException:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
+        state = RunState(run_id=run_id, experiment=spec.experiment, definition=definition,
+                         work_dir=str(work_dir), state_dir=str(self.runs_root / run_id))
+        state.folder.mkdir(parents=True, exist_ok=True)
+        state.console.touch()
+        state.save()
+        writer = RunWriter(self.store, run_id)
+        start = _run_start(spec, definition, snapshot)
+        rejected = writer.send([pb.Event(start=start)])
+        if rejected:
+            state.forget()
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise InvalidArgument(f"the run could not be created: {'; '.join(rejected)}")
+        with self._lock:
+            self._pending[run_id] = (state, writer)
+        writer.status(st.QUEUED)
+        self._queue.push(run_id)
+        return self.store.get_run(run_id)
+
+    def cancel(self, run_id: str) -> pb.RunInfo:
+        """Cancel a queued or executing run: Canceled at once if it was waiting, else SIGTERM to its
+        process group (SIGKILL after the grace period) and CancelRequested until it has ended."""
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+            supervisor = self._supervisors.get(run_id)
+        if pending is not None:
+            self._queue.remove(run_id)
+            state, writer = pending
+            writer.status(st.CANCELED)
+            state.forget()
+            return self.store.get_run(run_id)
+        if supervisor is not None:
+            supervisor.request_stop("cancel")
+            return self.store.get_run(run_id)
+        info = self.store.get_run(run_id)   # NotFound for an unknown run
+        if st.is_terminal(info.status):
+            return info
+        raise InvalidArgument(f"run {run_id!r} ({info.run_type or 'unknown'} run, {info.status}) is not "
+                              "executed by this service's runner, so it cannot be canceled here")
+
+    def stop(self, kill_runs: bool = True, timeout: float | None = None) -> None:
+        """Stop accepting runs. With `kill_runs` executing runs are terminated and marked Failed
+        ("the service stopped..."); without, they keep running and the next service adopts them."""
+        with self._lock:
+            if self._stopped and not self._supervisors:
+                return
+            self._stopped = True
+            waiting = self._queue.drain()
+            supervisors = list(self._supervisors.values())
+        for run_id in waiting:
+            with self._lock:
+                pending = self._pending.pop(run_id, None)
+            if pending is not None and kill_runs:
+                state, writer = pending
+                writer.status(st.FAILED, error_json=make_error("ServiceStopped",
+                                                           "the service stopped before the run started"))
+                state.forget()
+        for supervisor in supervisors:
+            if kill_runs:
+                supervisor.request_stop("shutdown")
+            else:
+                supervisor.detach()
+        deadline = time.monotonic() + (timeout if timeout is not None else self.ctx.grace_seconds + 30)
+        for supervisor in supervisors:
+            supervisor.join(max(0.0, deadline - time.monotonic()))
+
+    close = stop
+
+    # ------------------------------------------------------------------ introspection
+
+    def child_address(self) -> str:
+        """The address scripts connect to: a wildcard bind address becomes loopback."""
+        if not self.address:
+            raise RuntimeError("the runner does not know the service's address (Runner.address is unset)")
+        host, _, port = self.address.rpartition(":")
+        if host in ("", "0.0.0.0", "[::]", "::", "*"):
+            host = "127.0.0.1"
+        return f"{host}:{port}"
+
+    def active_runs(self) -> list[str]:
+        with self._lock:
+            return sorted(self._supervisors)
+
+    def queued_runs(self) -> list[str]:
+        return self._queue.waiting()
+
+    # ------------------------------------------------------------------ internals
+
+    def _start_run(self, run_id: str) -> None:
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+            if pending is None or self._stopped:   # canceled meanwhile
+                supervisor = None
+            else:
+                state, writer = pending
+                supervisor = Supervisor(self.ctx, state, writer, on_exit=self._on_exit)
+                self._supervisors[run_id] = supervisor
+        if supervisor is None:
+            self._queue.finished(run_id)
+            return
+        supervisor.start()
+
+    def adopt(self, state: RunState, writer: RunWriter) -> Supervisor:
+        """Supervise a run a previous service process started (recovery)."""
+        supervisor = Supervisor(self.ctx, state, writer, on_exit=self._on_exit, adopted=True)
+        with self._lock:
+            self._supervisors[state.run_id] = supervisor
+        self._queue.occupy(state.run_id)
+        supervisor.start()
+        return supervisor
+
+    def _on_exit(self, supervisor: Supervisor) -> None:
+        with self._lock:
+            self._supervisors.pop(supervisor.run_id, None)
+        self._queue.finished(supervisor.run_id)
+
+    def _validate(self, spec: pb.SubmitSpec) -> tuple[str, dict[str, Any]]:
+        run_id = validate_run_id(spec.run_id.strip())
+        if not spec.experiment.strip():
+            raise InvalidArgument("the submitted run names no experiment")
+        try:
+            definition = json.loads(spec.run_definition_json or "{}")
+        except ValueError as exc:
+            raise InvalidArgument(f"run_definition_json is not valid JSON: {exc}") from None
+        if not isinstance(definition, dict):
+            raise InvalidArgument("run_definition_json must be a JSON object (a RunConfiguration)")
+        target = str(definition.get("target") or "local")
+        if target not in LOCAL_TARGETS:
+            raise InvalidArgument(f"unknown compute target {target!r}: this service runs scripts "
+                                  "on its own machine, target 'local'")
+        if definition.get("command") and definition.get("script"):
+            raise InvalidArgument("the run definition has both a command and a script; give one")
+        if not definition.get("command") and not definition.get("script"):
+            raise InvalidArgument("the run definition has neither a script nor a command to run")
+        limit = definition.get("max_run_duration_seconds")
+        if limit is not None and (not isinstance(limit, (int, float)) or limit <= 0):
+            raise InvalidArgument(f"max_run_duration_seconds must be a positive number, got {limit!r}")
+        return run_id, definition
+
+
+def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
+    script = definition.get("script")
+    if not script:
+        return
+    path = (work_dir / str(script)).resolve()
+    if not str(path).startswith(str(work_dir.resolve()) + os.sep) or not path.is_file():
+        raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
+
+
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot: bytes) -> pb.RunStart:
+    import hashlib
+
+    command = definition.get("command")
+    script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
+    properties = {"azureml.runsource": "experiment",
+                  "ContentSnapshotId": hashlib.sha256(snapshot).hexdigest()[:32]}
+    return pb.RunStart(
+        run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
+        display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),
+        properties=properties, run_type="script", status=st.NOT_STARTED, time=time.time(),
+        run_definition_json=spec.run_definition_json or "{}", target=str(definition.get("target") or "local"),
+        script=str(script), arguments=[str(a) for a in definition.get("arguments") or []])

@@ -1,0 +1,293 @@
+"""One thread per executing run: prepare its environment, start it in its own process group,
+stream its console and logs/, enforce cancel and the time limit, upload outputs/ and set the final
+status from the exit code."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from tailrun import _status as st
+
+from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
+from .state import RunState
+from .workdir import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
+from .writer import RunWriter
+
+log = logging.getLogger("tailrun_service.runner")
+
+MAX_ERROR_CHARS = 3000
+RESTART_MESSAGE = "the service restarted while the run was executing"
+SHUTDOWN_MESSAGE = "the service stopped while the run was executing"
+
+
+@dataclass
+class RunnerContext:
+    """What every supervisor shares with the runner."""
+    store: Any
+    address: Callable[[], str]
+    token: str | None
+    grace_seconds: float
+    envs: EnvBuilder
+
+
+class Supervisor(threading.Thread):
+    def __init__(self, ctx: RunnerContext, state: RunState, writer: RunWriter,
+                 on_exit: Callable[["Supervisor"], None], adopted: bool = False) -> None:
+        super().__init__(name=f"tailrun-run-{state.run_id}", daemon=True)
+        self.ctx, self.state, self.writer = ctx, state, writer
+        self.on_exit = on_exit
+        self.adopted = adopted            # started by a previous service process
+        self.proc: subprocess.Popen | None = None
+        self._stop_reason: str | None = None   # "cancel" | "timeout" | "shutdown"
+        self._detach = threading.Event()
+        self._lock = threading.Lock()
+        self._finished = False
+        self.console = ConsoleTail(state.console, writer, offset=self._stored_size("user_logs/std_log.txt"))
+        folders = (state.definition.get("history") or {}).get("directories_to_watch") or ["logs"]
+        self.logs = DirectoryWatcher(Path(state.work_dir), writer, list(folders),
+                                     offsets=self._stored_sizes(folders) if adopted else None)
+
+    # ------------------------------------------------------------------ requests from other threads
+
+    def request_stop(self, reason: str) -> bool:
+        """Ask the run to end ("cancel", "timeout", "shutdown"); False if it is already ending.
+        A cancel is visible at once as CancelRequested."""
+        with self._lock:
+            if self._stop_reason is not None or self._finished:
+                return False
+            self._stop_reason = reason
+            if reason == "cancel":
+                self.writer.status(st.CANCEL_REQUESTED)
+            return True
+
+    def detach(self) -> None:
+        """Stop supervising but leave the process running (the next service adopts it)."""
+        self._detach.set()
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+    # ------------------------------------------------------------------ the thread
+
+    def run(self) -> None:
+        try:
+            self._supervise()
+        except Exception:
+            log.exception("run %s: supervisor failed", self.run_id)
+            try:
+                self._finish(st.FAILED, make_error("ServiceError", "the runner failed while supervising "
+                                               "the run (see the service log)"))
+            except Exception:
+                log.exception("run %s: could not mark the run Failed", self.run_id)
+        finally:
+            self.on_exit(self)
+
+    def _supervise(self) -> None:
+        if not self.adopted:
+            try:
+                argv, env = self._prepare()
+            except Canceled:
+                return self._finish_stopped_early()
+            except EnvironmentSetupError as exc:
+                self.console.close()
+                return self._finish(st.FAILED, make_error("EnvironmentError", str(exc)))
+            if self._stop_reason is not None:
+                return self._finish_stopped_early()
+            self.writer.status(st.STARTING)
+            self.proc = spawn(argv, cwd=Path(self.state.work_dir), env=env, console=self.state.console,
+                              exit_file=self.state.exit_file)
+            self.state.pid = self.proc.pid
+            self.state.start_ticks = start_ticks(self.proc.pid)
+            self.state.started_at = time.time()
+            self.state.save()
+            self.writer.status(st.RUNNING)
+        code = self._watch()
+        if code is _DETACHED:
+            return
+        # The console is complete before Finalizing, so a watcher that stops at the final status
+        # has seen every line.
+        self.console.close()
+        self.logs.close()
+        self.writer.status(st.FINALIZING)
+        if (self.state.definition.get("history") or {}).get("output_collection", True):
+            upload_outputs(Path(self.state.work_dir), self.writer)
+        kill_group(self.state.pid, signal.SIGKILL)   # leftovers of the script's group
+        self._finish(*self._outcome(code))
+
+    def _prepare(self) -> tuple[list[str], dict[str, str]]:
+        self.writer.status(st.PREPARING)
+        work_dir = Path(self.state.work_dir)
+        plan = plan_environment(self.state.definition, work_dir)
+        interpreter = self.ctx.envs.ensure(plan, self.state.console, self._tick_preparing)
+        return build_argv(self.state.definition, interpreter), self._child_env(interpreter)
+
+    def _tick_preparing(self) -> bool:
+        self.console.pump()
+        return self._stop_reason is None and not self._detach.is_set()
+
+    def _child_env(self, interpreter: str) -> dict[str, str]:
+        from ..auth import run_token
+
+        definition, state = self.state.definition, self.state
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        bin_dir = os.path.dirname(interpreter)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
+        if (Path(bin_dir).parent / "pyvenv.cfg").exists():
+            env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
+        user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
+        user_vars.update(definition.get("environment_variables") or {})
+        env.update({str(k): str(v) for k, v in user_vars.items()})
+        state.home.mkdir(parents=True, exist_ok=True)
+        env.update({
+            "TAILRUN_RUN_ID": state.run_id,
+            "TAILRUN_EXPERIMENT": state.experiment,
+            "TAILRUN_ADDRESS": self.ctx.address(),
+            "TAILRUN_HOME": str(state.home),
+            "TAILRUN_OUTPUT_DIRECTORY": str(Path(state.work_dir) / "outputs"),
+        })
+        if self.ctx.token:
+            env["TAILRUN_TOKEN"] = run_token(self.ctx.token, state.run_id)
+        return env
+
+    def _watch(self) -> Any:
+        """Stream until the process ends; returns its exit code (None if unknown) or _DETACHED."""
+        limit = self.state.definition.get("max_run_duration_seconds")
+        deadline = self.state.started_at + float(limit) if limit else None
+        next_logs = time.monotonic() + 1.0
+        kill_at: float | None = None
+        while True:
+            code = self._poll_exit()
+            if code is not _RUNNING:
+                return code
+            if self._detach.is_set():
+                return _DETACHED
+            self.console.pump()
+            now = time.monotonic()
+            if now >= next_logs:
+                self.logs.pump()
+                next_logs = now + 1.0
+            if deadline is not None and time.time() >= deadline:
+                self.request_stop("timeout")
+            if self._stop_reason is not None:
+                if kill_at is None:
+                    kill_group(self.state.pid, signal.SIGTERM)
+                    kill_at = now + self.ctx.grace_seconds
+                elif now >= kill_at:
+                    kill_group(self.state.pid, signal.SIGKILL)
+                    kill_at = float("inf")
+
+    def _poll_exit(self) -> Any:
+        if self.proc is not None:
+            try:
+                code = self.proc.wait(timeout=POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                return _RUNNING
+            recorded = self.state.exit_code()
+            return recorded if recorded is not None else code
+        if is_alive(self.state.pid, self.state.start_ticks):
+            time.sleep(POLL_SECONDS)
+            return _RUNNING
+        return self.state.exit_code()
+
+    def _outcome(self, code: int | None) -> tuple[str, str | None]:
+        reason = self._stop_reason
+        if reason == "cancel":
+            return st.CANCELED, None
+        if reason == "timeout":
+            limit = self.state.definition.get("max_run_duration_seconds")
+            return st.FAILED, make_error("TimeLimitExceeded", f"exceeded max_run_duration_seconds ({limit:g} s)")
+        if reason == "shutdown":
+            return st.FAILED, make_error("ServiceStopped", SHUTDOWN_MESSAGE)
+        if code is None:
+            return st.FAILED, make_error("ServiceRestarted", RESTART_MESSAGE)
+        if code == 0:
+            return st.COMPLETED, None
+        return st.FAILED, failure_error(read_tail(self.state.console), code)
+
+    def _finish_stopped_early(self) -> None:
+        if self._detach.is_set() and self._stop_reason is None:
+            return
+        self.console.close()
+        if self._stop_reason == "shutdown":
+            return self._finish(st.FAILED, make_error("ServiceStopped", SHUTDOWN_MESSAGE))
+        self._finish(st.CANCELED, None)
+
+    def _finish(self, status: str, error_json: str | None) -> None:
+        with self._lock:  # no CancelRequested may follow the final status
+            self._finished = True
+            self.writer.status(status, error_json=error_json)
+        self.state.forget()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _stored_sizes(self, paths: list[str]) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for prefix in paths:
+            try:
+                for info in self.ctx.store.list_files(self.run_id, prefix.strip("/") + "/"):
+                    sizes[info.path] = int(info.size)
+            except Exception:
+                continue
+        return sizes
+
+    def _stored_size(self, path: str) -> int:
+        return self._stored_sizes(["user_logs"]).get(path, 0)
+
+
+_RUNNING = object()
+_DETACHED = object()
+
+
+def build_argv(definition: dict[str, Any], interpreter: str) -> list[str]:
+    """The command line: `command` (a string runs in /bin/sh), else interpreter + script + arguments."""
+    command = definition.get("command")
+    if command:
+        if isinstance(command, str):
+            return ["/bin/sh", "-c", command]
+        argv = [str(part) for part in command]
+        if argv[0] in ("python", "python3"):
+            argv[0] = interpreter
+        return argv
+    return [interpreter, str(definition["script"]), *[str(a) for a in definition.get("arguments") or []]]
+
+
+def failure_error(console: str, code: int) -> str:
+    """The error JSON of a failed script: its last traceback, else the exit code and last line."""
+    traceback = last_traceback(console)
+    if traceback:
+        message = traceback
+    else:
+        lines = [line for line in console.splitlines() if line.strip()]
+        message = describe_exit(code) + (f": {lines[-1].strip()}" if lines else "")
+    if len(message) > MAX_ERROR_CHARS:
+        message = "…" + message[-(MAX_ERROR_CHARS - 1):]
+    return make_error("UserError", message, exit_code=code)
+
+
+def last_traceback(text: str) -> str | None:
+    """The last Python traceback printed in `text` (header, frames and the exception line)."""
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    lines = text[start:].splitlines()
+    block = [lines[0]]
+    for line in lines[1:]:
+        block.append(line)
+        if line and not line[0].isspace():
+            break
+    return "\n".join(block)
+
+
+def make_error(code: str, message: str, **extra: Any) -> str:
+    return json.dumps({"error": {"code": code, "message": message, **extra}})

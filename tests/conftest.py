@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from recorder_reset import reset_recorder
+
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
 
@@ -87,11 +89,18 @@ def pg_service(service_factory: Callable[..., Any], pg_database: str) -> Any:
 
 
 @pytest.fixture
-def ws(service: Any) -> Any:
-    """`tailrun.Workspace` connected to the `service` fixture."""
+def ws(service: Any) -> Iterator[Any]:
+    """`tailrun.Workspace` connected to the `service` fixture, with a fresh SDK recorder.
+
+    The recorder is process-wide and sends to one service per process, while every test has its
+    own service: each test starts with a new recorder, closed again before the service stops."""
     from tailrun import Workspace
 
-    return Workspace(address=service.address, token=service.token)
+    reset_recorder()
+    yield Workspace(address=service.address, token=service.token)
+    reset_recorder()
+
+
 
 
 @pytest.fixture

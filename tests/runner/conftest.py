@@ -7,32 +7,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-
-def reset_recorder() -> None:
-    """The SDK's recorder is process-wide and sends to one service per process, while every test
-    has its own service: start each test with a fresh one (as tests/sdk/api_helpers.py does)."""
-    import importlib
-
-    import tailrun._lifecycle as lifecycle
-    import tailrun._recorder as recorder_module
-    import tailrun.workspace as workspace_module
-
-    for run in lifecycle.active_runs():
-        lifecycle.unregister(run)
-        run._stop_console()
-    rec = recorder_module._recorder
-    if rec is not None:
-        rec.close(5)
-        rec._thread = None
-    recorder_module._recorder = None
-    workspace_module._configured = None
-    for name in ("tailrun.run_context", "tailrun.run"):   # where Run.get_context caches its runs
-        try:
-            cache = getattr(importlib.import_module(name), "_context_runs", None)
-        except ImportError:
-            cache = None
-        if cache is not None:
-            cache.clear()
+from recorder_reset import reset_recorder
 
 
 @pytest.fixture
@@ -46,12 +21,6 @@ def workspace_of() -> Iterator[Callable[[Any], Any]]:
 
     yield make
     reset_recorder()
-
-
-@pytest.fixture
-def ws(service: Any, workspace_of: Callable[[Any], Any]) -> Any:
-    """conftest's `ws` with a fresh recorder (see reset_recorder)."""
-    return workspace_of(service)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from api_helpers import start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import start
 from tailrun import Experiment, Run, Workspace
 from tailrun.exceptions import RunNotFound, ServiceUnavailable
 

@@ -5,7 +5,7 @@ import math
 import random
 import struct
 
-from api_helpers import start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import start
 from tailrun._recorder import ARTIFACT, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE
 from tailrun import run_logging
 

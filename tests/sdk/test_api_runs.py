@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from api_helpers import script, start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import script, start
 from tailrun import Experiment, Run
 
 

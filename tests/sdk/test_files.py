@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from api_helpers import start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import start
 from tailrun.exceptions import FileNotFoundInRun
 
 

@@ -7,7 +7,7 @@ import math
 import struct
 import zlib
 
-from api_helpers import start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import start
 
 
 def tiny_png() -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from api_helpers import script, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import script
 from tailrun import Run
 
 LOGGING_SECTION = script("""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api_helpers import start, ws  # noqa: F401  (ws: a fresh recorder per test)
+from api_helpers import start
 
 
 @pytest.fixture

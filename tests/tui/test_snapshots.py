@@ -1,0 +1,45 @@
+"""SVG snapshots of every screen at 80×24 and 120×40, against a real service with fixed seeded
+runs, a frozen clock and UTC. Update with `pytest tests/tui/test_snapshots.py --snapshot-update`
+after looking at the report."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import settle
+from .seed import EXPERIMENT, RUN_DONE, RUN_FAILED
+
+pytestmark = pytest.mark.timeout(120)
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+# name -> (app arguments, keys pressed after the first settle)
+CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "experiments": ({}, []),
+    "runs": ({"experiment": EXPERIMENT}, []),
+    "run_overview": ({"run_id": RUN_DONE}, []),
+    "run_failed": ({"run_id": RUN_FAILED}, []),
+    "run_metrics": ({"run_id": RUN_DONE}, ["2"]),
+    "run_output": ({"run_id": RUN_DONE}, ["3"]),
+    "run_tables": ({"run_id": RUN_DONE}, ["4"]),
+    "run_images": ({"run_id": RUN_DONE}, ["5"]),
+    "run_files": ({"run_id": RUN_DONE}, ["6", "down", "down", "down", "down"]),
+    "compare": ({"experiment": EXPERIMENT}, ["home", "space", "end", "space", "c"]),
+    "help": ({"experiment": EXPERIMENT}, ["question_mark"]),
+    "empty_experiment": ({"experiment": "scratch"}, []),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("case", list(CASES))
+def test_screen(case: str, size: tuple[int, int], snap_compare: Any, make_app: Any) -> None:
+    kwargs, keys = CASES[case]
+    app = make_app(**kwargs)
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot, timeout=5)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

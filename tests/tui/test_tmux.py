@@ -1,0 +1,93 @@
+"""End to end: `tailrun ui` in a real terminal (tmux), driven with send-keys, read with capture-pane."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .seed import RUN_DONE
+
+pytestmark = [pytest.mark.timeout(90),
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+TAILRUN = str(Path(sys.executable).parent / "tailrun")
+
+
+class Tmux:
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.name = f"tailrun-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+                        f"env {exports} {command}; sleep 30"], check=True)
+
+    def screen(self, colours: bool = False) -> str:
+        args = ["tmux", "capture-pane", "-p", "-t", self.name] + (["-e"] if colours else [])
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            assert time.monotonic() < deadline, f"{text!r} never appeared:\n{screen}"
+            time.sleep(0.2)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def tmux_env(seeded: Any, tmp_path: Path) -> dict[str, str]:
+    return {"TERM": "xterm-256color", "TZ": "UTC", "TAILRUN_HOME": str(tmp_path / "home"),
+            "TEXTUAL_ANIMATIONS": "none", "PATH": os.environ["PATH"]}
+
+
+def test_tailrun_ui_in_a_real_terminal(seeded: Any, tmux_env: dict[str, str]) -> None:
+    term = Tmux(f"{TAILRUN} ui --address {seeded.address} --run {RUN_DONE}", tmux_env)
+    try:
+        screen = term.wait_for("1 Overview")
+        term.wait_for("Completed")
+        assert "baseline" in term.screen() and "fold-1" in term.screen()
+        term.keys("2")
+        screen = term.wait_for("accuracy  last 0.99")
+        assert "3 metrics" in screen and "step" in screen
+        term.keys("3")
+        term.wait_for("epoch 3/3 loss=0.30")
+        term.keys("Escape")
+        screen = term.wait_for("experiments › mnist")
+        assert "big-lr" in screen and "Failed" in screen
+        term.keys("q")
+        deadline = time.monotonic() + 10
+        while "experiments › mnist" in term.screen():      # the UI is gone, the shell's sleep remains
+            assert time.monotonic() < deadline, term.screen()
+            time.sleep(0.2)
+        assert "Traceback" not in term.screen()
+    finally:
+        term.close()
+
+
+def test_no_color_is_honoured(seeded: Any, tmux_env: dict[str, str]) -> None:
+    term = Tmux(f"{TAILRUN} ui --address {seeded.address} --experiment mnist", {**tmux_env, "NO_COLOR": "1"})
+    try:
+        term.wait_for("still-going")
+        time.sleep(0.5)
+        raw = term.screen(colours=True)
+        # Words carry the meaning; what is drawn is shades of grey only (Textual's NO_COLOR filter).
+        assert "Running" in raw and "Failed" in raw
+        codes = [int(n) for n in re.findall(r"[34]8;5;(\d+)", raw)]
+        assert codes and all(n in (0, 7, 8, 15, 16, 231) or n >= 232 for n in codes), sorted(set(codes))
+        for r, g, b in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", raw):
+            assert r == g == b
+    finally:
+        term.close()

@@ -3,6 +3,11 @@
 Domain errors become status codes with their message (NotFound -> NOT_FOUND, InvalidArgument ->
 INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED); anything else is logged and answered
 with a short INTERNAL, so one bad request never takes the server down.
+
+Register the servicer with `add_to_server`, not the generated `add_TrackerServicer_to_server`:
+the generated handlers answer a message that does not parse (random bytes, a string field that is
+not valid UTF-8) with grpc's INTERNAL "Exception deserializing request!"; ours answer
+INVALID_ARGUMENT naming the message type.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import time
 from typing import Any, Iterator
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
@@ -78,6 +84,13 @@ class Tracker(pb_grpc.TrackerServicer):
         except tuple(exc for exc, _ in _STATUS_OF) as exc:
             code = next(code for cls, code in _STATUS_OF if isinstance(exc, cls))
             context.abort(code, str(exc) or code.name)
+        except grpc.RpcError as exc:
+            # Reading a request stream whose client went away (cancelled, disconnected, shutdown):
+            # nothing to answer and nothing lost, since only committed batches were acknowledged.
+            if context.is_active():
+                log.exception("%s failed", rpc)
+                context.abort(grpc.StatusCode.INTERNAL, f"{rpc} failed: {str(exc)[:200]}")
+            log.debug("%s: the client went away: %s", rpc, exc)
         except Exception as exc:
             log.exception("%s failed", rpc)
             context.abort(grpc.StatusCode.INTERNAL, f"{rpc} failed: {type(exc).__name__}: {str(exc)[:200]}")
@@ -232,6 +245,72 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             return self.runner.cancel(run_id)
+
+
+# ---------------------------------------------------------------- registration
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Tracker"]
+
+
+class _Malformed:
+    """What the lenient deserializer returns for bytes that are not a valid message."""
+    __slots__ = ("message",)
+
+    def __init__(self, type_name: str) -> None:
+        self.message = (f"malformed {type_name}: not a valid protobuf message (bad wire format, "
+                        f"or a string field that is not valid UTF-8)")
+
+
+def _lenient_parser(cls: Any) -> Any:
+    type_name = cls.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except DecodeError:
+            return _Malformed(type_name)
+    return parse
+
+
+def _checked(requests: Iterator[Any]) -> Iterator[Any]:
+    """A request stream that raises InvalidArgument (inside the servicer's guard) at a malformed message."""
+    for request in requests:
+        if isinstance(request, _Malformed):
+            raise InvalidArgument(request.message)
+        yield request
+
+
+def _handler(behavior: Any, client_streaming: bool, server_streaming: bool, request_cls: Any,
+             response_cls: Any) -> grpc.RpcMethodHandler:
+    kwargs = {"request_deserializer": _lenient_parser(request_cls),
+              "response_serializer": response_cls.SerializeToString}
+    if client_streaming:
+        factory = (grpc.stream_stream_rpc_method_handler if server_streaming
+                   else grpc.stream_unary_rpc_method_handler)
+        return factory(lambda requests, context: behavior(_checked(requests), context), **kwargs)
+    if server_streaming:
+        def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            if isinstance(request, _Malformed):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            yield from behavior(request, context)
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
+
+    def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        return behavior(request, context)
+    return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
+
+
+def add_to_server(tracker: Tracker, server: grpc.Server) -> None:
+    """Register `tracker` on `server` with handlers that answer unparsable requests INVALID_ARGUMENT."""
+    handlers = {
+        method.name: _handler(getattr(tracker, method.name), method.client_streaming,
+                              method.server_streaming, getattr(pb, method.input_type.name),
+                              getattr(pb, method.output_type.name))
+        for method in SERVICE.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
 
 
 class _Watch:

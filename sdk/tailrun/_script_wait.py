@@ -32,7 +32,7 @@ class _ConsolePrinter:
         if output.path != CONSOLE:
             return
         data = output.text.encode("utf-8", "surrogatepass")
-        end = output.offset + len(data)
+        end = output.size or output.offset + len(data)  # size: where the text ends in the file
         if end <= self.printed:
             return
         if output.offset > self.printed:   # a gap: read the missing bytes
@@ -50,7 +50,7 @@ class _ConsolePrinter:
         data = text.text.encode("utf-8", "surrogatepass")
         if text.offset + len(data) > self.printed and text.offset <= self.printed:
             self.write(data[self.printed - text.offset:].decode("utf-8", "replace"))
-            self.printed = text.offset + len(data)
+            self.printed = text.size or text.offset + len(data)
 
     def write(self, text: str) -> None:
         if not text:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-import pytest
 
 
 def script(code: str) -> str:

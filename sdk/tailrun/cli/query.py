@@ -117,7 +117,7 @@ def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     if not args.follow or is_terminal(info.status):
         return 0
     path = first.path
-    printed = first.offset + len(first.text.encode("utf-8"))
+    printed = first.size  # the byte offset where the text read ends
     # Replay from the start and skip what was printed (by byte offset): no gap, no repeat.
     watch = client.watch(run_id=args.run, from_start=True, kinds=["output", "status"])
     try:
@@ -126,7 +126,7 @@ def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
             if kind == "output" and (not path or event.output.path == path):
                 path = event.output.path
                 data = event.output.text.encode("utf-8")
-                end = event.output.offset + len(data)
+                end = event.output.size or event.output.offset + len(data)
                 if end > printed:
                     _write(out, data[max(0, printed - event.output.offset):].decode("utf-8", "replace"))
                     printed = end

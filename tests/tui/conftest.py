@@ -16,7 +16,10 @@ from .seed import NOW, seed_all
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tailrun_service.server import serve
 
-    svc = serve(host="127.0.0.1", port=0, data_dir=tmp_path_factory.mktemp("tui-data"), with_runner=False)
+    # No crash detection: the seeded "running" run never heartbeats, and snapshots must not
+    # depend on how long the tests took (it would turn NotResponding).
+    svc = serve(host="127.0.0.1", port=0, data_dir=tmp_path_factory.mktemp("tui-data"), with_runner=False,
+                heartbeat_timeout=None)
     svc.ids = seed_all(svc.address)
     yield svc
     svc.stop(grace=1)

@@ -41,5 +41,6 @@ def test_screen(case: str, size: tuple[int, int], snap_compare: Any, make_app: A
         for key in keys:
             await pilot.press(key)
             await settle(pilot, timeout=5)
+        await pilot.pause(0.5)   # a loaded machine repaints late (focus moves, modal dimming)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -15,7 +15,7 @@ import pytest
 
 from .seed import RUN_DONE
 
-pytestmark = [pytest.mark.timeout(90),
+pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 TAILRUN = str(Path(sys.executable).parent / "tailrun")
 
@@ -31,7 +31,7 @@ class Tmux:
         args = ["tmux", "capture-pane", "-p", "-t", self.name] + (["-e"] if colours else [])
         return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
-    def wait_for(self, text: str, timeout: float = 20) -> str:
+    def wait_for(self, text: str, timeout: float = 40) -> str:
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()

@@ -1,0 +1,1 @@
+"""Example training scripts that `tailrun demo` runs as real child processes."""

@@ -1,0 +1,1 @@
+"""One screen per module: experiments → runs → run, plus compare and help."""

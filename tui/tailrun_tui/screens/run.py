@@ -1,0 +1,206 @@
+"""One run in six numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files.
+
+The screen owns the run's Watch feed (popping the screen stops it) and routes each batch of
+events to the tabs; a tab fetches its data the first time it is shown.
+"""
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+from .. import fmt
+from ..messages import MetricLoaded, RunLoaded
+from ..widgets.file_browser import FileBrowser
+from ..widgets.images_view import ImagesView
+from ..widgets.metric_plot import MetricsView
+from ..widgets.output_log import OutputView
+from ..widgets.overview import OverviewView
+from ..widgets.tables_view import TABLE_KINDS, TablesView
+from .base import LiveScreen
+
+TABS = ("overview", "metrics", "output", "tables", "images", "files")
+NON_SCALAR_FETCH_ROWS = 50_000
+
+
+class RunScreen(LiveScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
+        *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
+          for i, name in enumerate(TABS)],
+    ]
+
+    def __init__(self, run_id: str, tab: str = "overview") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.initial_tab = tab if tab in TABS else "overview"
+        self.run: pb.RunInfo | None = None
+        self._non_scalar_started = False
+
+    def compose(self) -> ComposeResult:
+        client, clock = self.client, self.tailrun.clock
+        renderer = self.tailrun.image_renderer
+        yield from self.compose_status()
+        with TabbedContent(initial=self.initial_tab, id="tabs"):
+            with TabPane("1 Overview", id="overview"):
+                yield OverviewView(clock, id="overview-view")
+            with TabPane("2 Metrics", id="metrics"):
+                yield MetricsView(self.run_id, client, id="metrics-view")
+            with TabPane("3 Output", id="output"):
+                yield OutputView(self.run_id, client, id="output-view")
+            with TabPane("4 Tables", id="tables"):
+                yield TablesView(self.run_id, client, id="tables-view")
+            with TabPane("5 Images", id="images"):
+                yield ImagesView(self.run_id, client, renderer, id="images-view")
+            with TabPane("6 Files", id="files"):
+                yield FileBrowser(self.run_id, client, renderer, id="files-view")
+        yield Footer()
+
+    def crumb(self) -> str:
+        if self.run is None:
+            return f"run {self.run_id}"
+        run = self.run
+        label = run.display_name or run.run_id
+        return f"{run.experiment} › #{run.number} {label} · {fmt.status_text(run.status)}"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.action_reload()
+        self.follow(run_id=self.run_id, include_children=True)
+        self.set_interval(1.0, self.query_one(OverviewView).tick)
+        if self.initial_tab == "metrics":
+            self.query_one(MetricsView).on_first_frame.append(self.tailrun.mark_ready)
+
+    # ------------------------------------------------------------------ data
+
+    def action_reload(self) -> None:
+        self.load()
+        files = self.query_one(FileBrowser)
+        if files.started:
+            files.reload()
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def load(self) -> None:
+        run = self.client.get_run(self.run_id)
+        children = self.client.list_runs(parent_run_id=self.run_id)
+        self.post_message(RunLoaded(run, children))
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        self.clear_problem()
+        first = self.run is None
+        self._set_run(message.run)
+        self.query_one(OverviewView).set_children(message.children)
+        if first:
+            self._activate(self.query_one("#tabs", TabbedContent).active)
+            if self.initial_tab == "overview":
+                self.call_after_refresh(self.tailrun.mark_ready)
+
+    def _set_run(self, run: pb.RunInfo) -> None:
+        self.run = run
+        self.query_one(OverviewView).set_run(run)
+        active = run.status in fmt.ACTIVE
+        self.query_one(OutputView).set_run_active(active)
+        self.query_one(MetricsView).set_empty_note(
+            "waiting for metrics…" if active else "This run logged no scalar metrics.")
+        self.refresh_status()
+
+    def _scalar_names(self) -> list[str]:
+        return sorted(self.run.last_metrics.keys()) if self.run else []
+
+    def _non_scalar_names(self) -> list[str]:
+        if self.run is None:
+            return []
+        return [n for n in self.run.metric_names if n not in self.run.last_metrics]
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.run is not None and event.pane.id:
+            self._activate(event.pane.id)
+
+    def _activate(self, tab: str) -> None:
+        """A tab fetches its data the first time it is shown, and takes the focus so that its keys
+        work and show in the footer."""
+        target = {"overview": "#overview-view", "metrics": "#metrics-view", "output": "#output-log",
+                  "tables": "#table-data", "images": "#image-list", "files": "#file-tree"}[tab]
+        self.call_after_refresh(self._focus, target)
+        if tab == "metrics":
+            self.query_one(MetricsView).start(self._scalar_names())
+        elif tab == "output":
+            self.query_one(OutputView).start()
+        elif tab in ("tables", "images"):
+            self.query_one(TablesView).start()
+            self.query_one(ImagesView).start()
+            if not self._non_scalar_started:
+                self._non_scalar_started = True
+                self._load_non_scalar(self._non_scalar_names())
+        elif tab == "files":
+            self.query_one(FileBrowser).start()
+
+    def _focus(self, selector: str) -> None:
+        try:
+            widget = self.query_one(selector)
+        except Exception:
+            return
+        if widget.focusable:
+            widget.focus()
+        elif self.focused is None or not self.focused.display:
+            self.query_one("#tabs").focus()
+
+    @work(thread=True, exclusive=True, group="non-scalar", exit_on_error=False)
+    def _load_non_scalar(self, names: list[str]) -> None:
+        for name in names:
+            self.post_message(MetricLoaded(self.run_id, name,
+                                           self.client.get_metric(self.run_id, name, NON_SCALAR_FETCH_ROWS)))
+
+    def on_metric_loaded(self, message: MetricLoaded) -> None:
+        self.query_one(TablesView).metric_loaded(message)
+        self.query_one(ImagesView).metric_loaded(message)
+
+    def apply_events(self, events: list[pb.WatchEvent]) -> None:
+        metrics = self.query_one(MetricsView)
+        output = self.query_one(OutputView)
+        for event in events:
+            kind = event.WhichOneof("kind")
+            if kind == "run":
+                if event.run.run_id == self.run_id:
+                    self._set_run(event.run)
+                else:
+                    self.query_one(OverviewView).child_changed(event.run)
+            elif event.run_id and event.run_id != self.run_id:
+                continue   # children's metrics, output and files are on their own screens
+            elif kind == "metrics":
+                points = event.metrics
+                if points.kind in (pb.METRIC_KIND_UNSPECIFIED, pb.METRIC_KIND_SCALAR):
+                    metrics.add_points(points)
+                elif points.kind in TABLE_KINDS:
+                    self.query_one(TablesView).add_points(points)
+                elif points.kind == pb.METRIC_KIND_IMAGE:
+                    self.query_one(ImagesView).add_points(points)
+            elif kind == "output":
+                output.add_output(event.output)
+            elif kind == "file":
+                self.query_one(FileBrowser).file_changed(event.file)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_tab(self, name: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = name
+
+    def action_back(self) -> None:
+        from .experiments import ExperimentsScreen
+        from .runs import RunsScreen
+
+        self.app.pop_screen()
+        # Opened with --run: there is no runs list underneath yet, so show the run's experiment.
+        if isinstance(self.app.screen, ExperimentsScreen) and self.run is not None:
+            self.app.push_screen(RunsScreen(self.run.experiment))
+
+    def palette_commands(self):
+        from textual.app import SystemCommand
+
+        for i, name in enumerate(TABS):
+            yield SystemCommand(f"Run: {name}", f"Show the {name} tab ({i + 1})",
+                                lambda n=name: self.action_tab(n))

@@ -1,0 +1,243 @@
+"""The runs of one experiment, live: statuses and last metric values change as the runs log."""
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Label, SelectionList, Static
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+from ..messages import OpenRun, RunsLoaded
+from ..widgets.filter_bar import FilterBar
+from ..widgets.run_table import RunTable
+from .base import LiveScreen
+
+MAX_METRIC_COLUMNS = 3
+
+
+def empty_hint(experiment: str) -> str:
+    return (f"No runs in {experiment} yet.\n\n"
+            f"Start one from Python:\n"
+            f"    run = Experiment(ws, \"{experiment}\").start_logging()\n"
+            f"or submit a script:  tailrun submit --experiment {experiment} train.py\n\n"
+            f"New runs appear here as soon as they start.")
+
+
+class MetricChooser(ModalScreen[list[str]]):
+    """Pick the metrics whose last value is shown as a column."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel"),
+                Binding("enter", "accept", "Apply", id="chooser-apply")]
+
+    AUTO_FOCUS = "#runs"
+
+    def __init__(self, names: list[str], chosen: list[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.chosen = chosen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="chooser"):
+            yield Label("Metric columns — space toggles, enter applies, esc cancels")
+            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+
+    def action_accept(self) -> None:
+        self.dismiss(list(self.query_one(SelectionList).selected))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class RunsScreen(LiveScreen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
+        Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, else back to experiments"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter runs"),
+        Binding("s", "sort", "Sort", id="sort", tooltip="Next sort column"),
+        Binding("S", "sort_reverse", "Reverse", show=False, id="sort-reverse"),
+        Binding("c", "compare", "Compare", id="compare", tooltip="Compare the selected runs"),
+        Binding("m", "choose_metrics", "Metrics", show=False, id="metric-columns", tooltip="Choose metric columns"),
+    ]
+
+    def __init__(self, experiment: str) -> None:
+        super().__init__()
+        self.experiment = experiment
+        self._loaded = False
+        self._chosen: list[str] | None = None
+        self._note = ""
+        self._values_dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        yield FilterBar("filter runs (id, name, status, tag)…", id="filter")
+        yield RunTable(self.tailrun.clock, id="runs")
+        yield Static(empty_hint(self.experiment), id="empty", classes="hint")
+        yield Footer()
+
+    def crumb(self) -> str:
+        table = self.query_one("#runs", RunTable)
+        extra = f"  /{table.needle}" if table.needle else ""
+        sel = f"  [{len(table.selected)} selected]" if table.selected else ""
+        note = f"  {self._note}" if self._note else ""
+        return f"experiments › {self.experiment} ({len(table.runs)} runs){extra}{sel}{note}"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#empty").display = False
+        self.action_reload()
+        self.follow(experiment=self.experiment, kinds=["status", "metrics"])
+        self.set_interval(1.0, self.query_one("#runs", RunTable).tick)
+        self.set_interval(0.5, self._redraw_values)
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(RunsLoaded(self.experiment, self.client.list_runs(self.experiment)))
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self.clear_problem()
+        self._loaded = True
+        table = self.query_one("#runs", RunTable)
+        table.runs = {r.run_id: r for r in message.runs}
+        self._pick_columns()
+        table.redraw()
+        self._show_empty()
+
+    def _pick_columns(self) -> None:
+        table = self.query_one("#runs", RunTable)
+        names = table.metric_names()
+        if self._chosen is not None:
+            table.metric_columns = [n for n in self._chosen if n in names] or table.metric_columns
+        else:
+            table.metric_columns = names[:MAX_METRIC_COLUMNS]
+
+    def _show_empty(self) -> None:
+        table = self.query_one("#runs", RunTable)
+        empty = self._loaded and not table.runs
+        self.query_one("#empty").display = empty
+        table.display = not empty
+        self.refresh_status()
+
+    def apply_events(self, events: list[pb.WatchEvent]) -> None:
+        table = self.query_one("#runs", RunTable)
+        changed = False   # rows or statuses: redraw now; metric values: at most twice a second
+        for event in events:
+            kind = event.WhichOneof("kind")
+            if kind == "run":
+                if event.run.parent_run_id and event.run.run_id not in table.runs:
+                    continue  # child runs are shown on their parent's Overview
+                table.runs[event.run.run_id] = _merged(table.runs.get(event.run.run_id), event.run)
+                changed = True
+            elif kind == "metrics" and event.metrics.kind in (0, 1):
+                last = _last_number(event.metrics)
+                if last is not None and event.metrics.run_id in table.runs:
+                    shown = table.update_metric(event.metrics.run_id, event.metrics.name, last)
+                    self._values_dirty = self._values_dirty or shown
+                    if len(table.metric_columns) < MAX_METRIC_COLUMNS and self._chosen is None \
+                            and event.metrics.name not in table.metric_columns:
+                        changed = True
+        if changed:
+            if self._chosen is None and len(table.metric_columns) < MAX_METRIC_COLUMNS:
+                self._pick_columns()
+            table.redraw()
+            self._show_empty()
+
+    def _redraw_values(self) -> None:
+        if self._values_dirty:
+            self._values_dirty = False
+            self.query_one("#runs", RunTable).redraw()
+
+    # ------------------------------------------------------------------ actions
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self.query_one("#runs", RunTable).current
+        if run is not None:
+            self.post_message(OpenRun(run.run_id))
+
+    def action_back(self) -> None:
+        table = self.query_one("#runs", RunTable)
+        if table.needle:
+            bar = self.query_one("#filter", FilterBar)
+            bar.value = bar.applied = ""
+            table.set_filter("")
+            self.refresh_status()
+        else:
+            self.app.pop_screen()
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", FilterBar).open()
+
+    @on(FilterBar.Changed, "#filter")
+    def _filter_changed(self, event: FilterBar.Changed) -> None:
+        table = self.query_one("#runs", RunTable)
+        table.set_filter(event.value)
+        self.refresh_status()
+        if event.final:
+            table.focus()
+
+    def action_sort(self) -> None:
+        self._note = self.query_one("#runs", RunTable).cycle_sort()
+        self.refresh_status()
+
+    def action_sort_reverse(self) -> None:
+        self._note = self.query_one("#runs", RunTable).cycle_sort(reverse=True)
+        self.refresh_status()
+
+    @on(RunTable.SelectionChanged)
+    def _selection(self, event: RunTable.SelectionChanged) -> None:
+        self.refresh_status()
+
+    def action_compare(self) -> None:
+        table = self.query_one("#runs", RunTable)
+        ids = list(table.selected)
+        if not ids and table.current is not None:
+            ids = [table.current.run_id]
+        if len(ids) < 2:
+            self.notify("Select two or more runs with space, then press c", severity="warning")
+            return
+        self.tailrun.open_compare(ids)
+
+    def action_choose_metrics(self) -> None:
+        table = self.query_one("#runs", RunTable)
+        names = table.metric_names()
+        if not names:
+            self.notify("No scalar metrics logged yet", severity="information")
+            return
+
+        def chosen(result: list[str] | None) -> None:
+            if result is not None:
+                self._chosen = result
+                table.metric_columns = [n for n in names if n in result]
+                table.redraw()
+
+        self.app.push_screen(MetricChooser(names, table.metric_columns), chosen)
+
+
+def _last_number(points: pb.MetricPoints) -> float | None:
+    """The last float of a scalar chunk, without decoding the rest of it."""
+    if not points.columns:
+        return None
+    col = points.columns[0]
+    for i in range(len(col.values) - 1, -1, -1):
+        kind = col.kinds[i] if i < len(col.kinds) else 0
+        if kind in (0, 1, 2) and col.values[i] == col.values[i]:
+            return col.values[i]
+    return None
+
+
+def _merged(old: pb.RunInfo | None, new: pb.RunInfo) -> pb.RunInfo:
+    """A run event may carry no metric values; keep the ones we already know."""
+    if old is not None:
+        for name, value in old.last_metrics.items():
+            if name not in new.last_metrics:
+                new.last_metrics[name] = value
+    return new

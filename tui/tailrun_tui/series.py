@@ -1,0 +1,157 @@
+"""Metric series for the charts, without Textual: initial load from GetSeries, live points from
+Watch (deduplicated by point index), local min/max re-bucketing so memory and plot time stay
+bounded however long a run logs, and the display transforms (last N, smoothing, log scale)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+_NAN_KINDS = frozenset({2, 3, 4, 5})  # bool/none/str/bigint: not plotted as a number (bool is 0/1, keep it)
+
+
+def scalar_values(points: pb.MetricPoints) -> list[float]:
+    """One float per point (NaN for points that are not numbers)."""
+    if not points.columns:
+        return []
+    col = points.columns[0]
+    values = list(col.values)
+    if col.kinds:
+        kinds = col.kinds
+        for i, kind in enumerate(kinds[: len(values)]):
+            if kind in (3, 4, 5):
+                values[i] = math.nan
+    return values
+
+
+def point_xs(points: pb.MetricPoints, count: int) -> list[float]:
+    if points.steps:
+        return [float(s) for s in points.steps[:count]]
+    start = points.first_index
+    return [float(start + i) for i in range(count)]
+
+
+def bucket_min_max(xs: list[float], ys: list[float], target: int) -> tuple[list[float], list[float]]:
+    """At most `target` points: the min and the max of each bucket, in x order, so spikes survive."""
+    n = len(xs)
+    if n <= target or target < 4:
+        return xs, ys
+    buckets = target // 2
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for b in range(buckets):
+        lo = b * n // buckets
+        hi = (b + 1) * n // buckets
+        if hi <= lo:
+            continue
+        seg = range(lo, hi)
+        imin = min(seg, key=ys.__getitem__)
+        imax = max(seg, key=ys.__getitem__)
+        for i in sorted({imin, imax}):
+            out_x.append(xs[i])
+            out_y.append(ys[i])
+    return out_x, out_y
+
+
+@dataclass
+class Series:
+    """One scalar metric of one run, as shown in one chart."""
+    run_id: str
+    name: str
+    max_points: int = 200
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    total: int = 0            # raw points known (index of the next point)
+    has_steps: bool = False
+    downsampled: bool = False
+    loaded: bool = False
+    window: float = 0.0       # last-N mode: x span to keep (0 = everything)
+    needs_reload: bool = False
+
+    def load(self, resp: pb.SeriesResponse, tail: int = 0) -> None:
+        self.xs, self.ys = list(resp.x), list(resp.y)
+        self.total = resp.total_points
+        self.has_steps = resp.has_steps
+        self.downsampled = resp.downsampled
+        self.loaded = True
+        self.needs_reload = False
+        self.window = (self.xs[-1] - self.xs[0]) if (tail and len(self.xs) > 1) else 0.0
+
+    def append(self, points: pb.MetricPoints) -> bool:
+        """Add live points; returns True when the chart changed. A gap (missed points) asks for a reload."""
+        values = scalar_values(points)
+        if not values:
+            return False
+        first = points.first_index
+        if self.loaded and first > self.total:
+            self.needs_reload = True
+            return False
+        skip = max(0, self.total - first) if self.loaded else 0
+        if skip >= len(values):
+            return False
+        xs = point_xs(points, len(values))[skip:]
+        ys = values[skip:]
+        self.total = max(self.total, first + len(values)) if self.loaded else self.total + len(ys)
+        self.has_steps = self.has_steps or bool(points.steps)
+        for x, y in zip(xs, ys):
+            if not math.isnan(y):
+                self.xs.append(x)
+                self.ys.append(y)
+        if self.window and self.xs:
+            cut = self.xs[-1] - self.window
+            keep = next((i for i, x in enumerate(self.xs) if x >= cut), 0)
+            if keep:
+                del self.xs[:keep], self.ys[:keep]
+        if len(self.xs) > 4 * self.max_points:
+            self.xs, self.ys = bucket_min_max(self.xs, self.ys, 2 * self.max_points)
+            self.downsampled = True
+        return True
+
+    def last(self) -> float | None:
+        return self.ys[-1] if self.ys else None
+
+    def view(self, smoothing: float = 0.0, log_scale: bool = False) -> tuple[list[float], list[float]]:
+        xs, ys = self.xs, self.ys
+        if smoothing > 0 and ys:
+            ys = ema(ys, smoothing)
+        if log_scale:
+            pairs = [(x, y) for x, y in zip(xs, ys) if y > 0]
+            xs = [p[0] for p in pairs]
+            ys = [p[1] for p in pairs]
+        return xs, ys
+
+
+def ema(ys: list[float], alpha: float) -> list[float]:
+    """TensorBoard-style exponential smoothing with debiasing, so the start is not pulled to zero."""
+    out: list[float] = []
+    acc = 0.0
+    weight = 0.0
+    for y in ys:
+        if math.isnan(y) or math.isinf(y):
+            out.append(y)
+            continue
+        acc = acc * alpha + (1 - alpha) * y
+        weight = weight * alpha + (1 - alpha)
+        out.append(acc / weight if weight else y)
+    return out
+
+
+def decode_column(col: pb.Column) -> list[object]:
+    """The Python values of a column: floats, exact ints, bools, None and strings as logged."""
+    values: list[object] = list(col.values)
+    if not col.kinds:
+        return values
+    ints = iter(col.ints)
+    strs = iter(col.strs)
+    for i, kind in enumerate(col.kinds[: len(values)]):
+        if kind == 1:
+            values[i] = next(ints, None)
+        elif kind == 2:
+            values[i] = bool(values[i])
+        elif kind == 3:
+            values[i] = None
+        elif kind in (4, 5):
+            s = next(strs, "")
+            values[i] = int(s) if kind == 5 and s.lstrip("-").isdigit() else s
+    return values

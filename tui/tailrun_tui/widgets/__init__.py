@@ -1,0 +1,1 @@
+"""Widgets of the run screen's tabs and the lists."""

@@ -1,0 +1,61 @@
+"""The `/` line under a list or a log: Enter keeps the text, Esc restores what was there before (btop).
+While it has focus, letters are text, never actions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="filter-cancel", tooltip="Restore the previous text")]
+
+    @dataclass
+    class Changed(Message):
+        """The text to apply (sent while typing and on Enter/Esc)."""
+        bar: "FilterBar"
+        value: str
+        final: bool
+
+        @property
+        def control(self) -> "FilterBar":
+            return self.bar
+
+    def __init__(self, placeholder: str = "filter…", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id, classes="filter-bar")
+        self._before = ""
+        self.applied = ""
+        self.can_focus = False   # only while open, so auto-focus and tab never land on a hidden bar
+
+    def open(self) -> None:
+        self._before = self.applied
+        self.add_class("-open")
+        self.can_focus = True
+        self.focus()
+
+    def _close(self) -> None:
+        # The screen moves focus back to its list when it gets the final Changed.
+        self.remove_class("-open")
+        self.can_focus = False
+
+    @on(Input.Changed)
+    def _typing(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.has_class("-open"):
+            self.post_message(self.Changed(self, self.value, final=False))
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.applied = self.value
+        self._close()
+        self.post_message(self.Changed(self, self.value, final=True))
+
+    def action_cancel(self) -> None:
+        self.value = self._before
+        self.applied = self._before
+        self._close()
+        self.post_message(self.Changed(self, self._before, final=True))

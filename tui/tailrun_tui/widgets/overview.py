@@ -1,0 +1,134 @@
+"""Overview tab: status, times, script and arguments, tags, properties, the error with its
+traceback, and the child runs (enter opens one)."""
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Callable
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from tailrun.v1 import tailrun_pb2 as pb
+
+from .. import fmt
+from ..messages import OpenRun
+
+
+def error_text(error_json: str) -> Text | None:
+    if not error_json:
+        return None
+    try:
+        err = json.loads(error_json).get("error", {})
+    except (ValueError, AttributeError):
+        return Text(error_json, style="red")
+    text = Text()
+    code = err.get("code") or "Error"
+    text.append(f"{code}: ", style="bold red")
+    text.append(str(err.get("message", "")).rstrip() + "\n", style="red")
+    for key in ("traceback", "details", "stack_trace", "stacktrace"):
+        value = err.get(key)
+        if value:
+            text.append(value if isinstance(value, str) else json.dumps(value, indent=2))
+    return text
+
+
+def describe_run(run: pb.RunInfo, now: float) -> Group:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    status = Text(fmt.status_text(run.status), style=fmt.STATUS_STYLE.get(fmt.status_class(run.status), ""))
+    if run.status in fmt.ACTIVE and run.last_heartbeat:
+        status.append(f"   last heartbeat {fmt.ago(run.last_heartbeat, now)}", style="dim")
+    elif run.status and run.status not in fmt.ACTIVE:
+        status.append("   run finished", style="dim")
+    grid.add_row("Status", status)
+    grid.add_row("Run", f"{run.display_name or '—'}  ·  #{run.number}  ·  {run.run_id}")
+    grid.add_row("Experiment", run.experiment)
+    if run.parent_run_id:
+        grid.add_row("Parent", run.parent_run_id)
+    grid.add_row("Started", fmt.full_time(run.start_time or run.created_time))
+    grid.add_row("Ended", fmt.full_time(run.end_time) if run.end_time else "—")
+    grid.add_row("Duration", fmt.run_duration(run.start_time, run.end_time, now))
+    kind = run.run_type or "—"
+    if run.target:
+        kind += f" on {run.target}"
+    grid.add_row("Type", kind)
+    if run.script or run.arguments:
+        grid.add_row("Command", " ".join(shlex.quote(a) for a in [run.script, *run.arguments] if a))
+    if run.submitted_by:
+        grid.add_row("By", run.submitted_by)
+    if run.description:
+        grid.add_row("Description", run.description)
+    grid.add_row("Tags", ", ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items())) or "—")
+    if run.properties:
+        grid.add_row("Properties", "\n".join(f"{k} = {v}" for k, v in sorted(run.properties.items())))
+    if run.last_metrics:
+        shown = sorted(run.last_metrics.items())[:12]
+        grid.add_row("Last values", "  ".join(f"{k}={fmt.number(v)}" for k, v in shown))
+    for warning in run.warnings:
+        grid.add_row("Warning", Text(warning, style="yellow"))
+    parts: list[object] = [grid]
+    err = error_text(run.error_json)
+    if err is not None:
+        parts += [Text("\nError", style="bold red"), err]
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+class OverviewView(VerticalScroll):
+    def __init__(self, clock: Callable[[], float], id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.run: pb.RunInfo | None = None
+        self.children_runs: dict[str, pb.RunInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="overview-body")
+        yield Static("Child runs (enter opens one)", id="children-title", classes="section")
+        yield DataTable(id="children", cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#children", DataTable)
+        for key, title in (("n", "#"), ("name", "Run"), ("status", "Status"), ("dur", "Duration")):
+            table.add_column(title, key=key)
+        self._show_children()
+
+    def set_run(self, run: pb.RunInfo) -> None:
+        self.run = run
+        self.query_one("#overview-body", Static).update(describe_run(run, self.clock()))
+
+    def tick(self) -> None:
+        if self.run is not None and self.run.status in fmt.ACTIVE:
+            self.set_run(self.run)
+
+    def set_children(self, children: list[pb.RunInfo]) -> None:
+        self.children_runs = {c.run_id: c for c in children}
+        self._show_children()
+
+    def child_changed(self, child: pb.RunInfo) -> None:
+        self.children_runs[child.run_id] = child
+        self._show_children()
+
+    def _show_children(self) -> None:
+        table = self.query_one("#children", DataTable)
+        table.clear()
+        now = self.clock()
+        for child in sorted(self.children_runs.values(), key=lambda c: (c.number, c.created_time)):
+            status = Text(fmt.status_text(child.status),
+                          style=fmt.STATUS_STYLE.get(fmt.status_class(child.status), ""))
+            table.add_row(str(child.number or ""), child.display_name or child.run_id, status,
+                          fmt.run_duration(child.start_time, child.end_time, now), key=child.run_id)
+        show = bool(self.children_runs)
+        table.display = show
+        self.query_one("#children-title").display = show
+        table.styles.height = min(12, len(self.children_runs) + 1)
+
+    @on(DataTable.RowSelected, "#children")
+    def _open_child(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.post_message(OpenRun(event.row_key.value))

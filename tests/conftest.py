@@ -83,7 +83,7 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_service(service_factory: Callable[..., Any], pg_database: str) -> Any:
+def pg_service(pg_database: str, service_factory: Callable[..., Any]) -> Any:
     """The `service` fixture on a fresh PostgreSQL database."""
     return service_factory(store_url=pg_database)
 

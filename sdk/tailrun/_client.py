@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import grpc
 
-from ._channel import call_metadata, open_channel
+from ._channel import call_metadata, open_channel, tls_hint
 from ._settings import Settings
 from .exceptions import (AuthenticationError, InvalidRequest, NotFound, RunNotFound,
                          ServiceError, ServiceUnavailable)
@@ -84,8 +84,8 @@ class Client:
         code = exc.code() if hasattr(exc, "code") else None
         details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
         if code == grpc.StatusCode.UNAVAILABLE:
-            return ServiceUnavailable(f"cannot reach the tailrun service at {self.address}: {details} "
-                                      "(is `tailrun server` running there?)")
+            hint = tls_hint(self._resolved or self.settings, details) or " (is `tailrun server` running there?)"
+            return ServiceUnavailable(f"cannot reach the tailrun service at {self.address}: {details}{hint}")
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return ServiceUnavailable(f"the tailrun service at {self.address} did not answer {what} in time")
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import re
+import struct
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from functools import reduce
 from itertools import chain, groupby
-from operator import itemgetter
+from operator import iconcat, itemgetter
 from typing import Any
 
 from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
@@ -22,12 +25,14 @@ from .v1 import tailrun_pb2 as pb
 MAX_BATCH_POINTS = 50_000
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
+SLICE_ITEMS = 8192                   # queue items encoded at a time (see Encoder.encode)
 _POINT_BYTES = 24                    # rough wire size of one float point (time + step + value)
 
 K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 _NAN = float("nan")
 _TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+_FLOAT_ONLY = frozenset({float})
 _SPECIAL = re.compile(rb"[^\x00]")   # positions of items that are not POINTs
 
 _tag = itemgetter(0)
@@ -44,8 +49,12 @@ _EVENT_TYPES: dict[str, tuple[str, type]] = {
 
 def encode_column(col: pb.Column, values: Sequence[Any]) -> None:
     """Fill `col` with one value per point; `kinds` stays empty when all are floats."""
-    types = set(map(type, values))
-    if types <= {float}:
+    _encode_values(col, values)
+
+
+def _encode_values(col: pb.Column, values: Sequence[Any]) -> None:
+    types = set(map(type, values))   # one C-level pass; plain floats are the common case
+    if types <= _FLOAT_ONLY:
         col.values.extend(values)
         return
     if types == {int} and _INT64_MIN <= min(values) and max(values) <= _INT64_MAX:
@@ -124,38 +133,124 @@ def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- grouping
 
-def group_points(items: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
-    """POINT tuples grouped by (run, name), order kept within each group.
+# [values, steps, times] of one group, one element per point: each either a list/tuple of Python
+# values or, when every element packs, `bytes`: the packed little-endian float64 (values, times) or
+# int64 (steps) array, which is also the protobuf wire form of a packed double field. struct
+# copies a float's IEEE-754 bits, so NaN payloads and infinities stay bit-exact.
+Columns = list
+_DOUBLE, _INT64 = "d", "q"
+_PACK_ERRORS = (struct.error, TypeError, OverflowError)
+_WIDTH = 6   # elements of a POINT tuple
+
+
+def flatten(items: list[tuple]) -> list[Any]:
+    """The elements of the tuples in one list (one C-level concatenation per tuple): with POINT
+    tuples, column k is then the slice [k::6], much cheaper than one `map(itemgetter)` per column."""
+    return reduce(iconcat, items, [])
+
+
+def all_points(items: list[tuple], flat: list[Any]) -> bool:
+    """True when every item is a POINT tuple. Sound without looking at each tuple's length: if
+    some item were not 6 long, the first such one would start at a multiple of 6 in `flat`, so its
+    tag would be read there, and it would have to be a POINT, which is 6 long."""
+    return len(flat) == _WIDTH * len(items) and flat[0::_WIDTH].count(POINT) == len(items)
+
+
+def group_columns(items: list[tuple], flat: list[Any] | None = None) -> dict[tuple[str, str], Columns]:
+    """POINT tuples as columns grouped by (run, name), order kept within each group, groups in
+    order of first appearance. `flat` is `flatten(items)` when the caller has it.
 
     Fast path: a loop that logs the same K metrics every step queues them with period K, and then
-    the groups are plain slices. Otherwise runs of equal keys are merged (`groupby` is C-level).
-    Keys are plain names when every point belongs to one run (no tuple per point).
+    a group's column is the strided slice [6j + k::6K] of the flattened tuples. Otherwise a stable
+    sort of the indices by key makes each group a contiguous range (`itemgetter(*order)` reorders
+    a column in C). Each column of a group is packed with one `struct.pack` when it can be.
     """
     n = len(items)
-    if n < 2:
-        return {_key(items[0]): items} if n else {}
-    runs = set(map(_run, items))
-    if len(runs) == 1:
-        run = runs.pop()
-        return {(run, name): group for name, group in _group_by(items, list(map(_name, items)), _name).items()}
-    return _group_by(items, list(map(_key, items)), _key)
+    if not n:
+        return {}
+    if flat is None:
+        flat = flatten(items)
+    names = flat[2::_WIDTH]
+    runs = flat[1::_WIDTH]
+    run = runs[0]
+    single_run = runs.count(run) == n       # the usual case: keys are plain names, no tuple per point
+    keys: list[Any] = names if single_run else list(zip(runs, names))
+    period = _period(keys)
+    groups: dict[Any, Columns] = {}
+    if period:
+        stride = _WIDTH * period
+        for j in range(period):
+            at = _WIDTH * j
+            groups[keys[j]] = _packed_group(flat[at + 3::stride], flat[at + 4::stride], flat[at + 5::stride])
+    else:
+        order = sorted(range(n), key=keys.__getitem__)
+        pick = itemgetter(*order) if n > 1 else tuple
+        sorted_keys = pick(keys)
+        values, steps, times = (pick(flat[k::_WIDTH]) for k in (3, 4, 5))
+        for key in dict.fromkeys(keys):
+            lo = bisect_left(sorted_keys, key)
+            hi = bisect_right(sorted_keys, key, lo)
+            groups[key] = _packed_group(values[lo:hi], steps[lo:hi], times[lo:hi])
+    return {(run, name): g for name, g in groups.items()} if single_run else groups
 
 
-def _group_by(items: list[tuple], keys: list[Any], key_of: Callable[[tuple], Any]) -> dict[Any, list[tuple]]:
+def _packed_group(values: Sequence[Any], steps: Sequence[Any], times: Sequence[Any]) -> Columns:
+    # Values pack only when all are floats: struct would also take ints and bools, which must
+    # keep their kind (`encode_column`).
+    return [_pack(values, _DOUBLE) if set(map(type, values)) <= _FLOAT_ONLY else values,
+            _pack(steps, _INT64), _pack(times, _DOUBLE)]
+
+
+def _pack(seq: Sequence[Any], code: str) -> bytes | Sequence[Any]:
+    """`seq` packed, or itself when an element does not pack (None, an int outside int64, ...)."""
+    try:
+        return struct.pack(f"<{len(seq)}{code}", *seq)
+    except _PACK_ERRORS:
+        return seq
+
+
+def _unpacked(col: bytes | Sequence[Any], code: str) -> Sequence[Any]:
+    return struct.unpack(f"<{len(col) // 8}{code}", col) if type(col) is bytes else col
+
+
+def _concat(parts: list[Any], code: str) -> bytes | list[Any]:
+    """One column from the pieces of a metric (several when other items split its points)."""
+    if all(type(p) is bytes for p in parts):
+        return b"".join(parts)
+    return list(chain.from_iterable(_unpacked(p, code) for p in parts))
+
+
+def _wire_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (a packed array or a sub-message)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _period(keys: list[Any]) -> int:
+    """K when keys[i] == keys[i + K] throughout and the first K keys are distinct, else 0."""
     n = len(keys)
     try:
         period = keys.index(keys[0], 1)
     except ValueError:
         period = n
-    if period < n and keys[period:] == keys[:-period] and len(set(keys[:period])) == period:
-        return {keys[j]: items[j::period] for j in range(period)}
-    groups: dict[Any, list[tuple]] = {}
-    for key, run in groupby(items, key_of):
-        group = groups.get(key)
-        if group is None:
-            groups[key] = list(run)
-        else:
-            group.extend(run)
+    if keys[period:] == keys[:n - period] and len(set(keys[:period])) == period:
+        return period
+    return 0
+
+
+def group_points(items: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
+    """POINT tuples grouped by (run, name), order kept within each group (used by tests/tools)."""
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for item in items:
+        groups.setdefault(_key(item), []).append(item)
     return groups
 
 
@@ -167,19 +262,19 @@ class _Batch:
 
     def __init__(self) -> None:
         self.slots: list[Any] = []
-        self.points: dict[tuple[str, str], list[tuple]] = {}
+        self.points: dict[tuple[str, str], list[Columns]] = {}   # key -> pieces, in order
         self.others: dict[tuple, list[tuple]] = {}
         self.npoints = 0
         self.nbytes = 0
 
-    def add_points(self, items: list[tuple]) -> None:
-        for key, group in group_points(items).items():
+    def add_points(self, items: list[tuple], flat: list[Any] | None = None) -> None:
+        for key, columns in group_columns(items, flat).items():
             have = self.points.get(key)
             if have is None:
-                self.points[key] = group
+                self.points[key] = [columns]
                 self.slots.append(("p", key))
             else:
-                have.extend(group)
+                have.append(columns)
         self.npoints += len(items)
         self.nbytes += _POINT_BYTES * len(items)
 
@@ -205,37 +300,50 @@ class Encoder:
         self.on_error = on_error or (lambda msg: None)
         self.descriptions: dict[tuple[str, str], str] = {}
         self.active_runs: dict[str, None] = {}   # started and not finished: they get heartbeats
+        self._steps_cache: list[Any] | None = None  # [steps of the last metric, their wire bytes]
 
     def encode(self, items: list[tuple]) -> list[Any]:
         """IngestRequests and FLUSH markers (the second element of a FLUSH item), in queue order."""
         out: list[Any] = []
         batch = _Batch()
-        tags = list(map(_tag, items))
-        if tags.count(POINT) == len(tags):
-            self._add_points(batch, items, out)
-        else:
+        for lo in range(0, len(items), SLICE_ITEMS):
+            # Slices small enough that the several passes over their tuples stay in the CPU cache.
+            part = items[lo:lo + SLICE_ITEMS] if len(items) > SLICE_ITEMS else items
+            flat = flatten(part)
+            if all_points(part, flat):
+                batch = self._add_points(batch, part, out, flat)
+                continue
+            tags = list(map(_tag, part))
             start = 0
             for match in _SPECIAL.finditer(bytes(tags)):
                 i = match.start()
                 if i > start:
-                    batch = self._add_points(batch, items[start:i], out)
-                batch = self._add_special(batch, items[i], out)
+                    batch = self._add_points(batch, part[start:i], out)
+                batch = self._add_special(batch, part[i], out)
                 start = i + 1
-            if start < len(items):
-                batch = self._add_points(batch, items[start:], out)
+            if start < len(part):
+                batch = self._add_points(batch, part[start:], out)
         if batch.slots:
             out.append(self._finish(batch))
         return out
 
-    def _add_points(self, batch: _Batch, items: list[tuple], out: list[Any]) -> _Batch:
-        if batch.slots and batch.npoints + len(items) > self.max_points:
-            out.append(self._finish(batch))
-            batch = _Batch()
-        for lo in range(0, len(items), self.max_points):
-            if lo:
+    def _add_points(self, batch: _Batch, items: list[tuple], out: list[Any],
+                    flat: list[Any] | None = None) -> _Batch:
+        """Fill batches up to max_points / max_bytes, in order (`flat`: `flatten(items)`, if known)."""
+        start, n = 0, len(items)
+        while start < n:
+            room = min(self.max_points - batch.npoints, (self.max_bytes - batch.nbytes) // _POINT_BYTES)
+            if room <= 0 and batch.slots:
                 out.append(self._finish(batch))
                 batch = _Batch()
-            batch.add_points(items[lo:lo + self.max_points])
+                continue
+            room = max(room, 1)
+            if start == 0 and n <= room:
+                batch.add_points(items, flat)
+                return batch
+            part = items[start:start + room]
+            batch.add_points(part, None if flat is None else flat[_WIDTH * start:_WIDTH * (start + len(part))])
+            start += len(part)
         return batch
 
     def _add_special(self, batch: _Batch, item: tuple, out: list[Any]) -> _Batch:
@@ -306,6 +414,7 @@ class Encoder:
 
     def _finish(self, batch: _Batch) -> pb.IngestRequest:
         req = pb.IngestRequest(writer=self.writer)
+        self._steps_cache = None
         for slot in batch.slots:
             if isinstance(slot, pb.Event):
                 req.events.append(slot)
@@ -332,27 +441,55 @@ class Encoder:
             mp.description = desc
         return mp
 
-    def _points_event(self, req: pb.IngestRequest, key: tuple[str, str], group: list[tuple]) -> None:
-        steps = list(map(_step, group))
-        step_types = set(map(type, steps))
-        if step_types == {int} or step_types == {type(None)}:
-            self._scalar(req, key, group, steps, step_types == {int})
+    def _points_event(self, req: pb.IngestRequest, key: tuple[str, str], pieces: list[Columns]) -> None:
+        if len(pieces) == 1:
+            values, steps, times = pieces[0]
+        else:
+            values, steps, times = (_concat([p[i] for p in pieces], code)
+                                    for i, code in enumerate((_DOUBLE, _INT64, _DOUBLE)))
+        if type(steps) is not bytes and steps.count(None) != len(steps):
+            # Not plain int64 steps: some points without a step, or steps outside int64.
+            self._mixed_steps(req, key, _unpacked(values, _DOUBLE), steps, _unpacked(times, _DOUBLE))
             return
-        # Some points have a step, some not: one MetricPoints per consecutive run of each.
-        for has_step, run in groupby(group, lambda t: t[4] is not None):
-            part = list(run)
-            self._scalar(req, key, part, list(map(_step, part)), has_step)
-
-    def _scalar(self, req: pb.IngestRequest, key: tuple[str, str], group: list[tuple],
-                steps: list[Any], has_steps: bool) -> None:
         mp = self._metric(req, key[0], key[1], pb.METRIC_KIND_SCALAR)
-        mp.times.extend(map(_time, group))
-        if has_steps:
-            try:
-                mp.steps.extend(steps)
-            except ValueError:  # a step outside int64: clamp rather than lose the points
-                mp.steps.extend(min(max(int(s), _INT64_MIN), _INT64_MAX) for s in steps)
-        encode_column(mp.columns.add(), list(map(_value, group)))
+        # Packed columns go in as wire bytes (parsed in C), the rest through `extend`.
+        wire = []
+        if type(times) is bytes:
+            wire.append(_wire_field(4, times))
+        else:
+            mp.times.extend(times)
+        if type(steps) is bytes:
+            wire.append(self._steps_wire(steps))
+        if type(values) is bytes:
+            wire.append(_wire_field(6, _wire_field(2, values)))
+        mp.MergeFromString(b"".join(wire))
+        if type(values) is not bytes:
+            _encode_values(mp.columns.add(), values)
+
+    def _steps_wire(self, steps: bytes) -> bytes:
+        """The wire form (varints) of packed int64 steps. Metrics logged together share their
+        steps: the conversion is done once for the run of metrics with the same steps."""
+        cache = self._steps_cache
+        if cache is None or cache[0] != steps:
+            wire = pb.MetricPoints(steps=_unpacked(steps, _INT64)).SerializeToString()
+            cache = self._steps_cache = [steps, wire]
+        return cache[1]
+
+    def _mixed_steps(self, req: pb.IngestRequest, key: tuple[str, str], values: Sequence[Any],
+                     steps: Sequence[Any], times: Sequence[Any]) -> None:
+        """Some points have a step, some not: one MetricPoints per consecutive run of each."""
+        i = 0
+        for has_step, run in groupby(steps, lambda s: s is not None):
+            j = i + len(list(run))
+            mp = self._metric(req, key[0], key[1], pb.METRIC_KIND_SCALAR)
+            mp.times.extend(times[i:j])
+            if has_step:
+                try:
+                    mp.steps.extend(steps[i:j])
+                except ValueError:  # a step outside int64: clamp rather than lose the points
+                    mp.steps.extend(min(max(int(s), _INT64_MIN), _INT64_MAX) for s in steps[i:j])
+            _encode_values(mp.columns.add(), values[i:j])
+            i = j
 
     def _other_event(self, req: pb.IngestRequest, key: tuple, items: list[tuple]) -> None:
         tag, run_id, name = key[0], key[1], key[2]

@@ -5,6 +5,8 @@
 - At interpreter exit (`atexit`), runs still active are completed: Azure ML leaves them Running
   until they time out; tailrun records the truth (the script ended) and documents it.
 - A forked child forgets its parent's runs: finishing them is the parent's job.
+- SIGTERM / SIGINT (`_signals`, installed from the main thread at the first run): active runs
+  are marked Canceled with the signal named, flushed, and the signal then acts as before.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import sys
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from . import _signals, _status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -29,6 +33,7 @@ _previous_hook: Any = None
 def register(run: "Run") -> None:
     """Track a run started by this process until it is finished."""
     _install()
+    _signals.install(active_runs, _mark_canceled)   # once per process, main thread only
     with _lock:
         _active[run.id] = run
 
@@ -57,6 +62,12 @@ def _install() -> None:
         atexit.register(_at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _mark_canceled(run: "Run", reason: str) -> None:
+    """SIGTERM/SIGINT (see _signals): Canceled with the signal named; the flush is _signals' job."""
+    from .run import _error_json
+    run._finish(_status.CANCELED, _error_json(reason, "Canceled"), wait=False)
 
 
 def _forget_in_child() -> None:

@@ -7,7 +7,8 @@ where this process sends its data:
 - else `<TAILRUN_HOME>/local-service.json` {address, token, pid} names the per-user local service;
   if it answers a health check it is used (how = "local");
 - else, when the server extra is installed, the service is started detached in the background
-  (`python -m tailrun_service --host 127.0.0.1 --port 0 --port-file … --data-dir <home>/data --token …`),
+  (`python -m tailrun_service --host 127.0.0.1 --port 0 --port-file … --data-dir <home>/data
+  --token-file <home>/local-service.token`: the token is never on a command line),
   with a lock so that two scripts starting at once start one service (how = "started");
 - else there is no service: batches are only spooled, for `tailrun sync` (how = "spool").
 """
@@ -28,6 +29,7 @@ from ._settings import Settings, home_dir
 from ._spool import write_private_json
 
 STATE_FILE = "local-service.json"
+TOKEN_FILE = "local-service.token"
 START_TIMEOUT = 5.0
 _SERVING = b"\x08\x01"   # grpc.health.v1.HealthCheckResponse{status: SERVING}
 
@@ -72,9 +74,29 @@ def server_installed() -> bool:
         return False
 
 
+def _private_dir(path: Path) -> None:
+    """Create `path` readable by this user only (0700), and tighten it if it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+
+
+def _write_token_file(path: Path, token: str) -> None:
+    """The token goes to the service in a 0600 file, never on its command line (`ps` shows that)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+
+
 def start_local_service(home: Path, timeout: float = START_TIMEOUT) -> tuple[str, str | None] | None:
-    """Start the per-user local service detached (or find the one another process just started)."""
-    home.mkdir(parents=True, exist_ok=True)
+    """Start the per-user local service detached (or find the one another process just started).
+
+    Per-user isolation: the home's secrets (the token file, local-service.json) are 0600 and the
+    data dir 0700; the service requires the token, so another user's process that finds the port
+    gets UNAUTHENTICATED."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_fd = os.open(home / "local-service.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         deadline = time.monotonic() + timeout + 5.0
@@ -90,16 +112,21 @@ def start_local_service(home: Path, timeout: float = START_TIMEOUT) -> tuple[str
         if found:
             return found
         token = secrets.token_urlsafe(24)
+        token_file = home / TOKEN_FILE
+        _write_token_file(token_file, token)
         port_file = home / "local-service.port"
         with contextlib.suppress(FileNotFoundError):
             port_file.unlink()
         data_dir = home / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with open(home / "local-service.log", "ab") as log:
+        _private_dir(data_dir)
+        env = {k: v for k, v in os.environ.items() if k != "TAILRUN_TOKEN"}
+        log_fd = os.open(home / "local-service.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        with os.fdopen(log_fd, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", "0",
-                 "--port-file", str(port_file), "--data-dir", str(data_dir), "--token", token],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+                 "--port-file", str(port_file), "--data-dir", str(data_dir), "--token-file", str(token_file)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
+                close_fds=True)
         end = time.monotonic() + timeout
         while time.monotonic() < end and proc.poll() is None:
             try:

@@ -10,6 +10,17 @@ exponential backoff and jitter, learns `committed_seq` from a seq-0 handshake an
 later batch from memory or from the spool: the service deduplicates by (writer, seq), so each batch
 is stored exactly once.
 
+Memory cap (what logging adds to a process's RSS, whatever the service does): at most MEMORY_BYTES
+(32 MiB) of encoded batches that are not yet acknowledged stay in memory, the rest is read back
+from the spool when it is sent; at most WINDOW_BYTES (8 MiB) are handed to gRPC unacknowledged;
+plus the hot-path deque, which is never bounded (appending must not block or drop) but which the
+sender drains into 2 MiB batches every 50 ms, faster than a Python loop fills it. In all, about
+MEMORY_BYTES + WINDOW_BYTES + 40 MiB = 80 MiB over the RSS before logging, when the service is
+down or slow (tests/faults/test_bounds.py logs 2,000,000 points and checks it). If the spool cannot
+be written at all, up to MEMORY_ONLY_CAP (256 MiB) is kept in memory instead, and later batches are
+dropped (counted in `status().dropped_batches`). The spool's own cap: see `_spool`
+(TAILRUN_SPOOL_MAX_BYTES).
+
 Lifecycle: one `atexit` hook drains with a bounded wait (TAILRUN_EXIT_TIMEOUT, default 40 s).
 Fork safety: in a child the queue is cleared (same deque object), the writer id, seq, spool and
 stream are new, and the parent's channel and thread are never touched; the child's sender thread
@@ -46,6 +57,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._stream import _Stream
 
 WAKE_SECONDS = 0.05
+# An idle sender backs off to this poll interval (a process that logs nothing costs ~nothing);
+# the first item found brings it back to WAKE_SECONDS, and flush() wakes it at once.
+IDLE_WAKE_SECONDS = 0.4
 MEMORY_BYTES = 32 * 1024 * 1024        # unacked batches kept in memory; the rest is re-read from the spool
 WINDOW_BYTES = 8 * 1024 * 1024         # sent but not yet acknowledged
 MEMORY_ONLY_CAP = 256 * 1024 * 1024    # when the spool cannot be written at all
@@ -148,7 +162,8 @@ class Recorder:
             connected=self._connected, address=self._address, writer=self.writer,
             last_seq=self._next_seq - 1, acked_seq=self._acked,
             spooled_bytes=self._spool.bytes if self._spool is not None else 0,
-            dropped_batches=self._spool.dropped_batches if self._spool is not None else self.memory_dropped,
+            dropped_batches=((self._spool.dropped_batches if self._spool is not None else 0)
+                             + self.memory_dropped),
             last_error=self.last_error)
 
     def flush(self, timeout: float = 300.0) -> bool:
@@ -251,9 +266,12 @@ class Recorder:
             self._encoder = _encode.Encoder(self.writer, on_error=lambda message: self.warnings(message))
         self._heartbeat_seconds = _env_float(ENV_HEARTBEAT, 10.0)
         errors = 0
+        wait = WAKE_SECONDS
         while True:
-            self._wake.wait(WAKE_SECONDS)
+            self._wake.wait(wait)
             self._wake.clear()
+            busy = bool(self.queue) or bool(self._pending) or bool(self._inflight)
+            wait = WAKE_SECONDS if busy else min(IDLE_WAKE_SECONDS, wait * 2)
             try:
                 self._step()
                 errors = 0
@@ -275,7 +293,7 @@ class Recorder:
         self._advance()
         self._heartbeat()
         while self._rejections:
-            self.warnings(f"the service refused {self._rejections.popleft()}")
+            self.warnings(f"the service refused an event: {self._rejections.popleft()}")
 
     def _drain(self) -> None:
         queue = self.queue
@@ -287,6 +305,9 @@ class Recorder:
                     self._markers.append((self._next_seq - 1, out))
                 else:
                     self._commit(out)
+            # While the caller keeps logging the queue may never run empty: connect and send
+            # between slices too, so the service ingests while the loop runs (not after it).
+            self._connection(time.monotonic())
             self._pump()
             self._advance()
 
@@ -332,8 +353,10 @@ class Recorder:
                     self.warnings(f"the spool is full (TAILRUN_SPOOL_MAX_BYTES={self._spool.max_bytes}); "
                                   f"new data is dropped until the service catches up")
                     return
-        elif self._memory + len(data) > MEMORY_ONLY_CAP:
+        if location is None and self._memory + len(data) > MEMORY_ONLY_CAP:   # not spooled: bounded too
             self.memory_dropped += 1
+            self.warnings(f"cannot spool and {MEMORY_ONLY_CAP >> 20} MiB of unsent data is already in "
+                          f"memory; new data is dropped until the service catches up")
             return
         self._next_seq += 1
         keep = location is None or self._memory + len(data) <= MEMORY_BYTES

@@ -37,7 +37,7 @@ class _Stream:
         from ._settings import Settings
         from .v1 import tailrun_pb2 as pb
 
-        settings = Settings(address=address, token=token, ca_file=ca_file)
+        settings = self._settings = Settings(address=address, token=token, ca_file=ca_file)
         self.started = time.monotonic()
         self.committed: int | None = None
         self.error: str | None = None
@@ -67,7 +67,9 @@ class _Stream:
                 self._on_ack(self, ack)
             error = "the service ended the stream"
         except grpc.RpcError as exc:
-            error = f"{exc.code().name}: {exc.details()}"
+            from ._channel import tls_hint
+            details = exc.details() or ""
+            error = f"{exc.code().name}: {details}{tls_hint(self._settings, details)}"
         except Exception as exc:  # never let the reader die without telling the sender
             error = repr(exc)
         self.error = error

@@ -4,13 +4,17 @@ Uploads are queued as EVENT `file` chunks (at most 1 MiB each) like everything e
 writes, so they survive a service outage (spooled, re-sent, stored once); an upload call then
 flushes, so the file is stored when it returns (or spooled if the service is down). Large
 uploads flush every 64 MiB to bound memory.
+
+`upload_folder` never uploads what a symlink points to outside the folder (a link to ~/.ssh in an
+outputs folder must not leak): such links are skipped with a one-line warning naming them. Links
+that stay inside the folder are uploaded as the file they point to.
 """
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from .exceptions import FileNotFoundInRun, NotFound
 from .run_logging import CHUNK, EVENT, clean_artifact_path
@@ -67,7 +71,12 @@ class FilesMixin:
 
     def _queue_folder(self, prefix: str, folder: Path) -> list[str]:
         stored = []
-        for file in sorted(_walk_files(folder)):
+        files, outside = _walk_files(folder)
+        for link, points_to in outside:
+            self._recorder().warnings(
+                f"upload_folder: skipped {link.relative_to(folder).as_posix()!r}: it is a symlink to "
+                f"{points_to!r}, outside the folder {str(folder)!r}")
+        for file in sorted(files):
             target = f"{prefix}/{file.relative_to(folder).as_posix()}"
             self._queue_file(target, file)
             stored.append(target)
@@ -160,12 +169,21 @@ class FilesMixin:
             raise
 
 
-def _walk_files(folder: Path) -> Iterable[Path]:
-    for root, _dirs, files in os.walk(folder):
-        for file in files:
-            path = Path(root) / file
+def _walk_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(regular files to upload, [(symlink, its target) that leads out of `folder`])."""
+    real_folder = os.path.realpath(folder)
+    inside, outside = [], []
+    for root, dirs, files in os.walk(folder):  # symlinked folders are listed in dirs, not entered
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = Path(root) / name
+            if path.is_symlink():
+                target = os.path.realpath(path)
+                if os.path.commonpath([real_folder, target]) != real_folder:
+                    outside.append((path, target))
+                    continue
             if path.is_file():
-                yield path
+                inside.append(path)
+    return inside, outside
 
 
 def _clean_prefix(prefix: str | None) -> str:

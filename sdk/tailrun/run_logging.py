@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from .metrics_shape import artifact_uri
 # Queue tags (docs/ARCHITECTURE.md "The SDK queue"; equal to tailrun._recorder's, checked by a test).
 POINT, LIST, ROW, TABLE, ARTIFACT, DESCRIBE, EVENT = 0, 1, 2, 3, 4, 5, 6
 CHUNK = 1024 * 1024  # file bytes per EVENT `file` chunk
+MAX_IMAGE_BYTES = 50 * 1024 * 1024  # log_image refuses bigger images before queuing (upload_file takes them)
 
 _IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
@@ -212,6 +214,10 @@ class LoggingMixin:
             raise ValueError(f"metric {name!r}: log_image needs exactly one of path= or plot=")
         if path is not None:
             with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > MAX_IMAGE_BYTES:
+                    raise ValueError(f"metric {name!r}: the image {str(path)!r} is {size} bytes, over the "
+                                     f"limit of {MAX_IMAGE_BYTES} bytes for log_image; use upload_file for it")
                 data = fh.read()
             if image_type(data[:16]) is None:
                 raise ValueError(f"metric {name!r}: {str(path)!r} is not an image "
@@ -224,6 +230,9 @@ class LoggingMixin:
             buf = io.BytesIO()
             plot.savefig(buf, format="png")
             data = buf.getvalue()
+            if len(data) > MAX_IMAGE_BYTES:
+                raise ValueError(f"metric {name!r}: the plot is {len(data)} bytes as PNG, over the limit "
+                                 f"of {MAX_IMAGE_BYTES} bytes for log_image")
             target = clean_artifact_path(f"{name}_{int(time.time())}.png", "image name")
         self._log_artifact(name, V.KIND_IMAGE, target, data, description)
 

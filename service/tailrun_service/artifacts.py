@@ -3,6 +3,11 @@
 Every path a client sends is validated before it touches the disk: relative, "/"-separated, no
 "..", "." or empty components, no backslashes or NUL, and it must not lead (through a symlink)
 out of the run's folder. Bad paths raise InvalidArgument with a message naming the path.
+
+One file is at most `max_file_bytes` (DEFAULT_MAX_FILE_BYTES = 4 GiB unless the service is started
+with --max-file-bytes N): a chunk that would end past it is rejected with "file X exceeds the limit
+of N bytes" (the chunks before it stay, and the file stays incomplete). This also bounds what a
+chunk with a huge offset could make of a sparse file.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from .errors import InvalidArgument, NotFound
 MAX_PATH_CHARS = 1024
 MAX_COMPONENT_BYTES = 255
 MAX_RUN_ID_CHARS = 255
+DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3   # big enough for most checkpoints; --max-file-bytes changes it
 
 
 def validate_run_id(run_id: str) -> str:
@@ -59,9 +65,10 @@ def _inside(child: str, parent: str) -> bool:
 class ArtifactStore:
     """Reads and writes run files; knows nothing about the database."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.max_file_bytes = max_file_bytes
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / validate_run_id(run_id)
@@ -85,6 +92,8 @@ class ArtifactStore:
         """Write `data` at `offset` (a re-sent chunk overwrites the same bytes); return the size.
 
         With `truncate` the file ends after this chunk (the last chunk of an upload)."""
+        if offset + len(data) > self.max_file_bytes:
+            raise InvalidArgument(f"file {path!r} exceeds the limit of {self.max_file_bytes} bytes")
         target = self.resolve(run_id, path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-USAGE_EPILOG = ("A non-loopback --host needs --token (or --insecure). Clients use "
-                "TAILRUN_ADDRESS=host:port and TAILRUN_TOKEN=T.")
+USAGE_EPILOG = ("A non-loopback --host needs a token (--token, --token-file or $TAILRUN_TOKEN) "
+                "or --insecure. Clients use TAILRUN_ADDRESS=host:port and TAILRUN_TOKEN=T.")
 
 
 class _UsageError(Exception):
@@ -42,6 +42,33 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def resolve_token(args: argparse.Namespace) -> str | None:
+    """--token, else the first line of --token-file, else $TAILRUN_TOKEN, else None.
+    Raises _UsageError for an unreadable or empty token file, or two sources at once."""
+    if args.token and args.token_file:
+        raise _UsageError("give --token or --token-file, not both")
+    if args.token_file:
+        try:
+            text = args.token_file.read_text()
+        except OSError as exc:
+            raise _UsageError(f"--token-file {args.token_file}: {exc.strerror or exc}") from None
+        token = (text.strip().splitlines() or [""])[0].strip()
+        if not token:
+            raise _UsageError(f"--token-file {args.token_file} is empty")
+        return token
+    return args.token or os.environ.get("TAILRUN_TOKEN", "").strip() or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tailrun server", description="Run the tailrun service.", epilog=USAGE_EPILOG)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -50,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default $TAILRUN_HOME or the per-user data dir)")
     parser.add_argument("--store", metavar="URL", help="database URL, e.g. postgresql+psycopg://user@host/db "
                         "(default SQLite in the data dir)")
-    parser.add_argument("--token", help="require `authorization: Bearer TOKEN` on every call but health")
+    parser.add_argument("--token", help="require `authorization: Bearer TOKEN` on every call but health "
+                        "(visible in `ps`: prefer --token-file or $TAILRUN_TOKEN)")
+    parser.add_argument("--token-file", type=Path, metavar="PATH",
+                        help="read the token from this file (first line); default: $TAILRUN_TOKEN")
     parser.add_argument("--max-concurrent-runs", type=_positive, metavar="N",
                         help="submitted runs executing at once (default: CPU count)")
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
@@ -58,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key (with --tls-cert)")
     parser.add_argument("--port-file", type=Path, metavar="PATH", help="write the bound port here once listening")
     parser.add_argument("--no-runner", action="store_true", help="do not run submitted scripts")
+    parser.add_argument("--max-file-bytes", type=_positive, metavar="N", default=None,
+                        help="largest run file or image stored (default 4 GiB)")
+    parser.add_argument("--heartbeat-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                        help="a run not heartbeating this long becomes NotResponding, after twice "
+                             "this long Failed (default 60; the SDK heartbeats every 10 s)")
     return parser
 
 
@@ -75,7 +110,7 @@ def write_port_file(path: Path, port: int) -> None:
 
 
 def _default_data_dir() -> Path:
-    from tailrun._settings import home_dir   # honours $TAILRUN_HOME
+    from tailrun._settings import home_dir  # honours $TAILRUN_HOME
 
     return home_dir()
 
@@ -97,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:   # --help
         return int(exc.code or 0)
+    try:
+        token = resolve_token(args)
+    except _UsageError as exc:
+        print(f"tailrun server: {exc}", file=sys.stderr)
+        return 2
     for flag in ("tls_cert", "tls_key"):
         path = getattr(args, flag)
         if path is not None and not path.is_file():
@@ -111,9 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or _default_data_dir()
     try:
         service = serve(host=args.host, port=args.port, data_dir=data_dir, store_url=args.store,
-                        token=args.token, max_concurrent_runs=args.max_concurrent_runs,
+                        token=token, max_concurrent_runs=args.max_concurrent_runs,
                         insecure=args.insecure, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                        with_runner=not args.no_runner)
+                        with_runner=not args.no_runner, heartbeat_timeout=args.heartbeat_timeout,
+                        max_file_bytes=args.max_file_bytes)
     except ServeError as exc:
         print(f"tailrun server: {exc}", file=sys.stderr)
         return 2

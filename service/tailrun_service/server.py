@@ -18,10 +18,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tailrun.v1 import tailrun_pb2 as pb
-from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 from .auth import AuthInterceptor, TokenAuth
-from .servicer import Tracker
+from .liveness import DEFAULT_TIMEOUT as DEFAULT_HEARTBEAT_TIMEOUT
+from .liveness import LivenessMonitor
+from .servicer import Tracker, add_to_server
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Service:
     token: str | None
     servicer: Tracker
     health: health.HealthServicer
+    liveness: Any = None     # the LivenessMonitor (crash detection), None when disabled
     _stopped: bool = field(default=False, repr=False)
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -73,6 +75,8 @@ class Service:
                 return
             self._stopped = True
         self.health.enter_graceful_shutdown()
+        if self.liveness is not None:   # no more status patches from a stopping service
+            self.liveness.stop()
         # The runner first: the runs it terminates still reach a live service with their last
         # batches (and the runner records their final status), instead of spooling them.
         if self.runner is not None:
@@ -115,9 +119,14 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
           store_url: str | None = None, token: str | None = None,
           max_concurrent_runs: int | None = None, insecure: bool = False,
           tls_cert: str | Path | None = None, tls_key: str | Path | None = None,
-          with_runner: bool = True, max_workers: int = 64) -> Service:
+          with_runner: bool = True, max_workers: int = 64,
+          heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
+          max_file_bytes: int | None = None) -> Service:
     """Start the service and return it once it is listening. Raises ServeError for a setting
-    that would be unsafe or cannot work."""
+    that would be unsafe or cannot work. `heartbeat_timeout` (seconds; None = no crash
+    detection): see liveness.py. `max_file_bytes`: the largest run file or image stored."""
+    if heartbeat_timeout is not None and not heartbeat_timeout > 0:
+        raise ServeError(f"the heartbeat timeout must be a positive number of seconds, got {heartbeat_timeout!r}")
     if data_dir is None:
         raise ServeError("serve() needs a data_dir")
     if not is_loopback(host) and not token and not insecure:
@@ -129,9 +138,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
 
+    from .artifacts import DEFAULT_MAX_FILE_BYTES
     from .store import Store   # SQLAlchemy is only needed once we really serve
 
-    store = Store.open(store_url, data_dir)
+    store = Store.open(store_url, data_dir, max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES)
     try:
         auth = TokenAuth(token)
         servicer = Tracker(store, auth=auth)
@@ -140,7 +150,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
             interceptors=[AuthInterceptor(auth)] if token else [],
             options=_SERVER_OPTIONS,
         )
-        pb_grpc.add_TrackerServicer_to_server(servicer, server)
+        add_to_server(servicer, server)  # answers undecodable requests INVALID_ARGUMENT
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for name in ("", SERVICE_NAME):
@@ -161,6 +171,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
         except BaseException:
             service.stop(grace=0)
             raise
+    if heartbeat_timeout is not None:
+        service.liveness = LivenessMonitor(store, heartbeat_timeout, runner=service.runner).start()
     return service
 
 

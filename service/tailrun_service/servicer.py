@@ -34,6 +34,9 @@ WATCH_POLL_SECONDS = 1.0                # how long Watch waits for a change befo
 CHILDREN_REFRESH_SECONDS = 5.0          # safety net: re-query a watched run's children this often
 WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
 EVENTS_PAGE = 500                       # events per store query; a full page means more backlog
+# Error messages echo the offending values, which a client may make huge; grpc carries the message
+# in a header limited to 8 KiB (percent-encoded: up to 12 bytes per character), so cut it short.
+MAX_MESSAGE_CHARS = 500
 
 
 class Unimplemented(Exception):
@@ -51,6 +54,26 @@ _STATUS_OF = (
     (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
 )
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "… (cut)"
+
+
+def _reject_nul(request: Any) -> None:
+    """Refuse a query whose strings hold a NUL: it names nothing, and PostgreSQL refuses it as a
+    parameter (an error the client should see as INVALID_ARGUMENT, not INTERNAL)."""
+    for field, value in request.ListFields():
+        if field.message_type is not None:
+            if not field.message_type.GetOptions().map_entry:
+                continue
+            texts = [t for pair in value.items() for t in pair if isinstance(t, str)]
+        elif field.type == field.TYPE_STRING:
+            texts = [value] if isinstance(value, str) else list(value)
+        else:
+            continue
+        if any("\0" in text for text in texts):
+            raise InvalidArgument(f"{type(request).__name__}.{field.name} contains a NUL character")
 
 
 def _require(value: str, what: str) -> str:
@@ -83,7 +106,7 @@ class Tracker(pb_grpc.TrackerServicer):
             yield
         except tuple(exc for exc, _ in _STATUS_OF) as exc:
             code = next(code for cls, code in _STATUS_OF if isinstance(exc, cls))
-            context.abort(code, str(exc) or code.name)
+            context.abort(code, _short(str(exc)) or code.name)
         except grpc.RpcError as exc:
             # Reading a request stream whose client went away (cancelled, disconnected, shutdown):
             # nothing to answer and nothing lost, since only committed batches were acknowledged.
@@ -144,52 +167,61 @@ class Tracker(pb_grpc.TrackerServicer):
                     allowed = scope.allows_event
                 result = self.store.apply_batch(writer, request.seq, request.events, allowed)
                 yield pb.IngestAck(writer=writer, committed_seq=result.committed_seq,
-                                   rejected=list(result.rejected))
+                                   rejected=[_short(line) for line in result.rejected])
 
     # ------------------------------------------------------------------ queries
 
     def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.ServicerContext):
         with self._guard(context, "ListExperiments"):
+            _reject_nul(request)
             experiments = self.store.list_experiments(request.view_type or "ActiveOnly", request.name)
             return pb.ListExperimentsResponse(experiments=experiments)
 
     def SetExperimentArchived(self, request: pb.SetExperimentArchivedRequest, context: grpc.ServicerContext):
         with self._guard(context, "SetExperimentArchived"):
+            _reject_nul(request)
             if not request.name and not request.id:
                 raise InvalidArgument("SetExperimentArchived needs an experiment name or id")
             return self.store.set_experiment_archived(request.name, request.id, request.archived)
 
     def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext):
         with self._guard(context, "ListRuns"):
+            _reject_nul(request)
             return pb.ListRunsResponse(runs=self.store.list_runs(request))
 
     def GetRun(self, request: pb.GetRunRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetRun"):
+            _reject_nul(request)
             return self.store.get_run(_require(request.run_id, "run_id"))
 
     def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetMetrics"):
+            _reject_nul(request)
             for points in self.store.iter_metrics(_require(request.run_id, "run_id"), request.name):
                 yield pb.MetricData(points=points)
 
     def GetSeries(self, request: pb.SeriesRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetSeries"):
+            _reject_nul(request)
             _require(request.run_id, "run_id")
             _require(request.name, "metric name")
             return self.store.get_series(request)
 
     def ListFiles(self, request: pb.ListFilesRequest, context: grpc.ServicerContext):
         with self._guard(context, "ListFiles"):
+            _reject_nul(request)
             files = self.store.list_files(_require(request.run_id, "run_id"), request.prefix)
             return pb.ListFilesResponse(files=files)
 
     def ReadFile(self, request: pb.ReadFileRequest, context: grpc.ServicerContext):
         with self._guard(context, "ReadFile"):
+            _reject_nul(request)
             run_id = _require(request.run_id, "run_id")
             path = _require(request.path, "path")
             with self.store.open_file(run_id, path) as fh:
-                fh.seek(request.offset)
-                offset, left = request.offset, request.limit or None
+                # An offset past the end (up to 2**64-1) answers one empty last chunk at the end.
+                offset = fh.seek(min(request.offset, fh.seek(0, 2)))
+                left = request.limit or None
                 while True:
                     size = FILE_CHUNK_BYTES if left is None else min(FILE_CHUNK_BYTES, left)
                     data = fh.read(size)
@@ -203,6 +235,7 @@ class Tracker(pb_grpc.TrackerServicer):
 
     def ReadOutput(self, request: pb.ReadOutputRequest, context: grpc.ServicerContext):
         with self._guard(context, "ReadOutput"):
+            _reject_nul(request)
             _require(request.run_id, "run_id")
             return self.store.read_output(request)
 
@@ -210,6 +243,7 @@ class Tracker(pb_grpc.TrackerServicer):
 
     def Watch(self, request: pb.WatchRequest, context: grpc.ServicerContext):
         with self._guard(context, "Watch"):
+            _reject_nul(request)
             yield from _Watch(self, request, context).events()
 
     # ------------------------------------------------------------------ submitted runs
@@ -220,6 +254,7 @@ class Tracker(pb_grpc.TrackerServicer):
             if first is None or first.WhichOneof("part") != "spec":
                 raise InvalidArgument("SubmitRun: the first message must be a SubmitSpec")
             spec = first.spec
+            _reject_nul(spec)
             _require(spec.experiment, "SubmitSpec.experiment")
             caller = self._caller(context)
             if caller.is_run_scoped and not (spec.parent_run_id and self._scope(caller).contains(spec.parent_run_id)):
@@ -238,6 +273,7 @@ class Tracker(pb_grpc.TrackerServicer):
 
     def CancelRun(self, request: pb.CancelRunRequest, context: grpc.ServicerContext):
         with self._guard(context, "CancelRun"):
+            _reject_nul(request)
             run_id = _require(request.run_id, "run_id")
             caller = self._caller(context)
             if caller.is_run_scoped and not self._scope(caller).contains(run_id):
@@ -340,6 +376,12 @@ class _Watch:
         self.cursor = request.cursor
         if self.cursor == 0 and not request.from_start:
             self.cursor = self.store.last_event_id()
+        elif self.cursor:
+            # A cursor from another service's database would wait forever for events that never come.
+            newest = self.store.last_event_id()
+            if self.cursor > newest:
+                raise InvalidArgument(f"cursor {self.cursor} is past the newest event ({newest}) of this "
+                                      "service; watch again from cursor 0")
 
     def _refresh_children(self) -> None:
         req = pb.ListRunsRequest(parent_run_id=self.request.run_id, recursive=True)

@@ -70,7 +70,7 @@ class ServiceProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -129,16 +129,22 @@ def script_env(home: Path, address: str | None, **extra: str | None) -> dict[str
     return env
 
 
-def spawn_script(code: str, env: dict[str, str], cwd: Path, **popen: Any) -> subprocess.Popen:
+def _script_file(code: str, cwd: Path) -> str:
+    """Scripts run from a file (multiprocessing's spawn re-imports the main module by path)."""
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([PYTHON, "-c", textwrap.dedent(code)], env=env, cwd=cwd, text=True,
+    path = cwd / f"script_{len(list(cwd.glob('script_*.py')))}.py"
+    path.write_text(textwrap.dedent(code))
+    return str(path)
+
+
+def spawn_script(code: str, env: dict[str, str], cwd: Path, **popen: Any) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, _script_file(code, cwd)], env=env, cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
 
 def run_script(code: str, env: dict[str, str], cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([PYTHON, "-c", textwrap.dedent(code)], env=env, cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run([PYTHON, _script_file(code, cwd)], env=env, cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout, check=False)
 
 
 def stored_points(client: Client, run_id: str) -> dict[str, tuple[list[int], list[float]]]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from faultkit import run_script, script_env, spawn_script, wait_for
-
 from tailrun._client import Client
 from tailrun._settings import Settings
 
@@ -29,11 +28,11 @@ LOOPER = """
 import os, sys, time
 from tailrun import Experiment, Workspace
 run = Experiment(Workspace(), "crash").start_logging(outputs=False, snapshot_directory=None)
-run.log("started", 1)
+run.log("loss", 1.0, step=0)
 run.flush()
-print(run.id, flush=True)
-step = 0
+step = 1
 try:
+    print(run.id, flush=True)   # the test signals once it reads this: be inside the try by then
     while True:
         run.log("loss", 1.0 / (step + 1), step=step)
         step += 1
@@ -190,3 +189,16 @@ def test_a_submitted_run_is_judged_by_its_runner_not_by_heartbeats(svc: Any, cli
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.postgres
+def test_crash_detection_on_postgresql(service_factory: Any, pg_database: str, tmp_path: Path) -> None:
+    svc = service_factory(store_url=pg_database, heartbeat_timeout=TIMEOUT, with_runner=False)
+    client = Client(Settings(address=svc.address, token=None))
+    proc, run_id = _start_looper(svc, tmp_path)
+    wait_for(lambda: client.get_run(run_id).last_heartbeat > 0, 10, "the first heartbeat")
+    proc.kill()
+    proc.wait()
+    wait_for(_status_is(client, run_id, "NotResponding"), 30, "NotResponding")
+    wait_for(_status_is(client, run_id, "Failed"), 30, "Failed")
+    assert _error_message(client, run_id).startswith("lost contact; last heartbeat at ")

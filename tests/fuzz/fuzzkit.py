@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import grpc
-
 from tailrun.v1 import tailrun_pb2 as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Tracker"]

@@ -25,10 +25,12 @@ from .ingest_metrics import MetricIngest
 from .schema import runs
 from .statements import Statements, statements
 from .validation import (
-    MAX_KEY_CHARS, MAX_TEXT_CHARS, check_map, check_status, check_text, validate_experiment_name,
+    MAX_KEY_CHARS, MAX_TEXT_CHARS, check_map, check_status, check_text, check_time,
+    validate_experiment_name,
 )
 
 LOG_PREFIXES = ("logs/", "user_logs/")  # appends under these are Watch `output` events
+MAX_SEQ = 2 ** 63 - 1                   # seqs are stored as signed 64-bit integers
 
 AllowedRuns = Callable[[str, pb.Event], bool]
 
@@ -57,6 +59,8 @@ def apply_batch(db: Database, artifacts: ArtifactStore, writer: str, seq: int,
     if not writer:
         raise InvalidArgument("writer id is empty")
     check_text("writer id", writer, MAX_KEY_CHARS)
+    if seq > MAX_SEQ:
+        raise InvalidArgument(f"seq {seq} is over the limit of {MAX_SEQ}")
     if seq == 0:  # handshake: where should this writer resume?
         with db.read() as conn:
             return ApplyResult(committed_seq(conn, writer))
@@ -102,6 +106,7 @@ class _BatchApplier(MetricIngest):
         run_id = payload.run_id
         if not run_id:
             raise InvalidArgument(f"{which} event without a run id")
+        validate_run_id(run_id)   # before any query: PostgreSQL refuses a NUL in a parameter
         if allowed is not None and not allowed(run_id, event):
             raise InvalidArgument(f"token may not write run {run_id!r}")
         getattr(self, "_" + which)(payload)
@@ -141,6 +146,7 @@ class _BatchApplier(MetricIngest):
             check_text(what, value)
         check_text("run definition", ev.run_definition_json, 16 * MAX_TEXT_CHARS)
         check_text("run type", ev.run_type, 32)
+        check_time("RunStart.time", ev.time)
         if ev.parent_run_id:
             validate_run_id(ev.parent_run_id)
         tags = check_map("tag", ev.tags)
@@ -172,7 +178,7 @@ class _BatchApplier(MetricIngest):
         self._experiment_of(ev.run_id)
         row = self.conn.execute(select(runs).where(runs.c.run_id == ev.run_id).with_for_update()).one()
         values: dict = {}
-        when = ev.time or self.now
+        when = check_time("RunPatch.time", ev.time) or self.now
         if ev.HasField("status"):
             status = check_status(ev.status)
             if status != row.status:
@@ -211,7 +217,8 @@ class _BatchApplier(MetricIngest):
 
     def _heartbeat(self, ev: pb.Heartbeat) -> None:
         self._experiment_of(ev.run_id)
-        self.conn.execute(self.sql.heartbeat, {"b_run": ev.run_id, "b_time": ev.time or self.now})
+        when = check_time("Heartbeat.time", ev.time) or self.now
+        self.conn.execute(self.sql.heartbeat, {"b_run": ev.run_id, "b_time": when})
 
     # ------------------------------------------------------------ files
 

@@ -16,6 +16,7 @@ from ..errors import InvalidArgument
 from . import chunks
 from .schema import metrics
 from .statements import Statements
+from .validation import check_text
 
 
 @dataclass
@@ -49,6 +50,8 @@ class MetricIngest:
         if len(mp.name) > chunks.MAX_NAME_CHARS:
             raise InvalidArgument(f"run {mp.run_id!r}: metric name {mp.name[:40]!r}... is longer than "
                                   f"{chunks.MAX_NAME_CHARS} characters")
+        check_text(f"run {mp.run_id!r}: metric name", mp.name)          # (NUL)
+        check_text(f"{label}: description", mp.description)
         kind = mp.kind or pb.METRIC_KIND_SCALAR
         if kind not in chunks.KNOWN_METRIC_KINDS:
             raise InvalidArgument(f"{label}: unknown metric kind {kind}")
@@ -87,7 +90,8 @@ class MetricIngest:
 
     def prefetch_metrics(self, batch) -> None:
         """Read (and lock, in id order) the rows of every metric the batch writes, in one query."""
-        pairs = {(e.metrics.run_id, e.metrics.name) for e in batch if e.WhichOneof("kind") == "metrics"}
+        pairs = {(e.metrics.run_id, e.metrics.name) for e in batch if e.WhichOneof("kind") == "metrics"
+                 and "\0" not in e.metrics.run_id + e.metrics.name}  # (rejected later, one by one)
         if not pairs:
             return
         runs_ = sorted({r for r, _ in pairs})

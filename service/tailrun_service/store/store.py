@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from tailrun.v1 import tailrun_pb2 as pb
 
-from ..artifacts import ArtifactStore, validate_run_id
+from ..artifacts import DEFAULT_MAX_FILE_BYTES, ArtifactStore, validate_run_id
 from ..errors import NotFound
 from . import files as files_mod
 from . import ingest, queries, series, watch
@@ -23,6 +23,7 @@ from .engine import Database, sqlite_url
 from .ingest import ApplyResult
 from .migrate import upgrade_to_head
 from .schema import runs
+from .validation import MAX_KEY_CHARS, check_text
 
 
 class Store:
@@ -32,8 +33,9 @@ class Store:
         self._changes = watch.ChangeNotifier(self.last_event_id)
 
     @classmethod
-    def open(cls, url: str | None, data_dir: Path) -> Store:
-        """Open (and migrate to the newest schema) the store; url None = SQLite in data_dir."""
+    def open(cls, url: str | None, data_dir: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Store:
+        """Open (and migrate to the newest schema) the store; url None = SQLite in data_dir.
+        `max_file_bytes` caps one run file (see artifacts.py)."""
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(url or sqlite_url(data_dir))
@@ -42,7 +44,7 @@ class Store:
         except BaseException:
             db.dispose()
             raise
-        return cls(db, ArtifactStore(data_dir / "artifacts"))
+        return cls(db, ArtifactStore(data_dir / "artifacts", max_file_bytes))
 
     def close(self) -> None:
         self._changes.notify()  # waiters re-check and return at their timeout
@@ -57,6 +59,7 @@ class Store:
     # ------------------------------------------------------------ ingest
 
     def committed_seq(self, writer: str) -> int:
+        check_text("writer id", writer, MAX_KEY_CHARS)
         with self.db.read() as conn:
             return ingest.committed_seq(conn, writer)
 

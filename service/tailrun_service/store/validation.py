@@ -1,6 +1,7 @@
 """Checks of ingested values shared by the ingest modules; each raises InvalidArgument naming the problem."""
 from __future__ import annotations
 
+import math
 import re
 
 from tailrun import _status
@@ -36,6 +37,8 @@ def check_status(status: str) -> str:
 def check_text(what: str, value: str, limit: int = MAX_TEXT_CHARS) -> None:
     if len(value) > limit:
         raise InvalidArgument(f"{what} is longer than {limit} characters")
+    if "\0" in value:  # PostgreSQL text cannot hold NUL; refuse it on every store alike
+        raise InvalidArgument(f"{what} contains a NUL character")
 
 
 def check_map(what: str, values) -> dict[str, str]:
@@ -45,3 +48,10 @@ def check_map(what: str, values) -> dict[str, str]:
         check_text(f"{what} key {key[:40]!r}", key, MAX_KEY_CHARS)
         check_text(f"{what} {key!r}", value)
     return dict(values)
+
+
+def check_time(what: str, value: float) -> float:
+    """A unix time of a run event (0 = unset): NaN and +-inf would become NULL in the database."""
+    if not math.isfinite(value):
+        raise InvalidArgument(f"{what} is {value!r}; expected a finite unix time in seconds")
+    return value

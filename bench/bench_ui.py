@@ -64,9 +64,11 @@ class Terminal:
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.name = f"tailrun-bench-{uuid.uuid4().hex[:8]}"
         exports = [f"{k}={v}" for k, v in env.items()]
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+        # A tmux server of its own: a shared default server may be exiting as the last session ends.
+        self.tmux = ["tmux", "-L", self.name]
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
                         "exec env " + " ".join(exports + command)], check=True)
-        self.pid = int(subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
+        self.pid = int(subprocess.run([*self.tmux, "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
                                       capture_output=True, text=True, check=True).stdout.split()[0])
 
     def cpu_seconds(self) -> float:
@@ -74,10 +76,10 @@ class Terminal:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 def _env(tmp: Path, ready: Path | None) -> dict[str, str]:
@@ -174,4 +176,4 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(main(sys.argv[1:]), indent=2))
+    print(json.dumps(main(sys.argv[1:])))

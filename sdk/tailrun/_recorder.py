@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 WAKE_SECONDS = 0.05
 # An idle sender backs off to this poll interval (a process that logs nothing costs ~nothing);
 # the first item found brings it back to WAKE_SECONDS, and flush() wakes it at once.
-IDLE_WAKE_SECONDS = 0.4
+IDLE_WAKE_SECONDS = 0.2
 MEMORY_BYTES = 32 * 1024 * 1024        # unacked batches kept in memory; the rest is re-read from the spool
 WINDOW_BYTES = 8 * 1024 * 1024         # sent but not yet acknowledged
 MEMORY_ONLY_CAP = 256 * 1024 * 1024    # when the spool cannot be written at all

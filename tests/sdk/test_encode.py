@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tailrun._encode import (MAX_CHUNK_BYTES, Encoder, decode_column, decode_rows, encode_column,
-                             group_points)
+from tailrun._columns import decode_column, decode_rows, encode_column, group_points
+from tailrun._encode import MAX_CHUNK_BYTES, Encoder
 from tailrun._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE, _Marker
 from tailrun.v1 import tailrun_pb2 as pb
 

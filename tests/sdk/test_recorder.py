@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tailrun._encode import decode_column
+from tailrun._columns import decode_column
 from tailrun._recorder import EVENT, POINT, Recorder
 from tailrun._settings import Settings
 

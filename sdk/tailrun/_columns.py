@@ -1,0 +1,233 @@
+"""Columns of metric points: typed values in and out of `pb.Column`, and grouping queue items.
+
+The encoder's inner loop (see `_encode`): points of one (run, metric) are gathered with C-level
+operations (flattening, strided slices, `itemgetter`) and packed with `struct`, never one Python
+object per point. NaN payloads and +-inf keep their exact bits.
+"""
+from __future__ import annotations
+
+import math
+import struct
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from functools import reduce
+from itertools import chain
+from operator import iconcat, itemgetter
+from typing import Any
+
+from ._recorder import POINT
+from .v1 import tailrun_pb2 as pb
+
+K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_NAN = float("nan")
+_FLOAT_ONLY = frozenset({float})
+_key = itemgetter(1, 2)
+
+# ---------------------------------------------------------------- columns
+
+def encode_column(col: pb.Column, values: Sequence[Any]) -> None:
+    """Fill `col` with one value per point; `kinds` stays empty when all are floats."""
+    _encode_values(col, values)
+
+
+def _encode_values(col: pb.Column, values: Sequence[Any]) -> None:
+    types = set(map(type, values))   # one C-level pass; plain floats are the common case
+    if types <= _FLOAT_ONLY:
+        col.values.extend(values)
+        return
+    if types == {int} and INT64_MIN <= min(values) and max(values) <= INT64_MAX:
+        col.values.extend(values)
+        col.ints.extend(values)
+        col.kinds = bytes((K_INT,)) * len(values)
+        return
+    kinds = bytearray(len(values))
+    floats: list[float] = []
+    ints: list[int] = []
+    strs: list[str] = []
+    for i, v in enumerate(values):
+        t = type(v)
+        if t is float:
+            floats.append(v)
+        elif t is bool:
+            kinds[i] = K_BOOL
+            floats.append(1.0 if v else 0.0)
+        elif t is int:
+            if INT64_MIN <= v <= INT64_MAX:
+                kinds[i] = K_INT
+                ints.append(v)
+            else:
+                kinds[i] = K_BIGINT
+                strs.append(str(v))
+            floats.append(_int_to_float(v))
+        elif v is None:
+            kinds[i] = K_NONE
+            floats.append(_NAN)
+        else:  # str; anything else was turned into its repr by _values.py, be safe anyway
+            kinds[i] = K_STR
+            strs.append(v if t is str else repr(v))
+            floats.append(_NAN)
+    col.values.extend(floats)
+    col.kinds = bytes(kinds)
+    col.ints.extend(ints)
+    col.strs.extend(strs)
+
+
+def _int_to_float(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def decode_column(col: pb.Column) -> list[Any]:
+    """The values of a column as Python objects (the inverse of `encode_column`)."""
+    if not col.kinds:
+        return list(col.values)
+    ints, strs = iter(col.ints), iter(col.strs)
+    out: list[Any] = []
+    for kind, value in zip(col.kinds, col.values):
+        if kind == K_FLOAT:
+            out.append(value)
+        elif kind == K_INT:
+            out.append(next(ints))
+        elif kind == K_BOOL:
+            out.append(value != 0.0)
+        elif kind == K_NONE:
+            out.append(None)
+        elif kind == K_STR:
+            out.append(next(strs))
+        elif kind == K_BIGINT:
+            out.append(int(next(strs)))
+        else:
+            raise ValueError(f"unknown value kind {kind} in column {col.name!r}")
+    return out
+
+
+def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:
+    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
+    columns = [(c.name, decode_column(c)) for c in points.columns]
+    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
+
+
+# ---------------------------------------------------------------- grouping
+
+# [values, steps, times] of one group, one element per point: each either a list/tuple of Python
+# values or, when every element packs, `bytes`: the packed little-endian float64 (values, times) or
+# int64 (steps) array, which is also the protobuf wire form of a packed double field. struct
+# copies a float's IEEE-754 bits, so NaN payloads and infinities stay bit-exact.
+Columns = list
+_DOUBLE, _INT64 = "d", "q"
+_PACK_ERRORS = (struct.error, TypeError, OverflowError)
+_WIDTH = 6   # elements of a POINT tuple
+
+
+def flatten(items: list[tuple]) -> list[Any]:
+    """The elements of the tuples in one list (one C-level concatenation per tuple): with POINT
+    tuples, column k is then the slice [k::6], much cheaper than one `map(itemgetter)` per column."""
+    return reduce(iconcat, items, [])
+
+
+def all_points(items: list[tuple], flat: list[Any]) -> bool:
+    """True when every item is a POINT tuple. Sound without looking at each tuple's length: if
+    some item were not 6 long, the first such one would start at a multiple of 6 in `flat`, so its
+    tag would be read there, and it would have to be a POINT, which is 6 long."""
+    return len(flat) == _WIDTH * len(items) and flat[0::_WIDTH].count(POINT) == len(items)
+
+
+def group_columns(items: list[tuple], flat: list[Any] | None = None) -> dict[tuple[str, str], Columns]:
+    """POINT tuples as columns grouped by (run, name), order kept within each group, groups in
+    order of first appearance. `flat` is `flatten(items)` when the caller has it.
+
+    Fast path: a loop that logs the same K metrics every step queues them with period K, and then
+    a group's column is the strided slice [6j + k::6K] of the flattened tuples. Otherwise a stable
+    sort of the indices by key makes each group a contiguous range (`itemgetter(*order)` reorders
+    a column in C). Each column of a group is packed with one `struct.pack` when it can be.
+    """
+    n = len(items)
+    if not n:
+        return {}
+    if flat is None:
+        flat = flatten(items)
+    names = flat[2::_WIDTH]
+    runs = flat[1::_WIDTH]
+    run = runs[0]
+    single_run = runs.count(run) == n       # the usual case: keys are plain names, no tuple per point
+    keys: list[Any] = names if single_run else list(zip(runs, names))
+    period = _period(keys)
+    groups: dict[Any, Columns] = {}
+    if period:
+        stride = _WIDTH * period
+        for j in range(period):
+            at = _WIDTH * j
+            groups[keys[j]] = _packed_group(flat[at + 3::stride], flat[at + 4::stride], flat[at + 5::stride])
+    else:
+        order = sorted(range(n), key=keys.__getitem__)
+        pick = itemgetter(*order) if n > 1 else tuple
+        sorted_keys = pick(keys)
+        values, steps, times = (pick(flat[k::_WIDTH]) for k in (3, 4, 5))
+        for key in dict.fromkeys(keys):
+            lo = bisect_left(sorted_keys, key)
+            hi = bisect_right(sorted_keys, key, lo)
+            groups[key] = _packed_group(values[lo:hi], steps[lo:hi], times[lo:hi])
+    return {(run, name): g for name, g in groups.items()} if single_run else groups
+
+
+def _packed_group(values: Sequence[Any], steps: Sequence[Any], times: Sequence[Any]) -> Columns:
+    # Values pack only when all are floats: struct would also take ints and bools, which must
+    # keep their kind (`encode_column`).
+    return [_pack(values, _DOUBLE) if set(map(type, values)) <= _FLOAT_ONLY else values,
+            _pack(steps, _INT64), _pack(times, _DOUBLE)]
+
+
+def _pack(seq: Sequence[Any], code: str) -> bytes | Sequence[Any]:
+    """`seq` packed, or itself when an element does not pack (None, an int outside int64, ...)."""
+    try:
+        return struct.pack(f"<{len(seq)}{code}", *seq)
+    except _PACK_ERRORS:
+        return seq
+
+
+def _unpacked(col: bytes | Sequence[Any], code: str) -> Sequence[Any]:
+    return struct.unpack(f"<{len(col) // 8}{code}", col) if type(col) is bytes else col
+
+
+def _concat(parts: list[Any], code: str) -> bytes | list[Any]:
+    """One column from the pieces of a metric (several when other items split its points)."""
+    if all(type(p) is bytes for p in parts):
+        return b"".join(parts)
+    return list(chain.from_iterable(_unpacked(p, code) for p in parts))
+
+
+def _wire_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (a packed array or a sub-message)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _period(keys: list[Any]) -> int:
+    """K when keys[i] == keys[i + K] throughout and the first K keys are distinct, else 0."""
+    n = len(keys)
+    try:
+        period = keys.index(keys[0], 1)
+    except ValueError:
+        period = n
+    if keys[period:] == keys[:n - period] and len(set(keys[:period])) == period:
+        return period
+    return 0
+
+
+def group_points(items: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
+    """POINT tuples grouped by (run, name), order kept within each group (used by tests/tools)."""
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for item in items:
+        groups.setdefault(_key(item), []).append(item)
+    return groups

@@ -16,6 +16,7 @@ from operator import iconcat, itemgetter
 from typing import Any
 
 from ._recorder import POINT
+from .metrics_shape import decode_column  # the one decoder, shared with get_metrics
 from .v1 import tailrun_pb2 as pb
 
 K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
@@ -78,30 +79,6 @@ def _int_to_float(v: int) -> float:
         return float(v)
     except OverflowError:
         return math.inf if v > 0 else -math.inf
-
-
-def decode_column(col: pb.Column) -> list[Any]:
-    """The values of a column as Python objects (the inverse of `encode_column`)."""
-    if not col.kinds:
-        return list(col.values)
-    ints, strs = iter(col.ints), iter(col.strs)
-    out: list[Any] = []
-    for kind, value in zip(col.kinds, col.values):
-        if kind == K_FLOAT:
-            out.append(value)
-        elif kind == K_INT:
-            out.append(next(ints))
-        elif kind == K_BOOL:
-            out.append(value != 0.0)
-        elif kind == K_NONE:
-            out.append(None)
-        elif kind == K_STR:
-            out.append(next(strs))
-        elif kind == K_BIGINT:
-            out.append(int(next(strs)))
-        else:
-            raise ValueError(f"unknown value kind {kind} in column {col.name!r}")
-    return out
 
 
 def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:

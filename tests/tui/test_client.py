@@ -15,7 +15,8 @@ import pytest
 from tailrun._settings import Settings
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_tui.client import TrackerClient, describe_error
-from tailrun_tui.series import Series, bucket_min_max, decode_column, ema
+from tailrun.metrics_shape import decode_column
+from tailrun_tui.series import Series, bucket_min_max, ema
 
 from .seed import T0, Seeder
 

@@ -135,23 +135,3 @@ def ema(ys: list[float], alpha: float) -> list[float]:
         weight = weight * alpha + (1 - alpha)
         out.append(acc / weight if weight else y)
     return out
-
-
-def decode_column(col: pb.Column) -> list[object]:
-    """The Python values of a column: floats, exact ints, bools, None and strings as logged."""
-    values: list[object] = list(col.values)
-    if not col.kinds:
-        return values
-    ints = iter(col.ints)
-    strs = iter(col.strs)
-    for i, kind in enumerate(col.kinds[: len(values)]):
-        if kind == 1:
-            values[i] = next(ints, None)
-        elif kind == 2:
-            values[i] = bool(values[i])
-        elif kind == 3:
-            values[i] = None
-        elif kind in (4, 5):
-            s = next(strs, "")
-            values[i] = int(s) if kind == 5 and s.lstrip("-").isdigit() else s
-    return values

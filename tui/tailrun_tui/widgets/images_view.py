@@ -16,7 +16,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..client import TrackerClient
 from ..messages import ImageLoaded, MetricLoaded
-from ..series import decode_column
+from tailrun.metrics_shape import decode_column
 from ..workers import ReportsWorkerErrors
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024

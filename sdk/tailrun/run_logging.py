@@ -48,6 +48,12 @@ def clean_artifact_path(name: Any, what: str = "file name") -> str:
     return "/".join(parts)
 
 
+# Past this many queued items (~25 MB) a logging call yields the GIL once (`sleep(0)`), so that a
+# loop logging faster than the sender can encode (over ~1M points/s) lets it catch up instead of
+# growing the queue without bound. Below it, a call costs one `len()` more.
+QUEUE_SOFT_LIMIT = 200_000
+
+
 def fast_log(run: "LoggingMixin") -> Any:
     """`run.log` as a closure over the run's queue append, id and metric state.
 
@@ -57,6 +63,7 @@ def fast_log(run: "LoggingMixin") -> Any:
     """
     append, run_id, known_steps, now, slow = (run._append, run._id, run._scalar_steps.get,
                                               time.time, run._log_slow)
+    queued, pause = run._append.__self__.__len__, time.sleep
 
     def log(name: str, value: Any, description: str = "", step: int | None = None) -> None:
         try:
@@ -66,9 +73,13 @@ def fast_log(run: "LoggingMixin") -> Any:
                 if step is None:
                     if has_steps is False:
                         append((0, run_id, name, value, None, now()))
+                        if queued() > QUEUE_SOFT_LIMIT:
+                            pause(0)
                         return
                 elif has_steps and type(step) is int:
                     append((0, run_id, name, value, step, now()))
+                    if queued() > QUEUE_SOFT_LIMIT:
+                        pause(0)
                     return
         except TypeError:  # an unhashable name: let the slow path explain
             pass

@@ -13,8 +13,9 @@ is stored exactly once.
 Memory cap (what logging adds to a process's RSS, whatever the service does): at most MEMORY_BYTES
 (32 MiB) of encoded batches that are not yet acknowledged stay in memory, the rest is read back
 from the spool when it is sent; at most WINDOW_BYTES (8 MiB) are handed to gRPC unacknowledged;
-plus the hot-path deque, which is never bounded (appending must not block or drop) but which the
-sender drains into 2 MiB batches every 50 ms, faster than a Python loop fills it. In all, about
+plus the hot-path deque, which the sender drains into 2 MiB batches every 50 ms; a loop that logs
+faster than the sender encodes (over ~1M points/s) yields the GIL once per call past
+`run_logging.QUEUE_SOFT_LIMIT` queued items (~25 MB), never blocking or dropping. In all, about
 MEMORY_BYTES + WINDOW_BYTES + 40 MiB = 80 MiB over the RSS before logging, when the service is
 down or slow (tests/faults/test_bounds.py logs 2,000,000 points and checks it). If the spool cannot
 be written at all, up to MEMORY_ONLY_CAP (256 MiB) is kept in memory instead, and later batches are

@@ -257,8 +257,9 @@ class Tracker(pb_grpc.TrackerServicer):
             _reject_nul(spec)
             _require(spec.experiment, "SubmitSpec.experiment")
             caller = self._caller(context)
-            if caller.is_run_scoped and not (spec.parent_run_id and self._scope(caller).contains(spec.parent_run_id)):
-                raise PermissionDenied("a run-scoped token may only submit child runs of its own run")
+            if caller.is_run_scoped:  # submitting runs code on this machine: the service's token only
+                raise PermissionDenied("submitting a run needs the service's token; a run's own token "
+                                       "may only write that run")
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             snapshot = bytearray()

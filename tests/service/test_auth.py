@@ -125,9 +125,10 @@ def test_a_run_scoped_token_may_not_archive_or_touch_other_runs(secured) -> None
     # Its own subtree passes the permission check (then: this service has no runner).
     assert code_of(lambda: tracker.CancelRun(pb.CancelRunRequest(run_id=child), metadata=scoped,
                                              timeout=TIMEOUT)) == grpc.StatusCode.UNIMPLEMENTED
+    # Submitting runs code on the service's machine: only the service's token may, even for a child.
     own = pb.SubmitRequest(spec=pb.SubmitSpec(experiment="exp", parent_run_id=mine))
     assert code_of(lambda: tracker.SubmitRun(iter([own]), metadata=scoped, timeout=TIMEOUT)) \
-        == grpc.StatusCode.UNIMPLEMENTED
+        == grpc.StatusCode.PERMISSION_DENIED
     # A token minted for another run, or by another service, is not accepted at all.
     forged = bearer(run_token("not the service token", mine))
     assert code_of(lambda: tracker.ListRuns(pb.ListRunsRequest(), metadata=forged, timeout=TIMEOUT)) \

@@ -5,6 +5,9 @@
    on screen fetched and drawn; the rest keep loading). The UI writes a timestamp to $TAILRUN_UI_READY_FILE at that moment.
 2. tailing: the UI process's CPU (% of one core) while 10 runs each log 1,000 points/s, on the
    runs list and on one run's Metrics tab.
+3. latency: a point logged with the SDK (`run.log`) until its value is on the screen (the runs
+   list's metric column), and a key press (`2`, `3`: run tabs) until the new tab is drawn; read
+   back with `tmux capture-pane`, polled every 10 ms (which adds a few ms).
 
 The UI runs in a real terminal (tmux, 120×40). `python bench/bench_ui.py [--points N]`.
 """
@@ -74,6 +77,19 @@ class Terminal:
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> float:
+        """Seconds until `text` is on the screen."""
+        t0 = time.monotonic()
+        while text not in self.screen():
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"{text!r} never appeared on the screen")
+            time.sleep(0.01)
+        return time.monotonic() - t0
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
@@ -159,6 +175,43 @@ def bench_tailing(address: str, tmp: Path, seconds: float = 15.0) -> dict[str, f
     return out
 
 
+def bench_latency(address: str, tmp: Path, samples: int = 8) -> dict[str, float]:
+    import statistics
+
+    from tailrun import Experiment, Workspace
+
+    run = Experiment(Workspace(address=address), "bench-latency").start_logging(outputs=False)
+    run.log("probe", 0.125)
+    run.flush()
+    term = Terminal([TAILRUN, "ui", "--address", address, "--experiment", "bench-latency"], _env(tmp, None))
+    point, keys = [], []
+    try:
+        term.wait_for("0.125", timeout=60)
+        for i in range(1, samples + 1):
+            value = f"{i}.125"
+            t0 = time.monotonic()
+            run.log("probe", float(value))
+            term.wait_for(value)
+            point.append(time.monotonic() - t0)
+            time.sleep(0.3)
+        term.keys("Enter")
+        term.wait_for("Overview", timeout=30)
+        time.sleep(1)
+        for _ in range(samples // 2):
+            for key, marker in (("2", "all points"), ("3", "console ·")):
+                t0 = time.monotonic()
+                term.keys(key)
+                term.wait_for(marker)
+                keys.append(time.monotonic() - t0)
+    finally:
+        term.close()
+        run.complete()
+    return {"point_to_screen_s_median": round(statistics.median(point), 3),
+            "point_to_screen_s_max": round(max(point), 3),
+            "key_to_frame_ms_median": round(statistics.median(keys) * 1000, 1),
+            "key_to_frame_ms_max": round(max(keys) * 1000, 1)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -170,6 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     with service_process() as (address, _data, _pid), tempfile.TemporaryDirectory() as tmp:
         result.update(bench_first_frame(address, args.points, Path(tmp)))
         result.update(bench_tailing(address, Path(tmp), args.seconds))
+        result.update(bench_latency(address, Path(tmp)))
     return result
 
 

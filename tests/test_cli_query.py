@@ -92,6 +92,7 @@ def test_logs_print_and_follow(service, made, run_script, tmp_path):
         import sys, time
         from tailrun import Workspace, Experiment
         run = Experiment(Workspace(), "cli-follow").start_logging(outputs=False)
+        run.flush()                          # start_logging only queues the start: make it known
         print("ID", run.id, flush=True)
         sys.stdin.readline()                 # wait until the follower is attached
         for i in range(3):

@@ -272,10 +272,11 @@ def test_run_script_children_reach_the_service(service, run_script, tailrun_home
     code = """
 import os, grpc
 from tailrun.v1 import tailrun_pb2 as pb, tailrun_pb2_grpc as pb_grpc
-tracker = pb_grpc.TrackerStub(grpc.insecure_channel(os.environ["TAILRUN_ADDRESS"]))
-acks = tracker.Ingest(iter([pb.IngestRequest(writer="child", seq=1, events=[
-    pb.Event(start=pb.RunStart(run_id="from-child", experiment="exp"))])]), timeout=20)
-print(next(acks).committed_seq, os.environ["TAILRUN_HOME"], os.environ.get("TAILRUN_TOKEN"))
+with grpc.insecure_channel(os.environ["TAILRUN_ADDRESS"]) as channel:   # closed before exit
+    tracker = pb_grpc.TrackerStub(channel)
+    acks = list(tracker.Ingest(iter([pb.IngestRequest(writer="child", seq=1, events=[
+        pb.Event(start=pb.RunStart(run_id="from-child", experiment="exp"))])]), timeout=20))
+print(acks[0].committed_seq, os.environ["TAILRUN_HOME"], os.environ.get("TAILRUN_TOKEN"))
 """
     done = run_script(code)
     assert done.returncode == 0, done.stderr

@@ -206,6 +206,7 @@ def bench_latency(address: str, tmp: Path, samples: int = 8) -> dict[str, float]
     finally:
         term.close()
         run.complete()
+    print("keys", [round(k * 1000) for k in keys], file=sys.stderr)
     return {"point_to_screen_s_median": round(statistics.median(point), 3),
             "point_to_screen_s_max": round(max(point), 3),
             "key_to_frame_ms_median": round(statistics.median(keys) * 1000, 1),

@@ -6,7 +6,7 @@ million points costs the same as a small one; live points are appended locally a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable
 
 from textual import work
 from textual.app import ComposeResult
@@ -39,8 +39,19 @@ class MetricPlot(PlotextPlot):
         self.smoothing = 0.0
         self.log_scale = False
         self.dirty = True
+        self._generation = 0   # bumped by replot(): the cached frame below is stale
+        self._frame: tuple[tuple, Any] | None = None
+
+    def render(self) -> Any:
+        """plotext rebuilds the whole chart on every render (tens of ms for a big one), and Textual
+        renders again when a tab is shown: keep the last frame while data, size and theme stay."""
+        key = (self._generation, self.size, self.app.theme)
+        if self._frame is None or self._frame[0] != key:
+            self._frame = (key, super().render())
+        return self._frame[1]
 
     def replot(self) -> None:
+        self._generation += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

@@ -420,7 +420,8 @@ class Recorder:
         self._attempts += 1
         delay = min(BACKOFF_MAX, BACKOFF_MIN * 2 ** (self._attempts - 1)) * random.uniform(0.8, 1.2)
         self._next_attempt = now + delay
-        if self._how == "configured" and self._spool is not None:
+        if self._how == "configured" and self._spool is not None and (self._pending or self._inflight):
+            # Said only when there is data it concerns (not for a last flush with nothing unsent).
             self._print_once(f"the service at {self._address} is not reachable ({error}); spooling to "
                              f"{self._spool.folder}; it is sent when the service is back, or upload it "
                              f"later with: tailrun sync")

@@ -5,9 +5,9 @@ first use, so importing this module stays cheap.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from .experiment import Experiment
 from .run import Run
 from .workspace import Workspace
@@ -20,14 +20,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .script_run import Environment, RunConfiguration, ScriptRun, ScriptRunConfig
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tailrun.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -146,7 +146,13 @@ class RunTable(DataTable):
             cells = self._cells(self.runs[run_id])
             for col_index, cell in enumerate(cells):
                 if col_index >= len(old) or _same(old[col_index], cell) is False:
-                    self.update_cell(run_id, self._column_keys[col_index], cell, update_width=True)
+                    key = self._column_keys[col_index]
+                    if self.columns[key].width < min(MAX_COLUMN, cell_len(_plain(cell))):
+                        # Widths are explicit (see _rebuild): a longer cell ("Running" becoming
+                        # "Completed") needs the columns measured again, or it is cut short.
+                        self._rebuild(order, columns)
+                        return
+                    self.update_cell(run_id, key, cell, update_width=True)
             self._cell_cache[run_id] = cells
 
     def _rebuild(self, order: list[str], columns: list[str]) -> None:

@@ -8,16 +8,24 @@ One file is at most `max_file_bytes` (DEFAULT_MAX_FILE_BYTES = 4 GiB unless the 
 with --max-file-bytes N): a chunk that would end past it is rejected with "file X exceeds the limit
 of N bytes" (the chunks before it stay, and the file stays incomplete). This also bounds what a
 chunk with a huge offset could make of a sparse file.
+
+A write that fails for a reason of the disk, not of the request (the artifact folder deleted,
+a read-only or full file system, an I/O error), raises Unavailable: the batch is not stored
+and not acknowledged, the client keeps it and retries. Each new such reason is logged once.
 """
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import InvalidArgument, NotFound
+from .errors import InvalidArgument, NotFound, Unavailable
+
+log = logging.getLogger("tailrun_service.artifacts")
 
 MAX_PATH_CHARS = 1024
 MAX_COMPONENT_BYTES = 255
@@ -69,6 +77,8 @@ class ArtifactStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_file_bytes = max_file_bytes
+        self._failure: str | None = None   # the last write failure logged (logged once each)
+        self._failure_lock = threading.Lock()
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / validate_run_id(run_id)
@@ -96,6 +106,8 @@ class ArtifactStore:
             raise InvalidArgument(f"file {path!r} exceeds the limit of {self.max_file_bytes} bytes")
         target = self.resolve(run_id, path)
         try:
+            # Never make the artifact folder itself again: if it vanished, the store is unusable.
+            self.run_dir(run_id).mkdir(exist_ok=True)
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
@@ -104,7 +116,9 @@ class ArtifactStore:
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the file itself is a symlink
                 raise InvalidArgument(f"file path {path!r} is a symlink; refusing to follow it") from None
-            raise
+            if exc.errno == errno.ENAMETOOLONG:  # a fault of the request, not of the disk
+                raise InvalidArgument(f"file path {path[:60]!r}... is too long for the file system") from None
+            raise self._unavailable(exc) from None
         try:
             if data:
                 os.pwrite(fd, data, offset)
@@ -112,9 +126,23 @@ class ArtifactStore:
             # Truncate at the end of the last chunk; an empty chunk past the end extends the file.
             if truncate or end > os.fstat(fd).st_size:
                 os.ftruncate(fd, end)
-            return os.fstat(fd).st_size
+            size = os.fstat(fd).st_size
+        except OSError as exc:
+            raise self._unavailable(exc) from None
         finally:
             os.close(fd)
+        self._failure = None
+        return size
+
+    def _unavailable(self, exc: OSError) -> Unavailable:
+        """A disk failure: logged once per distinct reason, answered UNAVAILABLE."""
+        reason = f"cannot write run files under {self.root}: {exc.strerror or exc}"
+        with self._failure_lock:
+            new = reason != self._failure
+            self._failure = reason
+        if new:
+            log.error("%s; batches with files are refused with UNAVAILABLE until it is fixed", reason)
+        return Unavailable(f"the service cannot store data: {reason}; nothing was stored")
 
     def stat(self, run_id: str, path: str) -> os.stat_result | None:
         try:

@@ -1,6 +1,7 @@
 """Errors the store and the artifact files raise; the servicer maps them to gRPC status codes.
 
-NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED.
+NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED,
+Unavailable -> UNAVAILABLE, SeqGap -> FAILED_PRECONDITION.
 The message is shown to the user as is, so it names the problem (and the offending value).
 """
 from __future__ import annotations
@@ -20,3 +21,12 @@ class InvalidArgument(TailrunError):
 
 class PermissionDenied(TailrunError):
     """The caller's token may not do this (for example write another run)."""
+
+
+class Unavailable(Exception):
+    """The store or the artifact folder cannot be used now (vanished, unwritable): answer UNAVAILABLE."""
+
+
+class SeqGap(TailrunError):
+    """A batch's seq skips over batches the writer never sent (seq > committed + 1): nothing is
+    stored, and the writer must resume from its committed seq (FAILED_PRECONDITION)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,6 +51,10 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _usable() -> None:
+    """The write guard of a Database without integrity checks."""
+
+
 class Database:
     """An engine plus the right way to open a write transaction on it."""
 
@@ -62,18 +66,24 @@ class Database:
         # busy-timeout retry loop. Other processes still wait on the busy timeout.
         self._sqlite_write_lock = threading.Lock()
         self._compiled: dict = {}  # statement -> compiled for the binary PostgreSQL fetch
+        # Raises when the store's files vanished or became unwritable (see integrity.py); run
+        # before a write transaction starts and again just before it commits.
+        self.write_guard: Callable[[], None] = _usable
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (committed on exit, rolled back on error)."""
+        """One write transaction (committed on exit, rolled back on error or an unusable store)."""
+        self.write_guard()
         if self.is_sqlite:
             with self._sqlite_write_lock, self.engine.connect() as conn:
                 conn = conn.execution_options(tailrun_write=True)
                 with conn.begin():
                     yield conn
+                    self.write_guard()
         else:
             with self.engine.begin() as conn:
                 yield conn
+                self.write_guard()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

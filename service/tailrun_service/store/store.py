@@ -21,15 +21,18 @@ from . import files as files_mod
 from . import ingest, queries, series, watch
 from .engine import Database, sqlite_url
 from .ingest import ApplyResult
+from .integrity import StoreIntegrity
 from .migrate import upgrade_to_head
 from .schema import runs
-from .validation import MAX_KEY_CHARS, check_text
 
 
 class Store:
-    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactStore, integrity: StoreIntegrity | None = None) -> None:
         self.db = db
         self.artifacts = artifacts
+        self.integrity = integrity
+        if integrity is not None:
+            db.write_guard = integrity.require
         self._changes = watch.ChangeNotifier(self.last_event_id)
 
     @classmethod
@@ -41,14 +44,26 @@ class Store:
         db = Database(url or sqlite_url(data_dir))
         try:
             upgrade_to_head(db)
+            artifacts = ArtifactStore(data_dir / "artifacts", max_file_bytes)
+            db_file = db.engine.url.database if db.is_sqlite else None
+            files = {"database file": Path(db_file)} if db_file and db_file != ":memory:" else {}
+            integrity = StoreIntegrity({"data dir": data_dir, "artifact folder": artifacts.root}, files)
         except BaseException:
             db.dispose()
             raise
-        return cls(db, ArtifactStore(data_dir / "artifacts", max_file_bytes))
+        return cls(db, artifacts, integrity.start())
 
     def close(self) -> None:
         self._changes.notify()  # waiters re-check and return at their timeout
         self.db.dispose()
+        if self.integrity is not None:
+            self.integrity.close()
+
+    def check_usable(self) -> str | None:
+        """None while the store can be written; else why not (its data dir, database file or
+        artifact folder vanished, was replaced or is not writable). Cheap: a few stat calls.
+        For health checks: NOT_SERVING while this returns a reason."""
+        return self.integrity.check() if self.integrity is not None else None
 
     def __enter__(self) -> Store:
         return self
@@ -58,19 +73,28 @@ class Store:
 
     # ------------------------------------------------------------ ingest
 
-    def committed_seq(self, writer: str) -> int:
-        check_text("writer id", writer, MAX_KEY_CHARS)
+    def committed_seq(self, writer: str, *, principal: str | None = None) -> int:
+        """The writer's last applied seq (the Ingest handshake); `principal` as in apply_batch.
+        Raises Unavailable when the store cannot take batches now."""
+        self.db.write_guard()
         with self.db.read() as conn:
-            return ingest.committed_seq(conn, writer)
+            return ingest.handshake(conn, writer, principal)
 
     def apply_batch(self, writer: str, seq: int, events: Sequence[pb.Event],
                     allowed_runs: Callable[[str, pb.Event], bool] | None = None, *,
-                    allowed: Callable[[str, pb.Event], bool] | None = None) -> ApplyResult:
+                    allowed: Callable[[str, pb.Event], bool] | None = None,
+                    principal: str | None = None) -> ApplyResult:
         """Apply one batch in one transaction, exactly once per (writer, seq); see ingest.py.
 
+        Only seq == committed + 1 is applied; a lower seq is a duplicate (nothing stored), a
+        higher one raises SeqGap. `principal` is the gRPC caller's (auth.Caller.principal:
+        "admin" or "run:<run_id>"): a run-scoped caller may only use writers it owns, and no
+        caller may use the service's own writer ids (PermissionDenied); None = the service itself.
         `allowed_runs(run_id, event)` (or `allowed=`) returning False rejects an event that writes
-        a run ("token may not write run X"); experiment events name no run and are not checked."""
-        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed_runs or allowed)
+        a run ("token may not write run X"); experiment events name no run and are not checked.
+        Raises Unavailable (nothing stored) when the store's files vanished or are unwritable."""
+        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed_runs or allowed,
+                                    principal)
         self._changes.notify()
         return result
 

@@ -15,6 +15,9 @@ from typing import Any, Callable, Iterable
 import grpc
 
 RUN_TOKEN_PREFIX = "run."
+# Principals, as the store records them per writer (the one that first wrote it owns it).
+ADMIN_PRINCIPAL = "admin"          # the service token, or no token configured: may use any writer
+SERVICE_PRINCIPAL = "service"      # the service's own in-process writers (runner:..., liveness:...)
 _HEALTH_PREFIX = "/grpc.health.v1."
 _BEARER = "bearer "
 # RPCs a run-scoped token may never call (SubmitRun/CancelRun are checked per run by the servicer).
@@ -46,6 +49,15 @@ class Caller:
     @property
     def is_run_scoped(self) -> bool:
         return self.run_id is not None
+
+    @property
+    def principal(self) -> str:
+        """Who owns the writers this caller starts: "admin" or "run:<run_id>"."""
+        return run_principal(self.run_id) if self.run_id is not None else ADMIN_PRINCIPAL
+
+
+def run_principal(run_id: str) -> str:
+    return f"run:{run_id}"
 
 
 FULL_ACCESS = Caller()

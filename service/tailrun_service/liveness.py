@@ -165,8 +165,10 @@ class LivenessMonitor:
                 return False
             return info.status == row.status and info.last_heartbeat == row.last_heartbeat
 
+        # The seq is used up only by a batch the store applied: a failed one (a locked or
+        # unusable store) is retried at the same seq, since the store refuses gaps.
+        result = self.store.apply_batch(self.writer, self._seq + 1, [pb.Event(patch=patch)], still_as_seen)
         self._seq += 1
-        result = self.store.apply_batch(self.writer, self._seq, [pb.Event(patch=patch)], still_as_seen)
         if result.rejected:
             log.debug("run %s changed meanwhile; not marked %s", row.run_id, status)
             return []

@@ -24,7 +24,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 from .auth import FULL_ACCESS, Caller, RunScope, TokenAuth
-from .errors import InvalidArgument, NotFound, PermissionDenied
+from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ _STATUS_OF = (
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (SeqGap, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
 
@@ -159,13 +161,15 @@ class Tracker(pb_grpc.TrackerServicer):
                 if request.seq == 0:
                     if request.events:
                         raise InvalidArgument("an IngestRequest with seq 0 is a handshake and carries no events")
-                    yield pb.IngestAck(writer=writer, committed_seq=self.store.committed_seq(writer))
+                    committed = self.store.committed_seq(writer, principal=caller.principal)
+                    yield pb.IngestAck(writer=writer, committed_seq=committed)
                     continue
                 allowed = None
                 if scope is not None:
                     scope.prepare(request.events)
                     allowed = scope.allows_event
-                result = self.store.apply_batch(writer, request.seq, request.events, allowed)
+                result = self.store.apply_batch(writer, request.seq, request.events, allowed,
+                                                principal=caller.principal)
                 yield pb.IngestAck(writer=writer, committed_seq=result.committed_seq,
                                    rejected=[_short(line) for line in result.rejected])
 

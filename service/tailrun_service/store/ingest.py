@@ -1,5 +1,15 @@
 """apply_batch: one ingested batch of events -> one transaction, exactly once per (writer, seq).
 
+Sequence (contract C1): a batch is applied only at seq == committed + 1; seq <= committed is a
+re-sent batch (acknowledged, nothing stored); a larger seq would skip batches never applied and
+is refused (SeqGap, FAILED_PRECONDITION "writer W: expected seq N, got M"). So a writer's seq only
+moves forward by batches actually applied, and nobody can push it out of reach of the real writer.
+
+Ownership (contract C2): each writer records the principal that first wrote it. A gRPC caller
+passes its principal ("admin" or "run:<run_id>"); a run-scoped one may use a new writer (it then
+owns it) or one it owns, else PermissionDenied. Writer ids starting with "runner:" or "liveness:"
+belong to the service's in-process writers (principal None here) and are refused to any caller.
+
 Each event is validated before it writes anything, so a bad event is rejected (one line naming the
 problem) and the rest of the batch is stored. Metric chunks and Watch events are collected while
 the batch is applied and written at the end; Watch events last, under a lock on PostgreSQL, so
@@ -19,7 +29,8 @@ from tailrun import _status
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import ArtifactStore, validate_path, validate_run_id
-from ..errors import InvalidArgument
+from ..auth import ADMIN_PRINCIPAL, SERVICE_PRINCIPAL
+from ..errors import InvalidArgument, PermissionDenied, SeqGap
 from .engine import Database
 from .ingest_metrics import MetricIngest
 from .schema import runs
@@ -31,6 +42,7 @@ from .validation import (
 
 LOG_PREFIXES = ("logs/", "user_logs/")  # appends under these are Watch `output` events
 MAX_SEQ = 2 ** 63 - 1                   # seqs are stored as signed 64-bit integers
+RESERVED_WRITER_PREFIXES = ("runner:", "liveness:")   # the service's own writers
 
 AllowedRuns = Callable[[str, pb.Event], bool]
 
@@ -54,23 +66,58 @@ def committed_seq(conn: Connection, writer: str) -> int:
     return conn.execute(statements(conn).writer_seq, {"writer": writer}).scalar() or 0
 
 
-def apply_batch(db: Database, artifacts: ArtifactStore, writer: str, seq: int,
-                batch: Sequence[pb.Event], allowed: AllowedRuns | None = None) -> ApplyResult:
+def check_writer_name(writer: str, principal: str | None) -> None:
+    """A valid writer id that this caller may name at all (None = the service itself)."""
     if not writer:
         raise InvalidArgument("writer id is empty")
     check_text("writer id", writer, MAX_KEY_CHARS)
+    if principal is not None and writer.startswith(RESERVED_WRITER_PREFIXES):
+        raise PermissionDenied(f"writer {writer!r} is reserved for the service's own writers "
+                               f"(ids starting with {' or '.join(RESERVED_WRITER_PREFIXES)})")
+
+
+def check_owner(writer: str, principal: str | None, owner: str | None) -> None:
+    """The service itself and admin callers may use any writer; others only their own."""
+    if principal is None or principal == ADMIN_PRINCIPAL or owner is None or owner == principal:
+        return
+    raise PermissionDenied(f"writer {writer!r} belongs to another caller; a run-scoped token may "
+                           f"only use writers it started")
+
+
+def handshake(conn: Connection, writer: str, principal: str | None) -> int:
+    """Where a writer resumes (its committed seq), for a caller allowed to use it."""
+    check_writer_name(writer, principal)
+    row = conn.execute(statements(conn).writer_row, {"writer": writer}).first()
+    if row is None:
+        return 0
+    check_owner(writer, principal, row.owner)
+    return row.last_seq
+
+
+def apply_batch(db: Database, artifacts: ArtifactStore, writer: str, seq: int,
+                batch: Sequence[pb.Event], allowed: AllowedRuns | None = None,
+                principal: str | None = None) -> ApplyResult:
+    """`principal`: the gRPC caller ("admin" or "run:<run_id>"), None for the service itself."""
+    check_writer_name(writer, principal)
     if seq > MAX_SEQ:
         raise InvalidArgument(f"seq {seq} is over the limit of {MAX_SEQ}")
     if seq == 0:  # handshake: where should this writer resume?
+        db.write_guard()  # a store that cannot take batches says so before the writer sends any
         with db.read() as conn:
-            return ApplyResult(committed_seq(conn, writer))
+            return ApplyResult(handshake(conn, writer, principal))
     with db.write() as conn:
         sql = statements(conn)
         now = time.time()
-        conn.execute(sql.ensure_writer, {"writer": writer, "now": now})
-        last = conn.execute(sql.lock_writer, {"writer": writer}).scalar_one()
+        owner = principal or SERVICE_PRINCIPAL
+        conn.execute(sql.ensure_writer, {"writer": writer, "now": now, "owner": owner})
+        last, recorded = conn.execute(sql.lock_writer, {"writer": writer}).one()
+        if recorded is None:  # a writer older than ownership: the first caller since owns it
+            conn.execute(sql.claim_writer, {"b_writer": writer, "b_owner": owner})
+        check_owner(writer, principal, recorded)
         if seq <= last:  # a re-sent batch: already stored, store nothing
             return ApplyResult(last)
+        if seq != last + 1:
+            raise SeqGap(f"writer {writer}: expected seq {last + 1}, got {seq}")
         applier = _BatchApplier(conn, sql, artifacts, now)
         applier.prefetch_metrics(batch)
         rejected = []

@@ -16,12 +16,15 @@ metadata = MetaData()
 # An autoincrementing 64-bit id: SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-# One row per writer (SDK process or runner): the last batch committed, for exactly-once ingest.
+# One row per writer (SDK process or runner): the last batch committed, for exactly-once ingest,
+# and the principal that first wrote it ("admin", "run:<run_id>", "service"; NULL for writers
+# older than revision 0002), so that a run-scoped token can only use writers it owns.
 writers = Table(
     "writers", metadata,
     Column("writer", String(255), primary_key=True),
     Column("last_seq", BigInteger, nullable=False),
     Column("updated_time", Float, nullable=False),
+    Column("owner", String(300), nullable=True),
 )
 
 # Names are unique among active experiments only: archiving frees the name.

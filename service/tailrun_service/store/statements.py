@@ -18,10 +18,13 @@ class Statements:
     def __init__(self, dialect: str) -> None:
         dialect_insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
         self.ensure_writer = dialect_insert(writers).values(
-            writer=bindparam("writer"), last_seq=0, updated_time=bindparam("now"),
+            writer=bindparam("writer"), last_seq=0, updated_time=bindparam("now"), owner=bindparam("owner"),
         ).on_conflict_do_nothing(index_elements=["writer"])
         self.writer_seq = select(writers.c.last_seq).where(writers.c.writer == bindparam("writer"))
-        self.lock_writer = self.writer_seq.with_for_update()
+        self.writer_row = select(writers.c.last_seq, writers.c.owner).where(writers.c.writer == bindparam("writer"))
+        self.lock_writer = self.writer_row.with_for_update()
+        self.claim_writer = update(writers).where(
+            writers.c.writer == bindparam("b_writer"), writers.c.owner.is_(None)).values(owner=bindparam("b_owner"))
         self.set_writer = update(writers).where(writers.c.writer == bindparam("b_writer")).values(
             last_seq=bindparam("b_seq"), updated_time=bindparam("b_now"))
 

@@ -15,6 +15,7 @@ accessed point by point, so a million points decode in well under a second.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -37,8 +38,12 @@ def artifact_path(uri: str) -> tuple[str, str] | None:
     return (run_id, path) if path else None
 
 
-def decode_column(col: Any) -> list:
-    """One stored column as Python values (float, int, bool, None, str)."""
+def decode_column(col: Any, metric: str = "") -> list:
+    """One stored column as Python values (float, int, bool, None, str).
+
+    Never raises on what a service stored: a value that cannot be decoded (a BIGINT that is not
+    an integer, an unknown kind, a missing side value) comes back as None, with one warning per
+    metric and column naming the problem."""
     values = list(col.values)
     kinds = col.kinds
     if not kinds:
@@ -47,21 +52,37 @@ def decode_column(col: Any) -> list:
     strs = iter(col.strs)
     out: list = []
     append = out.append
+    problem = ""
     for i, kind in enumerate(kinds):
-        if kind == _FLOAT:
-            append(values[i])
-        elif kind == _INT:
-            append(next(ints))
-        elif kind == _BOOL:
-            append(values[i] != 0.0)
-        elif kind == _NONE:
+        try:
+            if kind == _FLOAT:
+                append(values[i])
+            elif kind == _INT:
+                append(next(ints))
+            elif kind == _BOOL:
+                append(values[i] != 0.0)
+            elif kind == _NONE:
+                append(None)
+            elif kind == _STR:
+                append(next(strs))
+            elif kind == _BIGINT:
+                text = next(strs)
+                try:
+                    append(int(text))
+                except ValueError:
+                    problem = problem or f"a BIGINT value {text[:40]!r} that is not an integer"
+                    append(None)
+            else:
+                problem = problem or f"a value of unknown kind {kind}"
+                append(None)
+        except (StopIteration, IndexError):
+            problem = problem or "fewer stored values than points"
             append(None)
-        elif kind == _STR:
-            append(next(strs))
-        elif kind == _BIGINT:
-            append(int(next(strs)))
-        else:
-            raise ValueError(f"unknown value kind {kind} in metric column {col.name!r}")
+    if problem:
+        where = f"metric {metric!r}" if metric else "a metric"
+        column = f", column {col.name!r}" if col.name else ""
+        warnings.warn(f"tailrun: {where}{column}: stored values that cannot be decoded are shown as None "
+                      f"(the first: {problem})", stacklevel=2)
     return out
 
 
@@ -82,7 +103,7 @@ class MetricData:
         seen = set()
         for col in cols:
             seen.add(col.name)
-            values = decode_column(col)
+            values = decode_column(col, self.name)
             existing = self.columns.get(col.name)
             if existing is None:
                 # a column first seen now: earlier rows did not have it

@@ -6,14 +6,21 @@ steps, unknown run ids, column length mismatches, unsafe artifact paths, offsets
 After every example the service still answers, a refusal is INVALID_ARGUMENT/NOT_FOUND with a
 message (a refused event is a one-line `rejected` entry of an OK ack), and a good run seeded
 before the fuzzing reads back byte for byte. NaN (with payload) and +-inf round-trip bit-exactly.
+A seq past the writer's committed + 1 is refused with FAILED_PRECONDITION "writer W: expected seq
+N, got M" (contract C1), and every metric event the service accepts decodes on read (issue 8,
+item 14): a value no reader could decode is refused on ingest.
 """
 from __future__ import annotations
 
+import re
+import struct
 import uuid
+import warnings
 
 import grpc
 import pytest
 from fuzzkit import (
+    CLEAN_REFUSALS,
     INT64_MAX,
     INT64_MIN,
     SPECIAL_FLOAT_BITS,
@@ -26,6 +33,7 @@ from fuzzkit import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tailrun.metrics_shape import collect, decode_column, series, shape
 from tailrun.v1 import tailrun_pb2 as pb
 
 FUZZ = settings(deadline=None, max_examples=120, database=None,
@@ -141,16 +149,22 @@ def request_for(target: str, draw_events, writer=None, seq=None):
     return st.builds(
         lambda evs, w, s: pb.IngestRequest(writer=w, seq=s, events=evs),
         st.lists(draw_events, max_size=6),
-        writer if writer is not None else st.one_of(st.just("fuzz-writer"), TEXT, st.just("w" * 300)),
-        seq if seq is not None else st.one_of(st.integers(1, 2 ** 40), UINT64))
+        writer if writer is not None else st.one_of(st.builds(lambda: f"w-{uuid.uuid4().hex}"),
+                                                    st.just("fuzz-writer"), TEXT, st.just("w" * 300)),
+        seq if seq is not None else st.one_of(st.just(1), st.integers(1, 2 ** 40), UINT64))
 
 
 def run_ids_for(target: str):
     return st.one_of(st.just(target), st.just(target), TEXT, st.builds(lambda: str(uuid.uuid4())))
 
 
+SEQ_GAP = re.compile(r"writer .*: expected seq \d+, got \d+", re.DOTALL)
+
+
 def assert_acked_cleanly(outcome, raw) -> None:
-    outcome.assert_clean(what="Ingest")
+    outcome.assert_clean(CLEAN_REFUSALS | {grpc.StatusCode.FAILED_PRECONDITION}, what="Ingest")
+    if outcome.code == grpc.StatusCode.FAILED_PRECONDITION:   # only a seq gap (contract C1)
+        assert SEQ_GAP.fullmatch(outcome.details), outcome.details
     for ack in raw.acks(outcome):
         for line in ack.rejected:
             assert line.strip() and "\n" not in line.strip(), f"a rejection is not one line: {line!r}"
@@ -181,6 +195,8 @@ def check_random_request(fuzz, data) -> None:
         ack = raw.acks(outcome)[-1]
         assert ack.writer == request.writer
         assert ack.committed_seq >= request.seq or request.seq == 0
+    if outcome.code == grpc.StatusCode.FAILED_PRECONDITION:
+        assert request.seq > 1 and f", got {request.seq}" in outcome.details
     checker.service_intact()
 
 
@@ -318,6 +334,81 @@ def test_oversized_message_is_refused_with_a_clear_status(fuzz):
                                             last=True))
     outcome = raw.ingest(pb.IngestRequest(writer="under", seq=1, events=[just_under]))
     assert outcome.code == grpc.StatusCode.OK and list(raw.acks(outcome)[0].rejected) == []
+    checker.service_intact()
+
+
+# Texts for BIGINT points: integers (in and past int64) and texts that are not canonical integers.
+BIGINT_TEXT = st.one_of(st.integers().map(str), st.integers(min_value=2 ** 63).map(str), TEXT,
+                        st.sampled_from(["not a number", " 1", "1 ", "1_0", "\u0661\u0662", "-", "+5", "0x10",
+                                         "1e5", "007", "-0", "9" * 4300, "9" * 4301]))
+
+
+@st.composite
+def typed_column(draw, n: int, name: str) -> pb.Column:
+    """A column whose side values agree with its kinds (so the event gets past the length checks):
+    kind 6 is unknown, BIGINT texts may not be integers."""
+    kinds = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
+    return pb.Column(name=name, values=[draw(ANY_FLOAT) for _ in kinds], kinds=bytes(kinds),
+                     ints=[draw(INT64) for k in kinds if k == 1],
+                     strs=[draw(TEXT if k == 4 else BIGINT_TEXT) for k in kinds if k in (4, 5)])
+
+
+@st.composite
+def typed_metric(draw, run_id: str, name: str) -> pb.Event:
+    kind = draw(st.sampled_from([pb.METRIC_KIND_SCALAR, pb.METRIC_KIND_LIST, pb.METRIC_KIND_ROW,
+                                 pb.METRIC_KIND_TABLE]))
+    n = draw(st.integers(1, 6))
+    ncols = draw(st.integers(1, 3)) if kind in (pb.METRIC_KIND_ROW, pb.METRIC_KIND_TABLE) else 1
+    mp = pb.MetricPoints(run_id=run_id, name=name, kind=kind, times=[float(i) for i in range(n)],
+                         columns=[draw(typed_column(n, f"c{i}" if ncols > 1 else "")) for i in range(ncols)])
+    return pb.Event(metrics=mp)
+
+
+def _comparable(values: list) -> list:
+    """Decoded values with floats as their bits (NaN == NaN)."""
+    return [("f", struct.pack("<d", v)) if isinstance(v, float) else (type(v).__name__, v) for v in values]
+
+
+def _decodes(col: pb.Column) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            decode_column(col)
+        except Warning:
+            return False
+    return True
+
+
+@settings(FUZZ, max_examples=60)
+@given(data=st.data())
+def test_every_accepted_metric_event_decodes_on_read(fuzz, data):
+    """Whatever typed values a metric event holds, either the service refuses the event or every
+    reader decodes it back exactly, without a warning (issue 8, item 14)."""
+    raw, checker, target, _ = fuzz
+    prefix = f"typed-{uuid.uuid4().hex[:8]}-"
+    events = [data.draw(typed_metric(target, f"{prefix}{i}")) for i in range(data.draw(st.integers(1, 4)))]
+    outcome = raw.ingest(pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1, events=events))
+    assert_acked_cleanly(outcome, raw)
+    assert outcome.code == grpc.StatusCode.OK, outcome.details
+    read = raw.call("GetMetrics", pb.GetMetricsRequest(run_id=target).SerializeToString(), max_answers=10_000)
+    assert read.code == grpc.StatusCode.OK, read.details
+    stored = {p.name: p for p in (pb.MetricData.FromString(a).points for a in read.answers)
+              if p.name.startswith(prefix)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # a stored value no reader can decode fails here
+        for event in events:
+            sent = event.metrics
+            if sent.name not in stored:
+                continue
+            got = stored[sent.name]
+            assert [c.name for c in got.columns] == [c.name for c in sent.columns]
+            for got_col, sent_col in zip(got.columns, sent.columns):
+                assert _comparable(decode_column(got_col)) == _comparable(decode_column(sent_col))
+            series(collect([got], with_index=True)[sent.name])
+            shape([got])
+    for event in events:   # and what no reader could decode was refused
+        if not all(_decodes(c) for c in event.metrics.columns):
+            assert event.metrics.name not in stored, event.metrics
     checker.service_intact()
 
 

@@ -144,3 +144,23 @@ def test_downsample_edges():
     assert len(sx) == 2  # one point per all-NaN bucket, so the gap shows
     sx, sy, _ = downsample(x, y, 1)
     assert list(sy) == [9.0]
+
+
+def test_a_bigint_that_is_not_an_integer_is_refused_and_the_rest_stored(store):
+    """A BIGINT value is an integer's decimal text, or every reader would fail on it."""
+    w = Writer(store)
+    w.send(start("r"))
+    big = str(-(2 ** 90))
+    bad = {"not a number": "'not a number' that is not an integer", " 12": "' 12' that is not an integer",
+           "1_000": "'1_000'", "١٢": "not an integer", "": "'' that is not an integer",
+           "1" * 4301: "a BIGINT value of 4301 digits; the limit is 4300"}
+    events = [scalar("r", f"bad{i}", [math.nan, 1.0], kinds=[4, 5], strs=["a str is free text", text])
+              for i, text in enumerate(bad)]
+    result = w.send(*events, scalar("r", "good", [math.nan, 0.0], kinds=[5, 4], strs=[big, "text"]))
+    assert len(result.rejected) == len(bad)
+    for line, why in zip(result.rejected, bad.values()):
+        assert line.startswith("metric 'bad") and "has a BIGINT value" in line and why in line, line
+        assert "\n" not in line
+    assert store.get_run("r").metric_names == ["good"]
+    (mp,) = store.iter_metrics("r", "good")
+    assert list(mp.columns[0].strs) == [big, "text"]

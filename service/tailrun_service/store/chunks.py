@@ -6,6 +6,8 @@ Limits (a batch event over one is rejected with a one-line reason):
 - MAX_COLUMNS = 100 columns per row / table metric
 - MAX_POINTS_PER_METRIC = 1,000,000,000 points per metric
 - MAX_STR_BYTES = 64 KiB per string value (UTF-8)
+- a BIGINT value is the decimal text of an integer ("-?[0-9]+", at most MAX_BIGINT_DIGITS
+  digits), so that every reader can turn it back into an int
 
 Floats are stored as their raw IEEE-754 bytes, so NaN (with its payload), +inf and -inf round-trip
 bit-exactly. Reading builds the protobuf message from the packed bytes directly (a packed
@@ -14,6 +16,7 @@ bit-exactly. Reading builds the protobuf message from the packed bytes directly 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +30,9 @@ MAX_NAME_CHARS = 255
 MAX_COLUMNS = 100
 MAX_POINTS_PER_METRIC = 1_000_000_000
 MAX_STR_BYTES = 64 * 1024
+# Python refuses int(text) past this many digits (sys.get_int_max_str_digits), and so would a reader.
+MAX_BIGINT_DIGITS = 4300
+_BIGINT_TEXT = re.compile(r"-?[0-9]+")
 
 K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
 KNOWN_METRIC_KINDS = frozenset(pb.MetricKind.values())
@@ -110,6 +116,8 @@ def pack_points(mp: pb.MetricPoints) -> PackedChunk:
         for s in col_strs:
             if len(s) * 4 > MAX_STR_BYTES and len(s.encode("utf-8", "surrogatepass")) > MAX_STR_BYTES:
                 raise InvalidArgument(f"{label}: a string value is longer than {MAX_STR_BYTES} bytes")
+        if n_str:
+            _check_bigints(label, col.name, k, col_strs)
         ints.append(col_ints)
         strs.append(col_strs)
     finite = values[~np.isnan(values)]
@@ -130,6 +138,20 @@ def pack_points(mp: pb.MetricPoints) -> PackedChunk:
         max_value=float(finite.max()) if finite.size else None,
         last_value=last_value,
     )
+
+
+def _check_bigints(label: str, column: str, kinds: np.ndarray, strs: list[str]) -> None:
+    """Every BIGINT point's text (in `strs`, shared in point order with the STR points) must parse."""
+    text_kinds = kinds[(kinds == K_STR) | (kinds == K_BIGINT)]
+    for j in np.flatnonzero(text_kinds == K_BIGINT):
+        text = strs[j]
+        digits = len(text) - text.startswith("-")
+        if not _BIGINT_TEXT.fullmatch(text):
+            raise InvalidArgument(f"{label}: column {column!r} has a BIGINT value {text[:40]!r} that is "
+                                  f"not an integer (decimal digits with an optional '-')")
+        if digits > MAX_BIGINT_DIGITS:
+            raise InvalidArgument(f"{label}: column {column!r} has a BIGINT value of {digits} digits; "
+                                  f"the limit is {MAX_BIGINT_DIGITS}")
 
 
 def _pack_plain(mp: pb.MetricPoints, label: str, n: int, times: np.ndarray, steps: bytes | None) -> PackedChunk:

@@ -114,14 +114,15 @@ class Supervisor(threading.Thread):
         code = self._watch()
         if code is _DETACHED:
             return
-        # The console is complete before Finalizing, so a watcher that stops at the final status
-        # has seen every line.
+        # Leftovers of the script's group go first, so nothing writes the console while it is
+        # drained. The console is complete before Finalizing, so a watcher that stops at the
+        # final status has seen every line.
+        kill_group(self.state.pid, signal.SIGKILL)
         self.console.close()
         self.logs.close()
         self.writer.status(st.FINALIZING)
         if (self.state.definition.get("history") or {}).get("output_collection", True):
             upload_outputs(Path(self.state.work_dir), self.writer)
-        kill_group(self.state.pid, signal.SIGKILL)   # leftovers of the script's group
         self._finish(*self._outcome(code))
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:

@@ -113,8 +113,18 @@ class ConsoleTail:
         self.offset += len(data)
 
     def close(self) -> None:
-        """Send what is left and mark the file complete."""
-        self.pump(final=True)
+        """Send everything the file holds now (pump sends at most one block per call), then mark
+        it complete. Bytes written after close() starts are not waited for: the caller has
+        already ended the run's processes."""
+        try:
+            end = os.path.getsize(self.path)
+        except OSError:
+            end = self.offset
+        while self.offset < end:
+            before = self.offset
+            self.pump(final=True)
+            if self.offset == before:   # the file shrank or vanished: nothing more to read
+                break
         self.writer.send([self.writer.chunk(CONSOLE_PATH, self.offset, b"", last=True)])
 
 

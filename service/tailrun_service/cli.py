@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
     parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key (with --tls-cert)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE", help="PEM of the CA that signed --tls-cert, "
+                        "given to submitted runs as TAILRUN_CA (default: --tls-cert itself, for a "
+                        "self-signed certificate)")
     parser.add_argument("--port-file", type=Path, metavar="PATH", help="write the bound port here once listening")
     parser.add_argument("--no-runner", action="store_true", help="do not run submitted scripts")
     parser.add_argument("--max-file-bytes", type=_positive, metavar="N", default=None,
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"tailrun server: {exc}", file=sys.stderr)
         return 2
-    for flag in ("tls_cert", "tls_key"):
+    for flag in ("tls_cert", "tls_key", "tls_ca"):
         path = getattr(args, flag)
         if path is not None and not path.is_file():
             print(f"tailrun server: --{flag.replace('_', '-')} {path}: no such file", file=sys.stderr)
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         service = serve(host=args.host, port=args.port, data_dir=data_dir, store_url=args.store,
                         token=token, max_concurrent_runs=args.max_concurrent_runs,
                         insecure=args.insecure, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                        tls_ca=args.tls_ca,
                         with_runner=not args.no_runner, heartbeat_timeout=args.heartbeat_timeout,
                         max_file_bytes=args.max_file_bytes)
     except ServeError as exc:

@@ -36,12 +36,13 @@ class Runner:
 
     `address` is the service's own host:port, given to the scripts as TAILRUN_ADDRESS (it may be
     set after construction, once the server knows its port); `token` is the service token (runs
-    get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores.
+    get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores;
+    `ca_file` (a TLS service): the PEM scripts verify the service's certificate with.
     `start()` recovers the runs a previous service process left behind."""
 
     def __init__(self, store: Any, data_dir: str | Path, address: str | None = None,
                  token: str | None = None, max_concurrent: int | None = None,
-                 grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS, ca_file: str | Path | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.work_root = self.data_dir / "work"
@@ -52,7 +53,8 @@ class Runner:
         self.token = token or None
         self.max_concurrent = int(max_concurrent or os.cpu_count() or 1)
         self.ctx = RunnerContext(store=store, address=self.child_address, token=self.token,
-                                 grace_seconds=grace_seconds, envs=EnvBuilder(self.data_dir / "envs"))
+                                 grace_seconds=grace_seconds, envs=EnvBuilder(self.data_dir / "envs"),
+                                 ca_file=str(ca_file) if ca_file else None)
         self._lock = threading.RLock()
         self._queue = RunQueue(self.max_concurrent, self._start_run)
         self._pending: dict[str, tuple[RunState, RunWriter]] = {}

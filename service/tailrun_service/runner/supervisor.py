@@ -18,6 +18,7 @@ from tailrun import _status as st
 
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
+from .spools import upload_spools
 from .state import RunState
 from .workdir import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from .writer import RunWriter
@@ -37,6 +38,13 @@ class RunnerContext:
     token: str | None
     grace_seconds: float
     envs: EnvBuilder
+    ca_file: str | None = None      # PEM the scripts trust the service's TLS certificate with
+
+    def run_token(self, run_id: str) -> str | None:
+        """The token a run's script (and the upload of its spools) uses: scoped to that run."""
+        from ..auth import run_token
+
+        return run_token(self.token, run_id) if self.token else None
 
 
 class Supervisor(threading.Thread):
@@ -123,7 +131,7 @@ class Supervisor(threading.Thread):
         self.writer.status(st.FINALIZING)
         if (self.state.definition.get("history") or {}).get("output_collection", True):
             upload_outputs(Path(self.state.work_dir), self.writer)
-        self._finish(*self._outcome(code))
+        self._finish(*self._outcome(code), warnings=self._upload_spools())
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         self.writer.status(st.PREPARING)
@@ -136,10 +144,18 @@ class Supervisor(threading.Thread):
         self.console.pump()
         return self._stop_reason is None and not self._detach.is_set()
 
-    def _child_env(self, interpreter: str) -> dict[str, str]:
-        from ..auth import run_token
+    def _upload_spools(self) -> list[str]:
+        """Send what the script left in its spool (see spools.py); the lines for the run's warnings."""
+        report = upload_spools(self.state.home, self.ctx.address(), self.ctx.run_token(self.run_id),
+                               self.ctx.ca_file)
+        if report.batches or report.failed:
+            log.info("run %s: uploaded %d spooled batches the script left (%d already stored, %d spools kept)",
+                     self.run_id, report.batches, report.already, len(report.failed))
+        return report.warnings(self.state.home)
 
+    def _child_env(self, interpreter: str) -> dict[str, str]:
         definition, state = self.state.definition, self.state
+        # The service's own TAILRUN_* settings (its token, home, address) are not the run's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
         env["PYTHONUNBUFFERED"] = "1"
         bin_dir = os.path.dirname(interpreter)
@@ -157,9 +173,18 @@ class Supervisor(threading.Thread):
             "TAILRUN_HOME": str(state.home),
             "TAILRUN_OUTPUT_DIRECTORY": str(Path(state.work_dir) / "outputs"),
         })
-        if self.ctx.token:
-            env["TAILRUN_TOKEN"] = run_token(self.ctx.token, state.run_id)
+        token = self.ctx.run_token(state.run_id)
+        if token:
+            env["TAILRUN_TOKEN"] = token
+        if self.ctx.ca_file:
+            env["TAILRUN_CA"] = self._copy_ca(state.home)
         return env
+
+    def _copy_ca(self, home: Path) -> str:
+        """A copy of the CA in the run's home, which the script can read whoever it runs as."""
+        target = home / "service-ca.pem"
+        target.write_bytes(Path(self.ctx.ca_file).read_bytes())
+        return str(target)
 
     def _watch(self) -> Any:
         """Stream until the process ends; returns its exit code (None if unknown) or _DETACHED."""
@@ -224,10 +249,10 @@ class Supervisor(threading.Thread):
             return self._finish(st.FAILED, make_error("ServiceStopped", SHUTDOWN_MESSAGE))
         self._finish(st.CANCELED, None)
 
-    def _finish(self, status: str, error_json: str | None) -> None:
+    def _finish(self, status: str, error_json: str | None, warnings: list[str] = ()) -> None:
         with self._lock:  # no CancelRequested may follow the final status
             self._finished = True
-            self.writer.status(status, error_json=error_json)
+            self.writer.status(status, error_json=error_json, warnings=warnings)
         self.state.forget()
 
     # ------------------------------------------------------------------ helpers

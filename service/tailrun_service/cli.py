@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "self-signed certificate)")
     parser.add_argument("--port-file", type=Path, metavar="PATH", help="write the bound port here once listening")
     parser.add_argument("--no-runner", action="store_true", help="do not run submitted scripts")
+    parser.add_argument("--stop-runs-on-exit", action="store_true",
+                        help="on SIGTERM/SIGINT, terminate the submitted runs (Failed, ServiceStopped); "
+                             "by default they keep running and the next service on this data dir adopts them")
     parser.add_argument("--max-file-bytes", type=_positive, metavar="N", default=None,
                         help="largest run file or image stored (default 4 GiB)")
     parser.add_argument("--heartbeat-timeout", type=_seconds, default=60.0, metavar="SECONDS",
@@ -175,4 +178,4 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         service.stop(grace=0)
         raise
-    return run_forever(service)
+    return run_forever(service, stop_runs=args.stop_runs_on_exit)

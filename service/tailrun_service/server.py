@@ -214,12 +214,20 @@ def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
     return runner
 
 
-def run_forever(service: Service, grace: float = 5) -> int:
-    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight batches commit). Returns 0."""
+def run_forever(service: Service, grace: float = 5, stop_runs: bool = False) -> int:
+    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight batches commit). Returns 0.
+
+    Submitted runs that are executing keep running (a restart for an upgrade must not end a
+    week-long training run): their console goes on into files the next service on this data dir
+    tails again, and it finalizes them; queued runs stay Queued for it. With `stop_runs`
+    (`tailrun server --stop-runs-on-exit`) they are terminated and marked Failed "ServiceStopped"."""
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        log.info("received %s, stopping%s", signal.Signals(signum).name,
+                 "" if service.runner is None else
+                 " and ending its submitted runs" if stop_runs else
+                 "; submitted runs keep running and the next service on this data dir adopts them")
         stop_requested.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -229,5 +237,10 @@ def run_forever(service: Service, grace: float = 5) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if service.runner is not None and not stop_runs:
+        try:
+            service.runner.stop(kill_runs=False)   # decides for the runner.stop() in service.stop()
+        except Exception:
+            log.exception("detaching the submitted runs failed")
     service.stop(grace)
     return 0

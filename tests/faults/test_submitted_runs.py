@@ -4,10 +4,15 @@ the service's token and files (item 10)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
-from faultkit import PYTHON, script_env, wait_for
+import pytest
+from faultkit import PYTHON, free_port, script_env, stored_points, wait_for
+from tailrun._client import Client
+from tailrun._settings import Settings
 from test_tls import make_cert
 
 SUBMIT_AND_WAIT = """
@@ -29,11 +34,11 @@ print("trained")
 """
 
 
-def _start(args: list[str], tmp_path: Path, name: str) -> tuple[subprocess.Popen, str]:
+def _start(args: list[str], tmp_path: Path, name: str, port: int = 0) -> tuple[subprocess.Popen, str]:
     port_file = tmp_path / f"{name}.port"
     port_file.unlink(missing_ok=True)
     with open(tmp_path / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen([PYTHON, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", "0",
+        proc = subprocess.Popen([PYTHON, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", str(port),
                                  "--port-file", str(port_file), *args], stdout=log, stderr=log,
                                 env=script_env(tmp_path / f"{name}-home", None))
     port = wait_for(lambda: (port_file.exists() and port_file.read_text().strip()) or proc.poll() is not None,
@@ -72,3 +77,108 @@ def test_a_submitted_run_on_a_tls_service_sends_its_metrics(tmp_path: Path) -> N
         assert result["metrics"]["loss"] == [1.0 / (step + 1) for step in range(50)]
     finally:
         _stop(proc)
+
+
+# ------------------------------------------------------------------ item 17: a graceful stop
+
+ACROSS_A_RESTART = """
+import os, sys, time
+from tailrun import Run
+run = Run.get_context()
+for step in range(100):
+    run.log("loss", float(step), step=step)
+run.flush()
+print("before restart", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+for step in range(100, 200):
+    run.log("loss", float(step), step=step)
+with open("outputs/result.txt", "w") as fh:
+    fh.write("done")
+print("after restart")
+"""
+
+SUBMIT = """
+import sys
+from tailrun import Experiment, ScriptRunConfig, Workspace
+run = Experiment(Workspace(), "restarts").submit(ScriptRunConfig(sys.argv[1], script="train.py",
+                                                                 arguments=[sys.argv[2]]))
+print(run.id)
+"""
+
+
+def _submit_running(tmp_path: Path, address: str, release: Path) -> tuple[str, Client]:
+    """Submit ACROSS_A_RESTART; returns once it printed its first line."""
+    source = tmp_path / "src"
+    source.mkdir(exist_ok=True)
+    (source / "train.py").write_text(ACROSS_A_RESTART)
+    (tmp_path / "submit.py").write_text(SUBMIT)
+    done = subprocess.run([PYTHON, str(tmp_path / "submit.py"), str(source), str(release)],
+                          env=script_env(tmp_path / "client-home", address), capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id = done.stdout.split()[-1]
+    client = Client(Settings(address=address, token=None))
+    wait_for(lambda: "before restart" in client.read_output(run_id).text, 60, "the run's first line")
+    return run_id, client
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_them(tmp_path: Path) -> None:
+    data, port, release = tmp_path / "data", free_port(), tmp_path / "release"
+    first, address = _start(["--data-dir", str(data)], tmp_path, "first", port)
+    try:
+        run_id, client = _submit_running(tmp_path, address, release)
+        client.close()
+        pid = json.loads((data / "runs" / run_id / "state.json").read_text())["pid"]
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+    finally:
+        _stop(first)
+    assert _alive(pid), "SIGTERM to the service ended its submitted run"
+
+    second, address = _start(["--data-dir", str(data)], tmp_path, "second", port)
+    try:
+        with Client(Settings(address=address, token=None)) as client:
+            assert client.get_run(run_id).status == "Running"
+            release.touch()
+            info = wait_for(lambda: (lambda i: i if i.status in ("Completed", "Failed") else None)(
+                client.get_run(run_id)), 120, "the run to end")
+            assert info.status == "Completed", info.error_json
+            console = client.read_output(run_id).text
+            assert console.count("before restart") == 1 and console.endswith("after restart\n"), console
+            steps, values = stored_points(client, run_id)["loss"]
+            assert steps == list(range(200)) and values == [float(s) for s in range(200)]
+            assert "outputs/result.txt" in [f.path for f in client.list_files(run_id)]
+    finally:
+        _stop(second)
+
+
+def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    first, address = _start(["--data-dir", str(data), "--stop-runs-on-exit"], tmp_path, "first", port)
+    try:
+        run_id, client = _submit_running(tmp_path, address, tmp_path / "never")
+        client.close()
+        pid = json.loads((data / "runs" / run_id / "state.json").read_text())["pid"]
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+    finally:
+        _stop(first)
+    assert not _alive(pid)
+    second, address = _start(["--data-dir", str(data)], tmp_path, "second", port)
+    try:
+        with Client(Settings(address=address, token=None)) as client:
+            info = client.get_run(run_id)
+            assert info.status == "Failed"
+            assert json.loads(info.error_json)["error"]["code"] == "ServiceStopped"
+    finally:
+        _stop(second)

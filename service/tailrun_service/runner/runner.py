@@ -60,6 +60,7 @@ class Runner:
         self._pending: dict[str, tuple[RunState, RunWriter]] = {}
         self._supervisors: dict[str, Supervisor] = {}
         self._stopped = False
+        self._kill_on_stop = True
         self._started = False
 
     def start(self) -> None:
@@ -135,12 +136,16 @@ class Runner:
 
     def stop(self, kill_runs: bool = True, timeout: float | None = None) -> None:
         """Stop accepting runs. With `kill_runs` executing runs are terminated and marked Failed
-        ("the service stopped..."); without, they keep running and the next service adopts them."""
+        ("the service stopped..."), waiting ones too; without, executing runs keep running and
+        waiting ones stay Queued: the next service adopts the first and queues the others again.
+        The first call decides; a later one (Service.stop after run_forever) only waits."""
         with self._lock:
-            if self._stopped and not self._supervisors:
-                return
+            first = not self._stopped
             self._stopped = True
-            waiting = self._queue.drain()
+            if first:
+                self._kill_on_stop = kill_runs
+            kill_runs = self._kill_on_stop
+            waiting = self._queue.drain() if first else []
             supervisors = list(self._supervisors.values())
         for run_id in waiting:
             with self._lock:
@@ -194,6 +199,13 @@ class Runner:
             self._queue.finished(run_id)
             return
         supervisor.start()
+
+    def requeue(self, state: RunState, writer: RunWriter) -> None:
+        """Queue again a run a previous service accepted but had not started (recovery)."""
+        with self._lock:
+            self._pending[state.run_id] = (state, writer)
+        writer.status(st.QUEUED)
+        self._queue.push(state.run_id)
 
     def adopt(self, state: RunState, writer: RunWriter) -> Supervisor:
         """Supervise a run a previous service process started (recovery)."""

@@ -101,6 +101,9 @@ class Supervisor(threading.Thread):
             self.on_exit(self)
 
     def _supervise(self) -> None:
+        # The group is surely the run's while its leader lives (a pid in use is not reused); an
+        # adopted run found dead may have left its group number to an unrelated process since.
+        group_is_ours = not self.adopted or is_alive(self.state.pid, self.state.start_ticks)
         if not self.adopted:
             try:
                 argv, env = self._prepare()
@@ -125,7 +128,8 @@ class Supervisor(threading.Thread):
         # Leftovers of the script's group go first, so nothing writes the console while it is
         # drained. The console is complete before Finalizing, so a watcher that stops at the
         # final status has seen every line.
-        kill_group(self.state.pid, signal.SIGKILL)
+        if group_is_ours:
+            kill_group(self.state.pid, signal.SIGKILL)
         self.console.close()
         self.logs.close()
         self.writer.status(st.FINALIZING)

@@ -24,7 +24,7 @@ def _submit_and_detach(service, ws, folder, release, wait_status, wait_console):
     wait_status(service.store, run.id, "Running")
     wait_console(service.store, run.id, "before restart")
     service.runner.stop(kill_runs=False)   # what a crash or a restart looks like to the run
-    service.stop()
+    service.stop(grace=1)
     return run.id
 
 
@@ -94,7 +94,7 @@ def test_a_queued_run_is_queued_again_after_a_restart(service_factory, workspace
     wait_console(first.store, running.id, "before restart")
     assert first.store.get_run(waiting.id).status == "Queued"
     first.runner.stop(kill_runs=False)   # a graceful stop: runs stay as they are
-    first.stop()
+    first.stop(grace=1)
 
     second = service_factory(data_dir=data_dir, max_concurrent_runs=1)
     assert second.runner.active_runs() == [running.id]

@@ -121,19 +121,22 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
           tls_cert: str | Path | None = None, tls_key: str | Path | None = None,
           with_runner: bool = True, max_workers: int = 64,
           heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
-          max_file_bytes: int | None = None, tls_ca: str | Path | None = None) -> Service:
+          max_file_bytes: int | None = None, tls_ca: str | Path | None = None,
+          run_as: str | None = None) -> Service:
     """Start the service and return it once it is listening. Raises ServeError for a setting
     that would be unsafe or cannot work. `heartbeat_timeout` (seconds; None = no crash
     detection): see liveness.py. `max_file_bytes`: the largest run file or image stored.
     `tls_ca`: the PEM submitted scripts verify the certificate with (default: `tls_cert` itself,
-    right for a self-signed certificate)."""
+    right for a self-signed certificate). `run_as`: the user submitted scripts run as (the
+    service must run as root; see runner/isolation.py); None = as the service's own user."""
     if heartbeat_timeout is not None and not heartbeat_timeout > 0:
         raise ServeError(f"the heartbeat timeout must be a positive number of seconds, got {heartbeat_timeout!r}")
     if data_dir is None:
         raise ServeError("serve() needs a data_dir")
     if not is_loopback(host) and not token and not insecure:
         raise ServeError(f"refusing to listen on {host!r} without a token: anyone who can reach it "
-                         f"could read and write every run. Pass --token T, or --insecure if you mean it")
+                         f"could read and write every run. Pass --token-file FILE (or set TAILRUN_TOKEN), "
+                         f"or --insecure if you mean it")
     if bool(tls_cert) != bool(tls_key):
         raise ServeError("TLS needs both --tls-cert and --tls-key")
     credentials = _tls_credentials(tls_cert, tls_key) if tls_cert else None
@@ -170,7 +173,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
         try:
             service.runner = servicer.runner = _start_runner(
                 store, data_dir, f"{_connect_host(host)}:{bound}", token, max_concurrent_runs,
-                ca_file=(tls_ca or tls_cert) if tls_cert else None)
+                ca_file=(tls_ca or tls_cert) if tls_cert else None, run_as=run_as)
         except BaseException:
             service.stop(grace=0)
             raise
@@ -202,14 +205,16 @@ def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCre
 
 
 def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
-                  max_concurrent_runs: int | None, ca_file: str | Path | None = None) -> Any:
+                  max_concurrent_runs: int | None, ca_file: str | Path | None = None,
+                  run_as: str | None = None) -> Any:
     try:
         from .runner import Runner
     except ImportError as exc:
         log.warning("submitted runs are disabled: the runner is not available (%s)", exc)
         return None
     runner = Runner(store=store, data_dir=data_dir, address=address, token=token,
-                    max_concurrent=max_concurrent_runs or os.cpu_count() or 1, ca_file=ca_file)
+                    max_concurrent=max_concurrent_runs or os.cpu_count() or 1, ca_file=ca_file,
+                    run_as=run_as)
     runner.start()
     return runner
 

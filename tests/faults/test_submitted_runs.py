@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -13,7 +14,12 @@ import pytest
 from faultkit import PYTHON, free_port, script_env, stored_points, wait_for
 from tailrun._client import Client
 from tailrun._settings import Settings
+from tailrun_service.runner.isolation import run_root_for
 from test_tls import make_cert
+
+# These tests are about TLS and restarts, not isolation: scripts run as the service's own user (as
+# root, `tailrun server` would run them as tailrun-run, who may not be able to read this Python).
+AS_SERVICE_USER = ["--run-as", "root"] if os.geteuid() == 0 else []
 
 SUBMIT_AND_WAIT = """
 import json, os, sys
@@ -70,7 +76,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_a_submitted_run_on_a_tls_service_sends_its_metrics(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path, "service")
     proc, address = _start(["--data-dir", str(tmp_path / "data"), "--tls-cert", str(cert), "--tls-key", str(key),
-                            "--max-concurrent-runs", "1"], tmp_path, "tls")
+                            *AS_SERVICE_USER], tmp_path, "tls")
     try:
         result = _submit(tmp_path, address, TRAIN, TAILRUN_CA=str(cert))
         assert result["status"] == "Completed"
@@ -134,7 +140,7 @@ def _alive(pgid: int) -> bool:
 @pytest.mark.slow
 def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_them(tmp_path: Path) -> None:
     data, port, release = tmp_path / "data", free_port(), tmp_path / "release"
-    first, address = _start(["--data-dir", str(data)], tmp_path, "first", port)
+    first, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "first", port)
     try:
         run_id, client = _submit_running(tmp_path, address, release)
         client.close()
@@ -145,7 +151,7 @@ def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_the
         _stop(first)
     assert _alive(pid), "SIGTERM to the service ended its submitted run"
 
-    second, address = _start(["--data-dir", str(data)], tmp_path, "second", port)
+    second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
     try:
         with Client(Settings(address=address, token=None)) as client:
             assert client.get_run(run_id).status == "Running"
@@ -164,7 +170,8 @@ def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_the
 
 def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
-    first, address = _start(["--data-dir", str(data), "--stop-runs-on-exit"], tmp_path, "first", port)
+    first, address = _start(["--data-dir", str(data), "--stop-runs-on-exit", *AS_SERVICE_USER], tmp_path, "first",
+                            port)
     try:
         run_id, client = _submit_running(tmp_path, address, tmp_path / "never")
         client.close()
@@ -174,7 +181,7 @@ def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> Non
     finally:
         _stop(first)
     assert not _alive(pid)
-    second, address = _start(["--data-dir", str(data)], tmp_path, "second", port)
+    second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
     try:
         with Client(Settings(address=address, token=None)) as client:
             info = client.get_run(run_id)
@@ -182,3 +189,104 @@ def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> Non
             assert json.loads(info.error_json)["error"]["code"] == "ServiceStopped"
     finally:
         _stop(second)
+
+
+# ------------------------------------------------------------------ item 10: the token and the files
+
+PROBE = """
+import json, os
+from tailrun import Run
+run = Run.get_context()
+pid, token = int(os.environ["SERVICE_PID"]), os.environ["SERVICE_TOKEN_TO_FIND"].encode()
+seen = {"uid": os.getuid()}
+for name in ("environ", "cmdline"):
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as fh:
+            seen[name] = "token found" if token in fh.read() else "read, no token"
+    except OSError as exc:
+        seen[name] = type(exc).__name__
+for what, path, mode in (("db", os.environ["SERVICE_DB"], "r+b"), ("data dir", os.environ["SERVICE_DATA"], None)):
+    try:
+        if mode:
+            open(path, mode).close()
+        else:
+            os.listdir(path)
+        seen[what] = "opened"
+    except OSError as exc:
+        seen[what] = type(exc).__name__
+run.log("loss", 0.25)
+print("PROBE", json.dumps(seen), flush=True)
+"""
+
+SUBMIT_PROBE = """
+import json, os, sys
+from tailrun import Environment, Experiment, ScriptRunConfig, Workspace
+env = Environment("probe")
+env.python.user_managed_dependencies = True
+env.python.interpreter_path = os.environ["RUN_PYTHON"]
+env.environment_variables = json.loads(os.environ["RUN_VARS"])
+run = Experiment(Workspace(), "probe").submit(ScriptRunConfig(sys.argv[1], script="train.py", environment=env))
+details = run.wait_for_completion()
+with open(os.environ["REPORT"], "w") as out:
+    json.dump({"status": details["status"], "console": run._client().read_output(run.id).text,
+               "metrics": run.get_metrics(), "error": details.get("error")}, out)
+"""
+
+
+def _python_the_run_user_can_run() -> tuple[str, str]:
+    """An interpreter of this Python version outside /root, and the PYTHONPATH that gives it this
+    checkout's packages (the tests' own interpreter may live in a folder only root can read)."""
+    import site
+    import sys
+
+    import tailrun
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (os.path.realpath(sys.executable), f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if candidate.startswith(("/usr/", "/opt/")) and os.access(candidate, os.X_OK):
+            paths = [str(Path(tailrun.__file__).parent.parent), *site.getsitepackages()]
+            return candidate, os.pathsep.join(paths)
+    pytest.skip(f"no {version} outside root's home for the run user")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running scripts as another user needs a root service")
+def test_a_script_of_a_root_service_cannot_read_its_token_or_write_its_store(tmp_path: Path) -> None:
+    python, pythonpath = _python_the_run_user_can_run()
+    token = "the-service-secret-7d1f"
+    data = tmp_path / "data"
+    port_file = tmp_path / "port"
+    with open(tmp_path / "service.log", "ab") as log:
+        proc = subprocess.Popen([PYTHON, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", "0",
+                                 "--port-file", str(port_file), "--data-dir", str(data)], stdout=log, stderr=log,
+                                env=script_env(tmp_path / "svc-home", None, TAILRUN_TOKEN=token))
+    try:
+        port = wait_for(lambda: (port_file.exists() and port_file.read_text().strip()) or proc.poll() is not None,
+                        60, "the service to listen")
+        assert proc.poll() is None, (tmp_path / "service.log").read_text()
+        # The token came in $TAILRUN_TOKEN: the service started again without it (same pid).
+        assert token.encode() not in Path(f"/proc/{proc.pid}/environ").read_bytes()
+        assert token.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+
+        source = tmp_path / "src"
+        source.mkdir()
+        (source / "train.py").write_text(PROBE)
+        (tmp_path / "submit.py").write_text(SUBMIT_PROBE)
+        run_vars = {"SERVICE_PID": str(proc.pid), "SERVICE_TOKEN_TO_FIND": token, "PYTHONPATH": pythonpath,
+                    "SERVICE_DB": str(data / "tailrun.db"), "SERVICE_DATA": str(data)}
+        report = tmp_path / "report.json"
+        done = subprocess.run([PYTHON, str(tmp_path / "submit.py"), str(source)], cwd=tmp_path, timeout=300,
+                              capture_output=True, text=True,
+                              env=script_env(tmp_path / "client-home", f"127.0.0.1:{port}", TAILRUN_TOKEN=token,
+                                             RUN_PYTHON=python, RUN_VARS=json.dumps(run_vars),
+                                             REPORT=str(report)))
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(report.read_text())
+        assert result["status"] == "Completed", result
+        seen = json.loads(result["console"].split("PROBE ", 1)[1].splitlines()[0])
+        assert seen["uid"] != 0
+        assert seen["environ"] == "PermissionError"          # root's, mode 0400
+        assert seen["cmdline"] == "read, no token"           # world-readable, but holds no token
+        assert seen["db"] == "PermissionError" and seen["data dir"] == "PermissionError"
+        assert result["metrics"] == {"loss": 0.25}           # its own logging still works
+    finally:
+        _stop(proc)
+        shutil.rmtree(run_root_for(data), ignore_errors=True)   # the scripts' folders, outside tmp_path

@@ -40,8 +40,12 @@ class SpoolReport:
 
 
 def upload_spools(home: Path, address: str, token: str | None, ca_file: str | None,
-                  timeout: float = UPLOAD_TIMEOUT) -> SpoolReport:
-    """Upload every spool under `home/spool` whose owner is dead; remove those fully acknowledged."""
+                  timeout: float = UPLOAD_TIMEOUT, staging: Path | None = None) -> SpoolReport:
+    """Upload every spool under `home/spool` whose owner is dead; remove those fully acknowledged.
+
+    With `staging` (a folder of the service's own), each spool is first copied there and the copy
+    is uploaded: the home belongs to a script running as another user, which must not get the
+    service to follow its links or create files where it points (isolation.py)."""
     from tailrun._spool import abandoned, claim, spool_root
     from tailrun._stream import upload_folder
 
@@ -49,7 +53,8 @@ def upload_spools(home: Path, address: str, token: str | None, ca_file: str | No
     root = spool_root(home)
     if root.is_symlink() or not root.is_dir():   # the script owns its home: follow none of its links
         return report
-    for folder in abandoned(root):
+    folders = _stage(root, staging) if staging is not None else abandoned(root)
+    for folder in folders:
         if folder.is_symlink():
             continue
         fd = claim(folder)
@@ -69,4 +74,31 @@ def upload_spools(home: Path, address: str, token: str | None, ca_file: str | No
         report.already += result.already
         if result.complete:
             shutil.rmtree(folder, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(root / folder.name, ignore_errors=True)   # rmtree does not follow links
     return report
+
+
+def _stage(root: Path, staging: Path) -> list[Path]:
+    """Copies of the spool folders under `root` in `staging` (regular files only, opened without
+    following links out of their folder)."""
+    from .workdir import open_inside
+
+    copies = []
+    for folder in sorted(root.iterdir()):
+        if folder.is_symlink() or not folder.is_dir() or folder.name.startswith("."):
+            continue
+        copy = staging / folder.name
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.mkdir(parents=True, mode=0o700)
+        real = os.path.realpath(folder)
+        for entry in sorted(folder.iterdir()):
+            if entry.name == "lock":
+                continue
+            source = open_inside(real, entry)
+            if source is None:
+                continue
+            with source, open(copy / entry.name, "wb") as out:
+                shutil.copyfileobj(source, out)
+        copies.append(copy)
+    return copies

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
+from .isolation import RunUser
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
 from .spools import upload_spools
@@ -39,6 +41,7 @@ class RunnerContext:
     grace_seconds: float
     envs: EnvBuilder
     ca_file: str | None = None      # PEM the scripts trust the service's TLS certificate with
+    run_user: RunUser | None = None  # scripts run as this user (isolation.py); None = as the service
 
     def run_token(self, run_id: str) -> str | None:
         """The token a run's script (and the upload of its spools) uses: scoped to that run."""
@@ -115,8 +118,9 @@ class Supervisor(threading.Thread):
             if self._stop_reason is not None:
                 return self._finish_stopped_early()
             self.writer.status(st.STARTING)
+            run_user = self.ctx.run_user
             self.proc = spawn(argv, cwd=Path(self.state.work_dir), env=env, console=self.state.console,
-                              exit_file=self.state.exit_file)
+                              exit_file=self.state.exit_file, wrap=run_user.wrap if run_user else None)
             self.state.pid = self.proc.pid
             self.state.start_ticks = start_ticks(self.proc.pid)
             self.state.started_at = time.time()
@@ -150,8 +154,11 @@ class Supervisor(threading.Thread):
 
     def _upload_spools(self) -> list[str]:
         """Send what the script left in its spool (see spools.py); the lines for the run's warnings."""
+        staging = self.state.folder / "spool-copies" if self.ctx.run_user else None
         report = upload_spools(self.state.home, self.ctx.address(), self.ctx.run_token(self.run_id),
-                               self.ctx.ca_file)
+                               self.ctx.ca_file, staging=staging)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if report.batches or report.failed:
             log.info("run %s: uploaded %d spooled batches the script left (%d already stored, %d spools kept)",
                      self.run_id, report.batches, report.already, len(report.failed))
@@ -182,6 +189,9 @@ class Supervisor(threading.Thread):
             env["TAILRUN_TOKEN"] = token
         if self.ctx.ca_file:
             env["TAILRUN_CA"] = self._copy_ca(state.home)
+        if self.ctx.run_user is not None:   # not the service's HOME (root's): caches go to the run's home
+            env.update(HOME=str(state.home), USER=self.ctx.run_user.name, LOGNAME=self.ctx.run_user.name)
+            self.ctx.run_user.own(state.home)
         return env
 
     def _copy_ca(self, home: Path) -> str:

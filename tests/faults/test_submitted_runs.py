@@ -290,3 +290,31 @@ def test_a_script_of_a_root_service_cannot_read_its_token_or_write_its_store(tmp
     finally:
         _stop(proc)
         shutil.rmtree(run_root_for(data), ignore_errors=True)   # the scripts' folders, outside tmp_path
+
+
+def test_a_token_from_the_environment_leaves_the_service_environment(tmp_path: Path) -> None:
+    token = "env-token-5c2a"
+    port_file = tmp_path / "port"
+    with open(tmp_path / "service.log", "ab") as log:
+        proc = subprocess.Popen([PYTHON, "-m", "tailrun_service", "--port", "0", "--port-file", str(port_file),
+                                 "--data-dir", str(tmp_path / "data"), "--no-runner"], stdout=log, stderr=log,
+                                env=script_env(tmp_path / "svc-home", None, TAILRUN_TOKEN=token))
+    try:
+        port = wait_for(lambda: (port_file.exists() and port_file.read_text().strip()) or proc.poll() is not None,
+                        60, "the service to listen")
+        assert proc.poll() is None, (tmp_path / "service.log").read_text()
+        for name in ("environ", "cmdline"):
+            assert token.encode() not in Path(f"/proc/{proc.pid}/{name}").read_bytes(), name
+        with Client(Settings(address=f"127.0.0.1:{port}", token=token)) as client:
+            client.list_experiments()    # the token still guards the service
+        with Client(Settings(address=f"127.0.0.1:{port}", token="wrong")) as client, pytest.raises(Exception):
+            client.list_experiments()
+    finally:
+        _stop(proc)
+
+
+def test_token_on_the_command_line_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run([PYTHON, "-m", "tailrun_service", "--token", "visible-in-ps", "--data-dir",
+                           str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--token-file FILE" in done.stderr and "TAILRUN_TOKEN" in done.stderr and "cmdline" in done.stderr

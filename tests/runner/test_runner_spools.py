@@ -70,8 +70,14 @@ def test_an_upload_repeated_after_a_crash_stores_nothing_twice(service, workspac
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.split()[-1]
     shutil.copytree(home / "spool", copy / "spool")
-    first = upload_spools(home, service.address, None, None)
+    # As the isolated runner does it: through a copy, never following the script's links.
+    (tmp_path / "secret").write_bytes(b"not for the run")
+    writer_folder = next(p for p in (home / "spool").iterdir() if p.is_dir())
+    (writer_folder / "999999.seg").symlink_to(tmp_path / "secret")
+    first = upload_spools(home, service.address, None, None, staging=tmp_path / "staging")
     assert first.batches > 0 and first.already == 0 and not first.failed
+    assert not (tmp_path / "staging" / writer_folder.name).exists()
+    assert not writer_folder.exists()
     again = upload_spools(copy, service.address, None, None)
     assert again.batches == 0 and again.already == first.batches and not again.failed
     run = Run.get(workspace_of(service), run_id)

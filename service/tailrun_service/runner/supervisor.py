@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
-from .isolation import RunUser
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from .isolation import RunUser
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
 from .spools import upload_spools
 from .state import RunState

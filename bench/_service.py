@@ -20,6 +20,8 @@ def service_process(store_url: str | None = None):
                "--port-file", str(port_file), "--data-dir", str(data_dir)]
         if store_url:
             cmd += ["--store", store_url]
+        if os.geteuid() == 0:   # as root, scripts would run as tailrun-run, who may not read this Python
+            cmd += ["--run-as", "root"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while not port_file.exists() or not port_file.read_text().strip():

@@ -1,4 +1,11 @@
-"""`tailrun server`: parse flags, start the service, print where it listens, run until SIGTERM."""
+"""`tailrun server`: parse flags, start the service, print where it listens, run until SIGTERM.
+
+The token never stays where a submitted script (or any user, with `ps`) could read it: `--token T`
+is refused (a command line is world-readable in /proc/PID/cmdline), and a token given in
+$TAILRUN_TOKEN makes the process re-execute itself without that variable (the kernel keeps the
+initial environment in /proc/PID/environ whatever os.environ says later), receiving the token on
+an inherited pipe instead (`--token-fd N`, internal).
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-USAGE_EPILOG = ("A non-loopback --host needs a token (--token, --token-file or $TAILRUN_TOKEN) "
+USAGE_EPILOG = ("A non-loopback --host needs a token (--token-file or $TAILRUN_TOKEN) "
                 "or --insecure. Clients use TAILRUN_ADDRESS=host:port and TAILRUN_TOKEN=T.")
+TOKEN_ON_COMMAND_LINE = ("--token would put the token on the command line, which every user of this machine "
+                         "(and every submitted script) can read in `ps` and /proc/PID/cmdline: put it in a file "
+                         "readable only by you and pass --token-file FILE, or set the TAILRUN_TOKEN variable")
+ENV_TOKEN = "TAILRUN_TOKEN"
 
 
 class _UsageError(Exception):
@@ -53,10 +64,13 @@ def _seconds(text: str) -> float:
 
 
 def resolve_token(args: argparse.Namespace) -> str | None:
-    """--token, else the first line of --token-file, else $TAILRUN_TOKEN, else None.
-    Raises _UsageError for an unreadable or empty token file, or two sources at once."""
-    if args.token and args.token_file:
-        raise _UsageError("give --token or --token-file, not both")
+    """The token of --token-fd (internal, see the module doc), else the first line of
+    --token-file, else $TAILRUN_TOKEN, else None. Raises _UsageError for --token, for an
+    unreadable or empty token file."""
+    if args.token is not None:
+        raise _UsageError(TOKEN_ON_COMMAND_LINE)
+    if args.token_fd is not None:
+        return _read_token_fd(args.token_fd)
     if args.token_file:
         try:
             text = args.token_file.read_text()
@@ -66,7 +80,48 @@ def resolve_token(args: argparse.Namespace) -> str | None:
         if not token:
             raise _UsageError(f"--token-file {args.token_file} is empty")
         return token
-    return args.token or os.environ.get("TAILRUN_TOKEN", "").strip() or None
+    return os.environ.get(ENV_TOKEN, "").strip() or None
+
+
+def _read_token_fd(fd: int) -> str | None:
+    chunks = []
+    try:
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise _UsageError(f"--token-fd {fd}: {exc.strerror or exc}") from None
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return b"".join(chunks).decode().strip() or None
+
+
+def _token_in_initial_environment() -> bool:
+    """Whether $TAILRUN_TOKEN is in the environment this process was started with (what
+    /proc/PID/environ shows to the process's user, and so to scripts running as that user)."""
+    try:
+        initial = Path("/proc/self/environ").read_bytes().split(b"\0")
+    except OSError:   # no /proc: judge by the current environment
+        return ENV_TOKEN in os.environ
+    return any(entry.startswith(ENV_TOKEN.encode() + b"=") for entry in initial)
+
+
+def reexec_without_token_variable(argv: list[str], token: str | None, token_from_file: bool) -> NoReturn:
+    """Start this service again without $TAILRUN_TOKEN in its environment; the token (unless it
+    is read from --token-file again) travels on a pipe the new process inherits."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_TOKEN}
+    args = [sys.executable, "-m", "tailrun_service", *argv]
+    if token and not token_from_file:
+        read_end, write_end = os.pipe()
+        os.write(write_end, token.encode())   # a token fits the pipe's buffer: no reader needed yet
+        os.close(write_end)
+        os.set_inheritable(read_end, True)
+        args += ["--token-fd", str(read_end)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, args, env)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,17 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default $TAILRUN_HOME or the per-user data dir)")
     parser.add_argument("--store", metavar="URL", help="database URL, e.g. postgresql+psycopg://user@host/db "
                         "(default SQLite in the data dir)")
-    parser.add_argument("--token", help="require `authorization: Bearer TOKEN` on every call but health "
-                        "(visible in `ps`: prefer --token-file or $TAILRUN_TOKEN)")
+    parser.add_argument("--token", help=argparse.SUPPRESS)   # refused, with the reason (see resolve_token)
+    parser.add_argument("--token-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token-file", type=Path, metavar="PATH",
-                        help="read the token from this file (first line); default: $TAILRUN_TOKEN")
+                        help="require `authorization: Bearer TOKEN` on every call but health, with the token "
+                             "read from this file (first line); default: $TAILRUN_TOKEN")
     parser.add_argument("--max-concurrent-runs", type=_positive, metavar="N",
                         help="submitted runs executing at once (default: CPU count)")
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
     parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key (with --tls-cert)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE", help="PEM of the CA that signed --tls-cert, "
+                        "given to submitted runs as TAILRUN_CA (default: --tls-cert itself, for a "
+                        "self-signed certificate)")
     parser.add_argument("--port-file", type=Path, metavar="PATH", help="write the bound port here once listening")
     parser.add_argument("--no-runner", action="store_true", help="do not run submitted scripts")
+    parser.add_argument("--run-as", metavar="USER",
+                        help="run submitted scripts as this user (the service must run as root; default "
+                             "when root: tailrun-run, created if missing). As a normal user, scripts run as "
+                             "that user and can read what it can, the data dir included")
+    parser.add_argument("--stop-runs-on-exit", action="store_true",
+                        help="on SIGTERM/SIGINT, terminate the submitted runs (Failed, ServiceStopped); "
+                             "by default they keep running and the next service on this data dir adopts them")
     parser.add_argument("--max-file-bytes", type=_positive, metavar="N", default=None,
                         help="largest run file or image stored (default 4 GiB)")
     parser.add_argument("--heartbeat-timeout", type=_seconds, default=60.0, metavar="SECONDS",
@@ -137,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"tailrun server: {exc}", file=sys.stderr)
         return 2
-    for flag in ("tls_cert", "tls_key"):
+    if ENV_TOKEN in os.environ and _token_in_initial_environment():
+        reexec_without_token_variable(argv, token, token_from_file=bool(args.token_file))
+    os.environ.pop(ENV_TOKEN, None)   # set in-process (not in the initial block): no child inherits it
+    for flag in ("tls_cert", "tls_key", "tls_ca"):
         path = getattr(args, flag)
         if path is not None and not path.is_file():
             print(f"tailrun server: --{flag.replace('_', '-')} {path}: no such file", file=sys.stderr)
@@ -146,16 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tailrun_service").setLevel(logging.INFO)
 
+    from .runner.isolation import RunUserError
     from .server import ServeError, run_forever, serve
 
     data_dir = args.data_dir or _default_data_dir()
+    run_as = args.run_as
+    if run_as is None and not args.no_runner and os.geteuid() == 0:
+        from .runner.isolation import DEFAULT_RUN_USER
+        run_as = DEFAULT_RUN_USER
     try:
         service = serve(host=args.host, port=args.port, data_dir=data_dir, store_url=args.store,
                         token=token, max_concurrent_runs=args.max_concurrent_runs,
                         insecure=args.insecure, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                        tls_ca=args.tls_ca, run_as=run_as,
                         with_runner=not args.no_runner, heartbeat_timeout=args.heartbeat_timeout,
                         max_file_bytes=args.max_file_bytes)
-    except ServeError as exc:
+    except (ServeError, RunUserError) as exc:
         print(f"tailrun server: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:   # e.g. the database is unreachable: one line, not a traceback
@@ -171,4 +246,4 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         service.stop(grace=0)
         raise
-    return run_forever(service)
+    return run_forever(service, stop_runs=args.stop_runs_on_exit)

@@ -121,17 +121,22 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
           tls_cert: str | Path | None = None, tls_key: str | Path | None = None,
           with_runner: bool = True, max_workers: int = 64,
           heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
-          max_file_bytes: int | None = None) -> Service:
+          max_file_bytes: int | None = None, tls_ca: str | Path | None = None,
+          run_as: str | None = None) -> Service:
     """Start the service and return it once it is listening. Raises ServeError for a setting
     that would be unsafe or cannot work. `heartbeat_timeout` (seconds; None = no crash
-    detection): see liveness.py. `max_file_bytes`: the largest run file or image stored."""
+    detection): see liveness.py. `max_file_bytes`: the largest run file or image stored.
+    `tls_ca`: the PEM submitted scripts verify the certificate with (default: `tls_cert` itself,
+    right for a self-signed certificate). `run_as`: the user submitted scripts run as (the
+    service must run as root; see runner/isolation.py); None = as the service's own user."""
     if heartbeat_timeout is not None and not heartbeat_timeout > 0:
         raise ServeError(f"the heartbeat timeout must be a positive number of seconds, got {heartbeat_timeout!r}")
     if data_dir is None:
         raise ServeError("serve() needs a data_dir")
     if not is_loopback(host) and not token and not insecure:
         raise ServeError(f"refusing to listen on {host!r} without a token: anyone who can reach it "
-                         f"could read and write every run. Pass --token T, or --insecure if you mean it")
+                         f"could read and write every run. Pass --token-file FILE (or set TAILRUN_TOKEN), "
+                         f"or --insecure if you mean it")
     if bool(tls_cert) != bool(tls_key):
         raise ServeError("TLS needs both --tls-cert and --tls-key")
     credentials = _tls_credentials(tls_cert, tls_key) if tls_cert else None
@@ -167,7 +172,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     if with_runner:
         try:
             service.runner = servicer.runner = _start_runner(
-                store, data_dir, f"{_connect_host(host)}:{bound}", token, max_concurrent_runs)
+                store, data_dir, f"{_connect_host(host)}:{bound}", token, max_concurrent_runs,
+                ca_file=(tls_ca or tls_cert) if tls_cert else None, run_as=run_as)
         except BaseException:
             service.stop(grace=0)
             raise
@@ -199,24 +205,34 @@ def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCre
 
 
 def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
-                  max_concurrent_runs: int | None) -> Any:
+                  max_concurrent_runs: int | None, ca_file: str | Path | None = None,
+                  run_as: str | None = None) -> Any:
     try:
         from .runner import Runner
     except ImportError as exc:
         log.warning("submitted runs are disabled: the runner is not available (%s)", exc)
         return None
     runner = Runner(store=store, data_dir=data_dir, address=address, token=token,
-                    max_concurrent=max_concurrent_runs or os.cpu_count() or 1)
+                    max_concurrent=max_concurrent_runs or os.cpu_count() or 1, ca_file=ca_file,
+                    run_as=run_as)
     runner.start()
     return runner
 
 
-def run_forever(service: Service, grace: float = 5) -> int:
-    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight batches commit). Returns 0."""
+def run_forever(service: Service, grace: float = 5, stop_runs: bool = False) -> int:
+    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight batches commit). Returns 0.
+
+    Submitted runs that are executing keep running (a restart for an upgrade must not end a
+    week-long training run): their console goes on into files the next service on this data dir
+    tails again, and it finalizes them; queued runs stay Queued for it. With `stop_runs`
+    (`tailrun server --stop-runs-on-exit`) they are terminated and marked Failed "ServiceStopped"."""
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        log.info("received %s, stopping%s", signal.Signals(signum).name,
+                 "" if service.runner is None else
+                 " and ending its submitted runs" if stop_runs else
+                 "; submitted runs keep running and the next service on this data dir adopts them")
         stop_requested.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -226,5 +242,10 @@ def run_forever(service: Service, grace: float = 5) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if service.runner is not None and not stop_runs:
+        try:
+            service.runner.stop(kill_runs=False)   # decides for the runner.stop() in service.stop()
+        except Exception:
+            log.exception("detaching the submitted runs failed")
     service.stop(grace)
     return 0

@@ -160,7 +160,7 @@ def test_a_bad_token_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     cases = {
         ("--token-file", str(tmp_path / "missing")): "No such file",
         ("--token-file", str(empty)): "is empty",
-        ("--token", "a", "--token-file", str(empty)): "not both",
+        ("--token", "a"): "pass --token-file FILE, or set the TAILRUN_TOKEN variable",
         ("--heartbeat-timeout", "0"): "positive number of seconds",
     }
     for argv, message in cases.items():

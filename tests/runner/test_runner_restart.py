@@ -24,7 +24,7 @@ def _submit_and_detach(service, ws, folder, release, wait_status, wait_console):
     wait_status(service.store, run.id, "Running")
     wait_console(service.store, run.id, "before restart")
     service.runner.stop(kill_runs=False)   # what a crash or a restart looks like to the run
-    service.stop()
+    service.stop(grace=1)
     return run.id
 
 
@@ -60,10 +60,10 @@ def test_a_run_whose_process_died_is_failed_with_the_reason(service_factory, wor
     os.waitpid(state["pid"], 0)               # (it is this test process's child: reap it)
 
     second = service_factory(data_dir=data_dir)
-    info = second.store.get_run(run_id)
+    info = wait_status(second.store, run_id, {"Completed", "Failed", "Canceled"})
     assert info.status == "Failed"
     assert json.loads(info.error_json)["error"]["message"] == "the service restarted while the run was executing"
-    assert second.runner.active_runs() == []
+    assert wait_console(second.store, run_id, "before restart").count("before restart") == 1
 
 
 def test_stopping_the_service_ends_its_runs(service, ws, source_dir, tmp_path, wait_status, wait_console):
@@ -80,3 +80,27 @@ def test_stopping_the_service_ends_its_runs(service, ws, source_dir, tmp_path, w
         raise AssertionError("the run's processes outlived the service")
     except ProcessLookupError:
         pass
+
+
+def test_a_queued_run_is_queued_again_after_a_restart(service_factory, workspace_of, source_dir, tmp_path,
+                                                      wait_status, wait_console):
+    data_dir = tmp_path / "data"
+    first = service_factory(data_dir=data_dir, max_concurrent_runs=1)
+    ws = workspace_of(first)
+    release = tmp_path / "release"
+    folder = source_dir({"s.py": UNTIL_FILE})
+    running = Experiment(ws, "restarts").submit(ScriptRunConfig(str(folder), script="s.py", arguments=[str(release)]))
+    waiting = Experiment(ws, "restarts").submit(ScriptRunConfig(str(folder), script="s.py", arguments=[str(release)]))
+    wait_console(first.store, running.id, "before restart")
+    assert first.store.get_run(waiting.id).status == "Queued"
+    first.runner.stop(kill_runs=False)   # a graceful stop: runs stay as they are
+    first.stop(grace=1)
+
+    second = service_factory(data_dir=data_dir, max_concurrent_runs=1)
+    assert second.runner.active_runs() == [running.id]
+    assert second.runner.queued_runs() == [waiting.id]
+    release.touch()
+    for run_id in (running.id, waiting.id):
+        info = wait_status(second.store, run_id, {"Completed", "Failed"})
+        assert info.status == "Completed", info.error_json
+    assert wait_console(second.store, waiting.id, "after restart").count("before restart") == 1

@@ -17,9 +17,12 @@ POLL_SECONDS = 0.05
 
 
 def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], console: Path,
-          exit_file: Path | None = None) -> subprocess.Popen:
+          exit_file: Path | None = None, wrap: Callable[[list[str]], list[str]] | None = None) -> subprocess.Popen:
     """Start `argv` in its own session (its own process group), stdout and stderr appended to the
-    console file, stdin closed."""
+    console file, stdin closed. `wrap` (RunUser.wrap) starts the script itself as another user:
+    the exit-code shell stays the service's."""
+    if wrap is not None:
+        argv = wrap(argv)
     if exit_file is not None:
         argv = ["/bin/sh", "-c", _WRAPPER, "tailrun-run", str(exit_file), *argv]
     with open(console, "ab") as out:

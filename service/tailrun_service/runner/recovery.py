@@ -1,8 +1,10 @@
 """At start: the runs a previous service process left without a final status.
 
-A run whose process still lives (same pid and start time) is supervised again; one whose script
-ended while the service was down is finalized from its recorded exit code; any other is marked
-Failed with the reason, so no submitted run stays stuck in Running.
+A run whose process was started is supervised again: while it lives (same pid and start time)
+as before the restart, and once it has ended it is finalized like any run (console, outputs, the
+spools its SDK left, the status from its recorded exit code; Failed "the service restarted while
+the run was executing" when no exit code was recorded). A run that was accepted but not started
+(Queued, or Preparing its environment) is queued again. So no submitted run stays stuck.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from tailrun import _status as st
 from ..errors import NotFound
 from .process import is_alive
 from .state import saved_states
-from .supervisor import RESTART_MESSAGE, make_error
+from .supervisor import make_error
 from .writer import RunWriter
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ NOT_STARTED_MESSAGE = "the service restarted before the run started"
 
 
 def recover(runner: "Runner") -> None:
+    not_started = []
     for state in saved_states(runner.runs_root):
         try:
             info = runner.store.get_run(state.run_id)
@@ -35,8 +38,11 @@ def recover(runner: "Runner") -> None:
             state.forget()
             continue
         writer = RunWriter(runner.store, state.run_id)
-        alive = bool(state.pid) and is_alive(state.pid, state.start_ticks)
-        if alive or (state.pid and state.exit_code() is not None):
+        if not state.pid and info.status in (st.NOT_STARTED, st.QUEUED, st.PREPARING):
+            not_started.append((info.created_time, state, writer))
+            continue
+        if state.pid:
+            alive = is_alive(state.pid, state.start_ticks)
             if info.status not in (st.RUNNING, st.FINALIZING, st.CANCEL_REQUESTED):
                 writer.status(st.RUNNING)
             log.info("run %s: supervising it again after a restart (pid %s, %s)", state.run_id,
@@ -45,7 +51,10 @@ def recover(runner: "Runner") -> None:
             if info.status == st.CANCEL_REQUESTED:
                 supervisor.request_stop("cancel")
             continue
-        message = RESTART_MESSAGE if state.pid else NOT_STARTED_MESSAGE
-        writer.status(st.FAILED, error_json=make_error("ServiceRestarted", message))
+        writer.status(st.FAILED, error_json=make_error("ServiceRestarted", NOT_STARTED_MESSAGE))
         state.forget()
-        log.info("run %s: marked Failed: %s", state.run_id, message)
+        log.info("run %s: marked Failed: %s", state.run_id, NOT_STARTED_MESSAGE)
+    # After the adopted runs hold their slots, in the order they were submitted.
+    for _created, state, writer in sorted(not_started, key=lambda item: (item[0], item[1].run_id)):
+        log.info("run %s: queued again after a restart (it had not started)", state.run_id)
+        runner.requeue(state, writer)

@@ -2,13 +2,17 @@
 each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
 
 Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
-runner's own files, see state.py), envs/<hash> (built environments).
+runner's own files, see state.py), envs/<hash> (built environments). When scripts run as another
+user (`run_as`, see isolation.py), work/, envs/ and the scripts' homes are under the run root
+instead, outside the data dir (which is then 0700).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +24,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from ..artifacts import validate_run_id
 from ..errors import InvalidArgument, NotFound
 from .envs import EnvBuilder
+from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
 from .queue import RunQueue
 from .recovery import recover
 from .state import RunState
@@ -27,6 +32,7 @@ from .supervisor import RunnerContext, Supervisor, make_error
 from .workdir import unpack_snapshot
 from .writer import RunWriter
 
+log = logging.getLogger("tailrun_service.runner")
 LOCAL_TARGETS = ("local", "")
 DEFAULT_GRACE_SECONDS = 5.0
 
@@ -36,28 +42,46 @@ class Runner:
 
     `address` is the service's own host:port, given to the scripts as TAILRUN_ADDRESS (it may be
     set after construction, once the server knows its port); `token` is the service token (runs
-    get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores.
+    get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores;
+    `ca_file` (a TLS service): the PEM scripts verify the service's certificate with;
+    `run_as`: the user scripts run as (the service must be root; see isolation.py).
     `start()` recovers the runs a previous service process left behind."""
 
     def __init__(self, store: Any, data_dir: str | Path, address: str | None = None,
                  token: str | None = None, max_concurrent: int | None = None,
-                 grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS, ca_file: str | Path | None = None,
+                 run_as: str | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
-        self.work_root = self.data_dir / "work"
         self.runs_root = self.data_dir / "runs"
-        for folder in (self.work_root, self.runs_root):
-            folder.mkdir(parents=True, exist_ok=True)
+        self.run_user = resolve_run_user(run_as) if run_as else None
+        if self.run_user is None:
+            self.work_root, self.homes_root, envs_root = self.data_dir / "work", None, self.data_dir / "envs"
+            self.work_root.mkdir(parents=True, exist_ok=True)
+        else:
+            os.chmod(self.data_dir, 0o700)
+            run_root = run_root_for(self.data_dir)   # made by the first submit (_make_run_root)
+            self.work_root, self.homes_root, envs_root = run_root / "work", run_root / "homes", run_root / "envs"
+            problem = self.run_user.can_run_service_python()
+            if problem:
+                log.warning("submitted scripts run as user %s, who cannot run this service's Python (%s): %s. "
+                            "Runs with the default environment will fail; install Python and tailrun where "
+                            "that user can read them, give runs another interpreter, or start the service "
+                            "with --run-as root (scripts then run as root, not isolated)",
+                            self.run_user.name, sys.executable, problem)
+        self.runs_root.mkdir(parents=True, exist_ok=True)
         self.address = address
         self.token = token or None
         self.max_concurrent = int(max_concurrent or os.cpu_count() or 1)
         self.ctx = RunnerContext(store=store, address=self.child_address, token=self.token,
-                                 grace_seconds=grace_seconds, envs=EnvBuilder(self.data_dir / "envs"))
+                                 grace_seconds=grace_seconds, envs=EnvBuilder(envs_root),
+                                 ca_file=str(ca_file) if ca_file else None, run_user=self.run_user)
         self._lock = threading.RLock()
         self._queue = RunQueue(self.max_concurrent, self._start_run)
         self._pending: dict[str, tuple[RunState, RunWriter]] = {}
         self._supervisors: dict[str, Supervisor] = {}
         self._stopped = False
+        self._kill_on_stop = True
         self._started = False
 
     def start(self) -> None:
@@ -82,6 +106,8 @@ class Runner:
             raise InvalidArgument(f"run id {run_id!r} already exists; submit with a new run id")
         except NotFound:
             pass
+        if self.run_user is not None:
+            self._make_run_root()
         work_dir = self.work_root / run_id
         if work_dir.exists():
             raise InvalidArgument(f"run id {run_id!r} was already submitted to this service")
@@ -89,11 +115,14 @@ class Runner:
             unpack_snapshot(snapshot, work_dir)
             _check_script(definition, work_dir)
             (work_dir / "outputs").mkdir(exist_ok=True)
+            if self.run_user is not None:
+                self.run_user.own(work_dir)
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
         state = RunState(run_id=run_id, experiment=spec.experiment, definition=definition,
-                         work_dir=str(work_dir), state_dir=str(self.runs_root / run_id))
+                         work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
+                         home_dir=str(self.homes_root / run_id) if self.homes_root else "")
         state.folder.mkdir(parents=True, exist_ok=True)
         state.console.touch()
         state.save()
@@ -133,12 +162,16 @@ class Runner:
 
     def stop(self, kill_runs: bool = True, timeout: float | None = None) -> None:
         """Stop accepting runs. With `kill_runs` executing runs are terminated and marked Failed
-        ("the service stopped..."); without, they keep running and the next service adopts them."""
+        ("the service stopped..."), waiting ones too; without, executing runs keep running and
+        waiting ones stay Queued: the next service adopts the first and queues the others again.
+        The first call decides; a later one (Service.stop after run_forever) only waits."""
         with self._lock:
-            if self._stopped and not self._supervisors:
-                return
+            first = not self._stopped
             self._stopped = True
-            waiting = self._queue.drain()
+            if first:
+                self._kill_on_stop = kill_runs
+            kill_runs = self._kill_on_stop
+            waiting = self._queue.drain() if first else []
             supervisors = list(self._supervisors.values())
         for run_id in waiting:
             with self._lock:
@@ -192,6 +225,20 @@ class Runner:
             self._queue.finished(run_id)
             return
         supervisor.start()
+
+    def _make_run_root(self) -> None:
+        """The folders of scripts running as another user: root's, 0711 (see isolation.py)."""
+        root_folder(RUN_ROOT_BASE)
+        root_folder(self.work_root.parent)
+        for folder, mode in ((self.work_root, 0o711), (self.homes_root, 0o711), (self.ctx.envs.envs_dir, 0o755)):
+            root_folder(folder, mode)
+
+    def requeue(self, state: RunState, writer: RunWriter) -> None:
+        """Queue again a run a previous service accepted but had not started (recovery)."""
+        with self._lock:
+            self._pending[state.run_id] = (state, writer)
+        writer.status(st.QUEUED)
+        self._queue.push(state.run_id)
 
     def adopt(self, state: RunState, writer: RunWriter) -> Supervisor:
         """Supervise a run a previous service process started (recovery)."""

@@ -3,7 +3,8 @@
 <data_dir>/runs/<run_id>/state.json   run id, experiment, run definition, pid and start ticks
 <data_dir>/runs/<run_id>/console.txt  the script's stdout+stderr (tailed into user_logs/std_log.txt)
 <data_dir>/runs/<run_id>/exit_code    written by the wrapper shell when the script ends
-<data_dir>/runs/<run_id>/home/        TAILRUN_HOME of the script (its SDK spool)
+<data_dir>/runs/<run_id>/home/        TAILRUN_HOME of the script (its SDK spool), unless `home_dir`
+                                      names another place (scripts run as another user, isolation.py)
 The state file is removed once the run has its final status.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ class RunState:
     pid: int = 0                 # the wrapper shell = the process group leader; 0 = not started
     start_ticks: int | None = None
     started_at: float = 0.0      # unix time the script started (for the time limit)
+    home_dir: str = ""           # TAILRUN_HOME of the script; "" = <state_dir>/home
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -41,7 +43,7 @@ class RunState:
 
     @property
     def home(self) -> Path:
-        return self.folder / "home"
+        return Path(self.home_dir) if self.home_dir else self.folder / "home"
 
     def save(self) -> None:
         path = self.folder / "state.json"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -17,7 +18,9 @@ from typing import Any, Callable
 from tailrun import _status as st
 
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from .isolation import RunUser
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
+from .spools import upload_spools
 from .state import RunState
 from .workdir import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from .writer import RunWriter
@@ -37,6 +40,14 @@ class RunnerContext:
     token: str | None
     grace_seconds: float
     envs: EnvBuilder
+    ca_file: str | None = None      # PEM the scripts trust the service's TLS certificate with
+    run_user: RunUser | None = None  # scripts run as this user (isolation.py); None = as the service
+
+    def run_token(self, run_id: str) -> str | None:
+        """The token a run's script (and the upload of its spools) uses: scoped to that run."""
+        from ..auth import run_token
+
+        return run_token(self.token, run_id) if self.token else None
 
 
 class Supervisor(threading.Thread):
@@ -93,6 +104,9 @@ class Supervisor(threading.Thread):
             self.on_exit(self)
 
     def _supervise(self) -> None:
+        # The group is surely the run's while its leader lives (a pid in use is not reused); an
+        # adopted run found dead may have left its group number to an unrelated process since.
+        group_is_ours = not self.adopted or is_alive(self.state.pid, self.state.start_ticks)
         if not self.adopted:
             try:
                 argv, env = self._prepare()
@@ -104,8 +118,9 @@ class Supervisor(threading.Thread):
             if self._stop_reason is not None:
                 return self._finish_stopped_early()
             self.writer.status(st.STARTING)
+            run_user = self.ctx.run_user
             self.proc = spawn(argv, cwd=Path(self.state.work_dir), env=env, console=self.state.console,
-                              exit_file=self.state.exit_file)
+                              exit_file=self.state.exit_file, wrap=run_user.wrap if run_user else None)
             self.state.pid = self.proc.pid
             self.state.start_ticks = start_ticks(self.proc.pid)
             self.state.started_at = time.time()
@@ -114,15 +129,17 @@ class Supervisor(threading.Thread):
         code = self._watch()
         if code is _DETACHED:
             return
-        # The console is complete before Finalizing, so a watcher that stops at the final status
-        # has seen every line.
+        # Leftovers of the script's group go first, so nothing writes the console while it is
+        # drained. The console is complete before Finalizing, so a watcher that stops at the
+        # final status has seen every line.
+        if group_is_ours:
+            kill_group(self.state.pid, signal.SIGKILL)
         self.console.close()
         self.logs.close()
         self.writer.status(st.FINALIZING)
         if (self.state.definition.get("history") or {}).get("output_collection", True):
             upload_outputs(Path(self.state.work_dir), self.writer)
-        kill_group(self.state.pid, signal.SIGKILL)   # leftovers of the script's group
-        self._finish(*self._outcome(code))
+        self._finish(*self._outcome(code), warnings=self._upload_spools())
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         self.writer.status(st.PREPARING)
@@ -135,10 +152,21 @@ class Supervisor(threading.Thread):
         self.console.pump()
         return self._stop_reason is None and not self._detach.is_set()
 
-    def _child_env(self, interpreter: str) -> dict[str, str]:
-        from ..auth import run_token
+    def _upload_spools(self) -> list[str]:
+        """Send what the script left in its spool (see spools.py); the lines for the run's warnings."""
+        staging = self.state.folder / "spool-copies" if self.ctx.run_user else None
+        report = upload_spools(self.state.home, self.ctx.address(), self.ctx.run_token(self.run_id),
+                               self.ctx.ca_file, staging=staging)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if report.batches or report.failed:
+            log.info("run %s: uploaded %d spooled batches the script left (%d already stored, %d spools kept)",
+                     self.run_id, report.batches, report.already, len(report.failed))
+        return report.warnings(self.state.home)
 
+    def _child_env(self, interpreter: str) -> dict[str, str]:
         definition, state = self.state.definition, self.state
+        # The service's own TAILRUN_* settings (its token, home, address) are not the run's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
         env["PYTHONUNBUFFERED"] = "1"
         bin_dir = os.path.dirname(interpreter)
@@ -156,9 +184,21 @@ class Supervisor(threading.Thread):
             "TAILRUN_HOME": str(state.home),
             "TAILRUN_OUTPUT_DIRECTORY": str(Path(state.work_dir) / "outputs"),
         })
-        if self.ctx.token:
-            env["TAILRUN_TOKEN"] = run_token(self.ctx.token, state.run_id)
+        token = self.ctx.run_token(state.run_id)
+        if token:
+            env["TAILRUN_TOKEN"] = token
+        if self.ctx.ca_file:
+            env["TAILRUN_CA"] = self._copy_ca(state.home)
+        if self.ctx.run_user is not None:   # not the service's HOME (root's): caches go to the run's home
+            env.update(HOME=str(state.home), USER=self.ctx.run_user.name, LOGNAME=self.ctx.run_user.name)
+            self.ctx.run_user.own(state.home)
         return env
+
+    def _copy_ca(self, home: Path) -> str:
+        """A copy of the CA in the run's home, which the script can read whoever it runs as."""
+        target = home / "service-ca.pem"
+        target.write_bytes(Path(self.ctx.ca_file).read_bytes())
+        return str(target)
 
     def _watch(self) -> Any:
         """Stream until the process ends; returns its exit code (None if unknown) or _DETACHED."""
@@ -223,10 +263,10 @@ class Supervisor(threading.Thread):
             return self._finish(st.FAILED, make_error("ServiceStopped", SHUTDOWN_MESSAGE))
         self._finish(st.CANCELED, None)
 
-    def _finish(self, status: str, error_json: str | None) -> None:
+    def _finish(self, status: str, error_json: str | None, warnings: list[str] = ()) -> None:
         with self._lock:  # no CancelRequested may follow the final status
             self._finished = True
-            self.writer.status(status, error_json=error_json)
+            self.writer.status(status, error_json=error_json, warnings=warnings)
         self.state.forget()
 
     # ------------------------------------------------------------------ helpers

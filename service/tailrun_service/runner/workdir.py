@@ -11,7 +11,7 @@ import stat
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from ..errors import InvalidArgument
 from .writer import RunWriter
@@ -113,8 +113,18 @@ class ConsoleTail:
         self.offset += len(data)
 
     def close(self) -> None:
-        """Send what is left and mark the file complete."""
-        self.pump(final=True)
+        """Send everything the file holds now (pump sends at most one block per call), then mark
+        it complete. Bytes written after close() starts are not waited for: the caller has
+        already ended the run's processes."""
+        try:
+            end = os.path.getsize(self.path)
+        except OSError:
+            end = self.offset
+        while self.offset < end:
+            before = self.offset
+            self.pump(final=True)
+            if self.offset == before:   # the file shrank or vanished: nothing more to read
+                break
         self.writer.send([self.writer.chunk(CONSOLE_PATH, self.offset, b"", last=True)])
 
 
@@ -130,17 +140,18 @@ class DirectoryWatcher:
 
     def pump(self) -> None:
         events, pending = [], 0
+        real_root = os.path.realpath(self.work_dir)
         for rel, full in _walk_files(self.work_dir, self.folders):
-            try:
-                size = full.stat().st_size
-            except OSError:
+            fh = open_inside(real_root, full)
+            if fh is None:
                 continue
-            offset = self.offsets.get(rel, 0)
-            if size < offset:      # truncated and rewritten: send it again from the start
-                offset = 0
-            if size == offset:
-                continue
-            with open(full, "rb") as fh:
+            with fh:
+                size = os.fstat(fh.fileno()).st_size
+                offset = self.offsets.get(rel, 0)
+                if size < offset:      # truncated and rewritten: send it again from the start
+                    offset = 0
+                if size == offset:
+                    continue
                 fh.seek(offset)
                 data = fh.read(size - offset)
             for i in range(0, len(data), CHUNK_BYTES):
@@ -161,9 +172,13 @@ class DirectoryWatcher:
 def upload_outputs(work_dir: Path, writer: RunWriter) -> int:
     """Upload every file under ./outputs (once, at exit); returns the number of files."""
     count, events, pending = 0, [], 0
+    real_root = os.path.realpath(work_dir)
     for rel, full in _walk_files(work_dir, ["outputs"], skip_hidden=False):
+        fh = open_inside(real_root, full)
+        if fh is None:
+            continue
         count += 1
-        with open(full, "rb") as fh:
+        with fh:
             offset = 0
             while True:
                 data = fh.read(CHUNK_BYTES)
@@ -200,6 +215,30 @@ def _walk_files(root: Path, folders: list[str], skip_hidden: bool = True) -> Ite
                 if not real.startswith(real_root + os.sep) or not os.path.isfile(real):
                     continue
                 yield full.relative_to(root).as_posix(), full
+
+
+def open_inside(real_root: str, path: Path) -> BinaryIO | None:
+    """`path` opened for reading if it is a regular file really inside `real_root`, else None.
+
+    The script owns its work folder and may swap a checked path for a link at any moment, so the
+    check is made on the opened file itself (no FIFO that would block, no device, no link out)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        try:
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:     # no /proc: check the path instead
+            real = os.path.realpath(path)
+        if not real.startswith(real_root + os.sep):
+            raise OSError("outside the folder")
+    except OSError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 def read_tail(path: Path, limit: int = 256 * 1024) -> str:

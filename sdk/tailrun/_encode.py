@@ -29,7 +29,7 @@ MAX_BATCH_POINTS = 50_000
 # ~6.5 MB) makes a batch of its own above it. The service takes messages up to 16 MiB.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
-MAX_DESCRIPTION_CHARS = 64 * 1024    # the service refuses longer metric descriptions
+MAX_TEXT_CHARS = 64 * 1024           # the service refuses longer descriptions, tag and property values
 SLICE_ITEMS = 8192                   # queue items encoded at a time (see Encoder.encode)
 _GROUP_BYTES = 64                    # one MetricPoints beyond its names: tags, length prefixes, kind
 _CELL_BYTES = 16                     # a cell of a row or table beyond its value: column framing, slack
@@ -201,9 +201,9 @@ class Encoder:
             out.append(item[1])
             return batch
         if tag == DESCRIBE:
-            if len(item[3]) > MAX_DESCRIPTION_CHARS:   # the service would refuse the points with it
+            if len(item[3]) > MAX_TEXT_CHARS:   # the service would refuse the points with it
                 self.on_error(f"the description of metric {item[2]!r} is {len(item[3])} characters, over "
-                              f"the limit of {MAX_DESCRIPTION_CHARS}; the metric is stored without it")
+                              f"the limit of {MAX_TEXT_CHARS}; the metric is stored without it")
                 return batch
             self.descriptions[(item[1], item[2])] = item[3]
             return batch
@@ -308,11 +308,29 @@ class Encoder:
             self.active_runs.pop(payload.get("run_id") or run_id, None)
         if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
             return [pb.Event(file=chunk) for chunk in _split_file(payload)]
+        if kind in ("start", "patch"):
+            payload = self._without_long_values(payload)
         event = pb.Event(**{field: cls(**payload)})
         try:   # a start or patch with many long tags: several events, each within a batch
             return split_event(event, self.max_bytes)
         except TooLarge as exc:
             raise ValueError(f"{exc}; the service takes at most {self.max_bytes} bytes per batch") from None
+
+    def _without_long_values(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The service refuses a whole start or patch for one tag or property value over its
+        limit (the run would never exist): such a value is left out, with a message, instead."""
+        out = payload
+        for name, what in (("tags", "tag"), ("properties", "property"), ("set_tags", "tag"),
+                           ("add_properties", "property")):
+            values = payload.get(name)
+            long = [k for k, v in (values or {}).items() if len(v) > MAX_TEXT_CHARS]
+            if long:
+                out = dict(out) if out is payload else out
+                out[name] = {k: v for k, v in values.items() if k not in long}
+                self.on_error(f"run {payload.get('run_id')!r}: the value of {what} "
+                              f"{long[0]!r}{' and others' if len(long) > 1 else ''} is over the limit of "
+                              f"{MAX_TEXT_CHARS} characters and was left out")
+        return out
 
     def _finish(self, batch: _Batch) -> pb.IngestRequest:
         req = pb.IngestRequest(writer=self.writer)

@@ -164,3 +164,18 @@ def test_sync_gets_past_a_corrupt_middle_record_and_reports_the_lost_batch(servi
         client.close()
     assert steps == list(range(10)) + list(range(20, 40))   # all but the damaged batch's points
     assert committed == 6 and _run_status(service, run_id) == "Completed"
+
+
+def test_a_tag_value_over_the_service_limit_is_refused_where_it_is_set(ws) -> None:
+    # Before: queued as is, the service refused the whole start (the run never existed) or patch.
+    from tailrun import Experiment
+
+    experiment = Experiment(ws, "long-tags")
+    with pytest.raises(ValueError, match="is 70000 characters long; the limit is 65536"):
+        experiment.start_logging(tags={"t": "v" * 70_000}, outputs=False, snapshot_directory=None)
+    run = experiment.start_logging(outputs=False, snapshot_directory=None)
+    with pytest.raises(ValueError, match="is 70000 characters long; the limit is 65536"):
+        run.set_tags({"t": "v" * 70_000})
+    run.set_tags({"t": "v" * 65_536})
+    run.complete()
+    assert run.get_tags()["t"] == "v" * 65_536

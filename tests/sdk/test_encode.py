@@ -257,3 +257,12 @@ def test_split_keeps_value_kinds_file_offsets_and_refuses_what_cannot_be_split()
     encode_column(one_row.columns.add(), ["x" * 2_000_000])
     with pytest.raises(TooLarge, match="one row"):
         split_event(pb.Event(metrics=one_row), 1024 * 1024)
+
+
+def test_a_tag_value_over_the_service_limit_is_left_out_and_the_run_still_starts() -> None:
+    errors: list[str] = []
+    enc = Encoder("w", on_error=errors.append)
+    out = enc.encode([(EVENT, "r", "start", {**START[3], "tags": {"ok": "1", "huge": "h" * 70_000}})])
+    (start,) = [ev.start for req in out for ev in req.events]
+    assert dict(start.tags) == {"ok": "1"}
+    assert len(errors) == 1 and "tag 'huge'" in errors[0]

@@ -3,7 +3,7 @@
 A real service (in-process, loopback port 0), real child scripts and a real `tailrun sync` process:
 long strings are sized by their encoded bytes, so every batch is taken and `complete()` returns; a
 spooled batch over the limit (written by an older version) is replayed in parts, once however often
-sync runs; a damaged record in the middle of a spool loses that batch only, and sync says so.
+sync runs, even after a sync that died half-way; a damaged record in the middle of a spool loses that batch only, and sync says so.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import uuid
 import zlib
 from pathlib import Path
@@ -25,7 +26,8 @@ from tailrun._encode import Encoder
 from tailrun._recorder import EVENT, POINT
 from tailrun._settings import Settings
 from tailrun._spool import spool_root
-from tailrun._split import MESSAGE_LIMIT
+from tailrun._split import MESSAGE_LIMIT, PART_BYTES, split_events
+from tailrun._stream import _Stream
 from tailrun.v1 import tailrun_pb2 as pb
 
 SCRIPT = """
@@ -99,6 +101,23 @@ def _sync(home: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _send(service: Any, writer: str, requests: list[pb.IngestRequest]) -> None:
+    """Send requests on one Ingest stream and wait for their acks."""
+    acked = threading.Event()
+
+    def on_ack(stream: Any, ack: pb.IngestAck) -> None:
+        if ack.committed_seq >= requests[-1].seq:
+            acked.set()
+
+    stream = _Stream(service.address, service.token, None, writer, on_ack, threading.Event())
+    try:
+        for request in requests:
+            stream.send(request.SerializeToString())
+        assert acked.wait(60), stream.error
+    finally:
+        stream.close()
+
+
 def _start(run_id: str) -> tuple:
     return (EVENT, run_id, "start", {"run_id": run_id, "experiment": "spooled", "status": "Running",
                                      "time": 1.0})
@@ -117,10 +136,15 @@ def test_sync_sends_an_oversized_spooled_batch_in_parts_exactly_once(service, ta
     records += _batches(writer, [_end(run_id)], first=2)
     assert len(records[0]) > MESSAGE_LIMIT
     _write_spool(tailrun_home, service.address, writer, records)
+    # An earlier sync that died after sending two of the parts (contract C4: `<writer>~<seq>`).
+    parts = split_events(pb.IngestRequest.FromString(records[0]).events, PART_BYTES)
+    _send(service, f"{writer}~1", [pb.IngestRequest(writer=f"{writer}~1", seq=n, events=events)
+                                   for n, events in enumerate(parts[:2], 1)])
 
     first = _sync(tailrun_home)
     assert first.returncode == 0, first.stderr
-    assert "sent 2 batches" in first.stdout and "1 over the message limit were sent in" in first.stdout
+    assert "sent 2 batches" in first.stdout
+    assert f"1 over the message limit were sent in {len(parts)} parts" in first.stdout
     assert _stored_strings(service, run_id) == logged
     assert _run_status(service, run_id) == "Completed"
     assert not (spool_root(tailrun_home) / writer).exists()

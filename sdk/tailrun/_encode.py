@@ -308,9 +308,9 @@ class Encoder:
             self.active_runs.pop(payload.get("run_id") or run_id, None)
         if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
             return [pb.Event(file=chunk) for chunk in _split_file(payload)]
-        if kind in ("start", "patch"):
-            payload = self._without_long_values(payload)
-        event = pb.Event(**{field: cls(**payload)})
+        if kind not in ("start", "patch"):   # the others are small (file data comes in 1 MiB chunks)
+            return [pb.Event(**{field: cls(**payload)})]
+        event = pb.Event(**{field: cls(**self._without_long_values(payload))})
         try:   # a start or patch with many long tags: several events, each within a batch
             return split_event(event, self.max_bytes)
         except TooLarge as exc:

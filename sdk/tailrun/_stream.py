@@ -3,7 +3,10 @@
 Imported only off the caller's thread (it loads grpc). `_Stream` is used by the recorder's sender
 thread; `upload_folder` replays one spool folder (by `tailrun sync` and, in the background, by a
 recorder that finds spools abandoned by dead processes). Batches keep the writer id and seq they
-were spooled with, so the service stores each exactly once however often it is replayed.
+were spooled with, so the service stores each exactly once however often it is replayed. A batch
+over the service's message limit (spooled by an older version) is replayed in parts (contract C4);
+a damaged record is skipped and its seq sent as an empty batch, so the later ones are taken; both
+are counted in the `UploadResult` and reported.
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

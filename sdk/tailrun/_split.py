@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ._columns import K_BIGINT, K_INT, K_STR
 from .v1 import tailrun_pb2 as pb
 
 MESSAGE_LIMIT = 16 * 1024 * 1024   # the service's grpc.max_receive_message_length
 PART_BYTES = 4 * 1024 * 1024       # the parts of a split batch: well below the limit
 _EVENT_FRAME = 8                   # an Event's field tag and length prefix inside the request
-_K_INT, _K_STR, _K_BIGINT = 1, 4, 5  # ValueKind bytes that take an entry of `ints` / `strs`
 
 
 class TooLarge(ValueError):
@@ -105,10 +105,10 @@ def _metric_rows(mp: pb.MetricPoints, lo: int, hi: int) -> pb.MetricPoints:
         if col.kinds:
             before, within = col.kinds[:lo], col.kinds[lo:hi]
             c.kinds = within
-            i0 = before.count(_K_INT)
-            s0 = before.count(_K_STR) + before.count(_K_BIGINT)
-            c.ints.extend(col.ints[i0:i0 + within.count(_K_INT)])
-            c.strs.extend(col.strs[s0:s0 + within.count(_K_STR) + within.count(_K_BIGINT)])
+            i0 = before.count(K_INT)
+            s0 = before.count(K_STR) + before.count(K_BIGINT)
+            c.ints.extend(col.ints[i0:i0 + within.count(K_INT)])
+            c.strs.extend(col.strs[s0:s0 + within.count(K_STR) + within.count(K_BIGINT)])
     return part
 
 

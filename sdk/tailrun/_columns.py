@@ -74,6 +74,49 @@ def _encode_values(col: pb.Column, values: Sequence[Any]) -> None:
     col.strs.extend(strs)
 
 
+# ---------------------------------------------------------------- sizes (upper bounds, for batching)
+
+POINT_BYTES = 26   # a float point: time (8) + value (8) + step (a varint, at most 10)
+_SIMPLE = frozenset({float, int, bool, str, type(None)})
+_INT_BYTES = 12    # beyond POINT_BYTES: a kind byte + an int (a varint, at most 10) + slack
+_STR_BYTES = 6     # beyond POINT_BYTES and the text: a kind byte + field tag + length prefix + slack
+
+
+def extra_value_bytes(values: Sequence[Any]) -> int:
+    """Wire bytes of `values` in a Column beyond 8 per value (0 for plain floats): a bound that
+    counts each string's UTF-8 length, so a batch of long strings is sized by what it holds."""
+    types = set(map(type, values))
+    if types <= _FLOAT_ONLY:
+        return 0
+    if not types <= _SIMPLE:
+        return sum(map(_one_value_bytes, values))
+    if int in types:
+        ints = [v for v in values if type(v) is int]
+        if min(ints) < INT64_MIN or max(ints) > INT64_MAX:   # BIGINTs: sent as text
+            return sum(map(_one_value_bytes, values))
+    total = _INT_BYTES * len(values)
+    if str in types:
+        strs = [v for v in values if type(v) is str]
+        total += _STR_BYTES * len(strs) + (sum(map(len, strs)) if all(map(str.isascii, strs))
+                                           else sum(map(text_bytes, strs)))
+    return total
+
+
+def _one_value_bytes(v: Any) -> int:
+    t = type(v)
+    if t is str:
+        return _STR_BYTES + text_bytes(v)
+    if t is int:  # outside int64 it is sent as decimal text (BIGINT)
+        return _INT_BYTES if INT64_MIN <= v <= INT64_MAX else _STR_BYTES + v.bit_length() // 3 + 2
+    if t is float or t is bool or v is None:
+        return 1
+    return _STR_BYTES + 4 * len(repr(v))
+
+
+def text_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def _int_to_float(v: int) -> float:
     try:
         return float(v)

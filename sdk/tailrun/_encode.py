@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, groupby
+from bisect import bisect_right
+from itertools import accumulate, chain, groupby
 from operator import itemgetter
 from typing import Any
 
 from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
-from ._columns import (_DOUBLE, _INT64, _WIDTH, INT64_MAX, INT64_MIN, Columns, _concat, _encode_values,
-                       _unpacked, _wire_field, all_points, encode_column, flatten, group_columns)
+from ._columns import (_DOUBLE, _INT64, _WIDTH, INT64_MAX, INT64_MIN, POINT_BYTES, Columns, _concat,
+                       _encode_values, _one_value_bytes, _unpacked, _wire_field, all_points, encode_column,
+                       extra_value_bytes, flatten, group_columns, text_bytes)
+from ._split import TooLarge, split_event
 from .v1 import tailrun_pb2 as pb
 
 MAX_BATCH_POINTS = 50_000
+# Batches are sized by (an upper bound of) their encoded bytes, strings included, and kept under
+# this target; only a single item bigger than the target (one row of 100 long strings, at most
+# ~6.5 MB) makes a batch of its own above it. The service takes messages up to 16 MiB.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
+MAX_TEXT_CHARS = 64 * 1024           # the service refuses longer descriptions, tag and property values
 SLICE_ITEMS = 8192                   # queue items encoded at a time (see Encoder.encode)
-_POINT_BYTES = 24                    # rough wire size of one float point (time + step + value)
+_GROUP_BYTES = 64                    # one MetricPoints beyond its names: tags, length prefixes, kind
+_CELL_BYTES = 16                     # a cell of a row or table beyond its value: column framing, slack
 
 _TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 _SPECIAL = re.compile(rb"[^\x00]")   # positions of items that are not POINTs
@@ -41,8 +49,10 @@ _EVENT_TYPES: dict[str, tuple[str, type]] = {
 # ---------------------------------------------------------------- batches
 
 class _Batch:
-    """Slots in order: ("p", key) for a POINT group, ("o", key) for LIST/ROW/TABLE/ARTIFACT, or an Event."""
-    __slots__ = ("slots", "points", "others", "npoints", "nbytes")
+    """Slots in order: ("p", key) for a POINT group, ("o", key) for LIST/ROW/TABLE/ARTIFACT, or an Event.
+
+    `nbytes` bounds the encoded size from above (see `Encoder._groups_bytes`, `Encoder._pieces`)."""
+    __slots__ = ("slots", "points", "others", "npoints", "nbytes", "columns")
 
     def __init__(self) -> None:
         self.slots: list[Any] = []
@@ -50,25 +60,38 @@ class _Batch:
         self.others: dict[tuple, list[tuple]] = {}
         self.npoints = 0
         self.nbytes = 0
+        self.columns: dict[tuple, list[Any]] = {}   # ROW/TABLE key -> [column names, rows so far]
 
-    def add_points(self, items: list[tuple], flat: list[Any] | None = None) -> None:
-        for key, columns in group_columns(items, flat).items():
+    def add_groups(self, groups: dict[tuple[str, str], Columns], npoints: int, nbytes: int) -> None:
+        for key, columns in groups.items():
             have = self.points.get(key)
             if have is None:
                 self.points[key] = [columns]
                 self.slots.append(("p", key))
             else:
                 have.append(columns)
-        self.npoints += len(items)
-        self.nbytes += _POINT_BYTES * len(items)
+        self.npoints += npoints
+        self.nbytes += nbytes
 
-    def add_other(self, key: tuple, item: tuple, rows: int, nbytes: int) -> None:
+    def padding_bytes(self, key: tuple, names: Iterable[str], rows: int) -> int:
+        """Rows and tables of one metric in a batch share a column set (the union): the cells each
+        one lacks are sent as None. Their bytes, for `rows` more rows with the columns `names`."""
+        union, before = self.columns.get(key) or (set(), 0)
+        names = set(names)
+        new = names - union
+        return 9 * (rows * len(union - names) + before * len(new))
+
+    def add_other(self, key: tuple, item: tuple, rows: int, nbytes: int, names: Iterable[str] = ()) -> None:
         have = self.others.get(key)
         if have is None:
             self.others[key] = [item]
             self.slots.append(("o", key))
         else:
             have.append(item)
+        if key[0] in (ROW, TABLE):
+            entry = self.columns.setdefault(key, [set(), 0])
+            entry[0].update(names)
+            entry[1] += rows
         self.npoints += rows
         self.nbytes += nbytes
 
@@ -116,19 +139,58 @@ class Encoder:
         """Fill batches up to max_points / max_bytes, in order (`flat`: `flatten(items)`, if known)."""
         start, n = 0, len(items)
         while start < n:
-            room = min(self.max_points - batch.npoints, (self.max_bytes - batch.nbytes) // _POINT_BYTES)
-            if room <= 0 and batch.slots:
+            room = self.max_points - batch.npoints
+            if batch.slots and (room <= 0 or batch.nbytes >= self.max_bytes):
                 out.append(self._finish(batch))
                 batch = _Batch()
                 continue
             room = max(room, 1)
-            if start == 0 and n <= room:
-                batch.add_points(items, flat)
-                return batch
-            part = items[start:start + room]
-            batch.add_points(part, None if flat is None else flat[_WIDTH * start:_WIDTH * (start + len(part))])
+            whole = start == 0 and n <= room
+            part = items if whole else items[start:start + room]
+            part_flat = flat if whole or flat is None else flat[_WIDTH * start:_WIDTH * (start + len(part))]
+            groups = group_columns(part, part_flat)
+            nbytes = self._groups_bytes(groups)
+            if batch.nbytes + nbytes > self.max_bytes:   # long strings: only a prefix fits
+                part, groups, nbytes = self._prefix_that_fits(part, self.max_bytes - batch.nbytes)
+                if not part:
+                    out.append(self._finish(batch))
+                    batch = _Batch()
+                    continue
+            batch.add_groups(groups, len(part), nbytes)
             start += len(part)
         return batch
+
+    def _prefix_that_fits(self, items: list[tuple], room: int) -> tuple[list[tuple], dict, int]:
+        """The longest prefix of `items` whose groups take at most `room` bytes (at least one item
+        when `room` is a whole batch), its groups and their bytes."""
+        sizes = accumulate(POINT_BYTES + (0 if type(it[3]) is float else _one_value_bytes(it[3]))
+                           for it in items)
+        count = bisect_right(list(sizes), room)
+        while True:
+            if count == 0 and room < self.max_bytes:
+                return [], {}, 0
+            part = items[:max(count, 1)]
+            groups = group_columns(part)
+            nbytes = self._groups_bytes(groups)
+            if nbytes <= room or len(part) == 1:
+                return part, groups, nbytes
+            count = len(part) // 2   # the bound counts per-metric overhead too: shrink until it fits
+
+    def _groups_bytes(self, groups: dict[tuple[str, str], Columns]) -> int:
+        """An upper bound of the encoded bytes of POINT groups (one MetricPoints each)."""
+        total = 0
+        for key, (values, steps, times) in groups.items():
+            n = len(times) // 8 if type(times) is bytes else len(times)
+            head = _GROUP_BYTES + text_bytes(key[0]) + text_bytes(key[1])
+            desc = self.descriptions.get(key)
+            total += head + POINT_BYTES * n + (text_bytes(desc) if desc else 0)
+            if type(values) is not bytes:
+                total += extra_value_bytes(values)
+            if type(steps) is not bytes:
+                without = steps.count(None)
+                if without and without != n:  # with and without steps alternate: a message per run
+                    total += 2 * min(without, n - without) * head
+        return total
 
     def _add_special(self, batch: _Batch, item: tuple, out: list[Any]) -> _Batch:
         tag = item[0]
@@ -139,6 +201,10 @@ class Encoder:
             out.append(item[1])
             return batch
         if tag == DESCRIBE:
+            if len(item[3]) > MAX_TEXT_CHARS:   # the service would refuse the points with it
+                self.on_error(f"the description of metric {item[2]!r} is {len(item[3])} characters, over "
+                              f"the limit of {MAX_TEXT_CHARS}; the metric is stored without it")
+                return batch
             self.descriptions[(item[1], item[2])] = item[3]
             return batch
         pieces: Iterable[tuple[Any, int, int]]
@@ -148,42 +214,90 @@ class Encoder:
             self.on_error(f"dropped a {_TAG_NAMES.get(tag, tag)} item the SDK could not encode: {exc}")
             return batch
         for kind_key, rows, nbytes in pieces:
-            if batch.slots and (batch.npoints + rows > self.max_points or batch.nbytes + nbytes > self.max_bytes):
-                out.append(self._finish(batch))
-                batch = _Batch()
             if isinstance(kind_key, pb.Event):
+                if batch.slots and (batch.npoints + rows > self.max_points
+                                    or batch.nbytes + nbytes > self.max_bytes):
+                    out.append(self._finish(batch))
+                    batch = _Batch()
                 batch.slots.append(kind_key)
                 batch.npoints += rows
                 batch.nbytes += nbytes
-            else:
-                key, piece = kind_key
-                batch.add_other(key, piece, rows, nbytes)
+                continue
+            key, piece = kind_key
+            names = piece[3].keys() if key[0] in (ROW, TABLE) else ()
+            padding = batch.padding_bytes(key, names, rows) if names else 0
+            if batch.slots and (batch.npoints + rows > self.max_points
+                                or batch.nbytes + nbytes + padding > self.max_bytes):
+                out.append(self._finish(batch))
+                batch = _Batch()
+                padding = 0
+            batch.add_other(key, piece, rows, nbytes + padding, names)
         return batch
 
     def _pieces(self, item: tuple) -> list[tuple[Any, int, int]]:
         """(Event or (group key, item), rows, bytes) for one non-POINT item, split to fit a batch."""
         tag = item[0]
         if tag == EVENT:
-            return [(ev, 0, ev.ByteSize()) for ev in self._events(item)]
+            return [(ev, 0, ev.ByteSize() + 8) for ev in self._events(item)]
+        head = _GROUP_BYTES + text_bytes(item[1]) + text_bytes(item[2])
         if tag == LIST:
             values = list(item[3])
             key = (LIST, item[1], item[2])
-            parts = [values[i:i + self.max_points] for i in range(0, len(values), self.max_points)]
-            return [((key, (LIST, item[1], item[2], part, None, item[5])), len(part), _POINT_BYTES * len(part))
-                    for part in parts]
+            extra = extra_value_bytes(values)
+            sizes = ([POINT_BYTES] * len(values) if not extra else
+                     [POINT_BYTES + (0 if type(v) is float else _one_value_bytes(v)) for v in values])
+            return [((key, (LIST, item[1], item[2], values[lo:hi], None, item[5])), hi - lo, head + nbytes)
+                    for lo, hi, nbytes in self._row_ranges(sizes, head)]
         if tag == ROW:
-            return [(((ROW, item[1], item[2]), item), 1, 16 * (len(item[3]) + 1))]
+            row = item[3]
+            return [(((ROW, item[1], item[2]), item), 1,
+                     head + POINT_BYTES + sum(_CELL_BYTES + text_bytes(c) + _one_value_bytes(v)
+                                              for c, v in row.items()))]
         if tag == TABLE:
             table, nrows = item[3], int(item[4] or 0)
             key = (TABLE, item[1], item[2])
-            step = max(1, self.max_points // max(1, len(table)))
-            return [((key, (TABLE, item[1], item[2], {c: list(v[i:i + step]) for c, v in table.items()},
-                            min(step, nrows - i), item[5])), min(step, nrows - i) * max(1, len(table)),
-                     16 * min(step, nrows - i) * (len(table) + 1))
-                    for i in range(0, nrows, step)]
+            sizes = self._table_row_bytes(table, nrows)
+            head += sum(_CELL_BYTES + text_bytes(c) for c in table)
+            return [((key, (TABLE, item[1], item[2], {c: list(v[lo:hi]) for c, v in table.items()},
+                            hi - lo, item[5])), (hi - lo) * max(1, len(table)), head + nbytes)
+                    for lo, hi, nbytes in self._row_ranges(sizes, head, max(1, len(table)))]
         if tag == ARTIFACT:
-            return [(((ARTIFACT, item[1], item[2], int(item[3])), item), 1, 64 + len(item[4]))]
+            return [(((ARTIFACT, item[1], item[2], int(item[3])), item), 1,
+                     head + POINT_BYTES + _one_value_bytes(str(item[4])))]
         raise ValueError(f"unknown queue item tag {tag!r}")
+
+    def _row_ranges(self, sizes: list[int], head: int, cells: int = 1) -> list[tuple[int, int, int]]:
+        """(lo, hi, bytes) ranges of rows, each within max_points cells and max_bytes (a row
+        bigger than that is a range of its own)."""
+        max_rows = max(1, self.max_points // cells)
+        room = self.max_bytes - head
+        if sizes and sizes.count(sizes[0]) == len(sizes):   # all alike: no per-row loop
+            per = max(1, min(max_rows, room // max(1, sizes[0])))
+            return [(lo, min(lo + per, len(sizes)), sizes[0] * (min(lo + per, len(sizes)) - lo))
+                    for lo in range(0, len(sizes), per)]
+        ranges = []
+        lo = total = 0
+        for i, size in enumerate(sizes):
+            if i > lo and (i - lo >= max_rows or total + size > room):
+                ranges.append((lo, i, total))
+                lo, total = i, 0
+            total += size
+        if sizes:
+            ranges.append((lo, len(sizes), total))
+        return ranges
+
+    @staticmethod
+    def _table_row_bytes(table: dict[str, Any], nrows: int) -> list[int]:
+        """An upper bound of each row's bytes (short columns are padded with None)."""
+        sizes = [POINT_BYTES] * nrows
+        for values in table.values():
+            cells = list(values[:nrows])
+            cells.extend([None] * (nrows - len(cells)))
+            if extra_value_bytes(cells) == 0:
+                sizes = [s + 8 for s in sizes]
+            else:
+                sizes = [s + 8 + _one_value_bytes(v) for s, v in zip(sizes, cells)]
+        return sizes
 
     def _events(self, item: tuple) -> list[pb.Event]:
         _, run_id, kind, payload = item
@@ -194,7 +308,29 @@ class Encoder:
             self.active_runs.pop(payload.get("run_id") or run_id, None)
         if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
             return [pb.Event(file=chunk) for chunk in _split_file(payload)]
-        return [pb.Event(**{field: cls(**payload)})]
+        if kind not in ("start", "patch"):   # the others are small (file data comes in 1 MiB chunks)
+            return [pb.Event(**{field: cls(**payload)})]
+        event = pb.Event(**{field: cls(**self._without_long_values(payload))})
+        try:   # a start or patch with many long tags: several events, each within a batch
+            return split_event(event, self.max_bytes)
+        except TooLarge as exc:
+            raise ValueError(f"{exc}; the service takes at most {self.max_bytes} bytes per batch") from None
+
+    def _without_long_values(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The service refuses a whole start or patch for one tag or property value over its
+        limit (the run would never exist): such a value is left out, with a message, instead."""
+        out = payload
+        for name, what in (("tags", "tag"), ("properties", "property"), ("set_tags", "tag"),
+                           ("add_properties", "property")):
+            values = payload.get(name)
+            long = [k for k, v in (values or {}).items() if len(v) > MAX_TEXT_CHARS]
+            if long:
+                out = dict(out) if out is payload else out
+                out[name] = {k: v for k, v in values.items() if k not in long}
+                self.on_error(f"run {payload.get('run_id')!r}: the value of {what} "
+                              f"{long[0]!r}{' and others' if len(long) > 1 else ''} is over the limit of "
+                              f"{MAX_TEXT_CHARS} characters and was left out")
+        return out
 
     def _finish(self, batch: _Batch) -> pb.IngestRequest:
         req = pb.IngestRequest(writer=self.writer)

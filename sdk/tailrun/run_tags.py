@@ -84,6 +84,13 @@ def check_key(key: Any, what: str, limit: int = 255) -> str:
     return key
 
 
+MAX_VALUE_CHARS = 64 * 1024   # the service refuses longer tag values (and the whole change with them)
+
+
 def tag_value(value: Any) -> str:
     """Tag and property values are strings: None becomes "", anything else str()."""
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError(f"tag value {text[:40]!r}... is {len(text)} characters long; the limit is "
+                         f"{MAX_VALUE_CHARS} (upload long text as a file with run.upload_file())")
+    return text

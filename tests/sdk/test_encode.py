@@ -7,7 +7,8 @@ import time
 import pytest
 
 from tailrun._columns import decode_column, decode_rows, encode_column, group_points
-from tailrun._encode import MAX_CHUNK_BYTES, Encoder
+from tailrun._encode import MAX_BATCH_BYTES, MAX_CHUNK_BYTES, Encoder
+from tailrun._split import MESSAGE_LIMIT, PART_BYTES, TooLarge, split_event, split_events
 from tailrun._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE, _Marker
 from tailrun.v1 import tailrun_pb2 as pb
 
@@ -145,3 +146,123 @@ def test_one_million_points_encode_in_reasonable_time() -> None:
     out = enc.encode(items)
     assert sum(len(m.times) for m in _metrics(out)) == 50_000
     assert all(pb.IngestRequest.FromString(r.SerializeToString()) == r for r in out)
+
+
+# ---------------------------------------------------------------- batch sizes (issue 8, item 1)
+
+START = (EVENT, "r", "start", {"run_id": "r", "experiment": "e", "status": "Running", "time": T})
+
+
+def _sizes(out: list) -> list[int]:
+    return [len(r.SerializeToString()) for r in out if isinstance(r, pb.IngestRequest)]
+
+
+def _values(out: list, name: str) -> list:
+    return [v for m in _metrics(out) if m.name == name for v in decode_column(m.columns[0])]
+
+
+@pytest.mark.parametrize("count, text", [
+    (60_000, "x" * 394),          # the reported case: 60,000 strings of 400 characters, ~21 MB
+    (400, "y" * 59_994),          # 400 strings of 60 KB
+    (400, "é" * 30_000),          # two UTF-8 bytes per character
+])
+def test_batches_of_long_strings_are_sized_by_their_encoded_bytes(count: int, text: str) -> None:
+    enc = Encoder("w" * 32)
+    logged = [f"{i:06d}{text}" for i in range(count)]
+    out = enc.encode([START] + [(POINT, "r", "s", v, i, T) for i, v in enumerate(logged)])
+    assert max(_sizes(out)) <= MAX_BATCH_BYTES, _sizes(out)
+    assert _values(out, "s") == logged                       # all of them, once, in order
+    assert out[0].events[0].WhichOneof("kind") == "start"   # the run is created by the first batch
+
+
+def test_lists_rows_tables_and_mixed_values_stay_under_the_batch_target() -> None:
+    enc = Encoder("w")
+    long = "z" * 60_000
+    items = [START,
+             (LIST, "r", "l", [long] * 300, None, T),
+             (TABLE, "r", "t", {"a": [long] * 300, "b": list(range(300))}, 300, T),
+             *[(ROW, "r", "row", {"c": long, "n": i}, None, T) for i in range(200)],
+             *[(POINT, "r", "mix", [1.5, 2, None, long, True, 2 ** 70][i % 6], i, T) for i in range(600)]]
+    out = enc.encode(items)
+    assert max(_sizes(out)) <= MAX_BATCH_BYTES
+    assert _values(out, "l") == [long] * 300
+    assert sum(len(m.times) for m in _metrics(out) if m.name == "t") == 300
+    assert sum(len(m.times) for m in _metrics(out) if m.name == "row") == 200
+    assert len(_values(out, "mix")) == 600
+
+
+def test_one_row_bigger_than_the_target_is_a_batch_of_its_own_below_the_message_limit() -> None:
+    enc = Encoder("w")
+    row = {f"c{k}": "v" * 65_000 for k in range(100)}    # the largest row the SDK accepts
+    out = enc.encode([START, (ROW, "r", "big", row, None, T), (ROW, "r", "big", row, None, T)])
+    assert len(_sizes(out)) == 3 and max(_sizes(out)) < MESSAGE_LIMIT
+
+
+def test_rows_with_different_columns_count_the_cells_they_lack() -> None:
+    # Rows of one metric share a column set in a batch; missing cells are sent as None.
+    enc = Encoder("w")
+    out = enc.encode([(ROW, "r", "row", {f"c{i}_{k}": 1.0 for k in range(100)}, None, T) for i in range(1000)])
+    assert max(_sizes(out)) <= MAX_BATCH_BYTES
+
+
+def test_a_patch_or_start_with_many_long_tags_is_split_into_events_that_store_the_same() -> None:
+    enc = Encoder("w")
+    tags = {f"k{i}": f"{i}" + "v" * 60_000 for i in range(300)}
+    out = enc.encode([(EVENT, "r", "start", {**START[3], "tags": tags}),
+                      (EVENT, "r", "patch", {"run_id": "r", "time": T, "set_tags": tags, "status": "Completed"})])
+    assert max(_sizes(out)) <= MAX_BATCH_BYTES
+    events = [ev for req in out for ev in req.events]
+    assert events[0].WhichOneof("kind") == "start"
+    patches = [ev.patch for ev in events[1:]]
+    assert {k: v for p in patches for k, v in p.set_tags.items()} | dict(events[0].start.tags) == tags
+    assert [p.HasField("status") for p in patches].count(True) == 1 and patches[-1].status == "Completed"
+
+
+def test_a_description_over_the_service_limit_is_dropped_with_a_message_and_the_points_kept() -> None:
+    errors: list[str] = []
+    enc = Encoder("w", on_error=errors.append)
+    out = enc.encode([(DESCRIBE, "r", "m", "d" * 70_000), (POINT, "r", "m", 1.0, 1, T)])
+    assert _values(out, "m") == [1.0] and not _metrics(out)[0].description
+    assert len(errors) == 1 and "description of metric 'm'" in errors[0]
+
+
+def test_split_request_parts_are_deterministic_and_hold_every_row() -> None:
+    enc = Encoder("w", max_points=10**9, max_bytes=10**12)   # as an old version sized its batches
+    logged = [f"{i:06d}" + "x" * 394 for i in range(60_000)]
+    (big,) = enc.encode([START] + [(POINT, "r", "s", v, None, T) for v in logged])
+    assert big.ByteSize() > MESSAGE_LIMIT
+    parts = split_events(big.events, PART_BYTES)
+    assert parts == split_events(pb.IngestRequest.FromString(big.SerializeToString()).events, PART_BYTES)
+    assert all(sum(ev.ByteSize() + 8 for ev in p) <= PART_BYTES for p in parts)
+    assert parts[0][0].WhichOneof("kind") == "start"
+    assert [v for p in parts for ev in p if ev.WhichOneof("kind") == "metrics"
+            for v in decode_column(ev.metrics.columns[0])] == logged
+
+
+def test_split_keeps_value_kinds_file_offsets_and_refuses_what_cannot_be_split() -> None:
+    mp = pb.MetricPoints(run_id="r", name="m", kind=pb.METRIC_KIND_SCALAR)
+    values = [[1.5, 7, "s" * 50_000, None, True, 2 ** 80][i % 6] for i in range(600)]
+    mp.times.extend([T] * 600)
+    mp.steps.extend(range(600))
+    encode_column(mp.columns.add(), values)
+    pieces = split_event(pb.Event(metrics=mp), 1024 * 1024)
+    assert len(pieces) > 1 and [v for p in pieces for v in decode_column(p.metrics.columns[0])] == values
+    assert [s for p in pieces for s in p.metrics.steps] == list(range(600))
+    data = bytes(range(256)) * 20_000
+    chunks = [e.file for e in split_event(pb.Event(file=pb.FileChunk(run_id="r", path="a", offset=5, data=data,
+                                                                     last=True)), 1024 * 1024)]
+    assert b"".join(c.data for c in chunks) == data and [c.last for c in chunks][-2:] == [False, True]
+    assert [c.offset for c in chunks] == [5 + sum(len(x.data) for x in chunks[:i]) for i in range(len(chunks))]
+    one_row = pb.MetricPoints(run_id="r", name="m", kind=pb.METRIC_KIND_SCALAR, times=[T])
+    encode_column(one_row.columns.add(), ["x" * 2_000_000])
+    with pytest.raises(TooLarge, match="one row"):
+        split_event(pb.Event(metrics=one_row), 1024 * 1024)
+
+
+def test_a_tag_value_over_the_service_limit_is_left_out_and_the_run_still_starts() -> None:
+    errors: list[str] = []
+    enc = Encoder("w", on_error=errors.append)
+    out = enc.encode([(EVENT, "r", "start", {**START[3], "tags": {"ok": "1", "huge": "h" * 70_000}})])
+    (start,) = [ev.start for req in out for ev in req.events]
+    assert dict(start.tags) == {"ok": "1"}
+    assert len(errors) == 1 and "tag 'huge'" in errors[0]

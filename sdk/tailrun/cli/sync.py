@@ -2,7 +2,9 @@
 the process died before everything was acknowledged).
 
 Each spool keeps its writer id and sequence numbers, so uploading one twice stores nothing twice.
-A spool still owned by a live process is left alone (its owner sends it).
+A spool still owned by a live process is left alone (its owner sends it). What could not be sent
+is said on stderr with counts (damaged records, the batches lost with them, events refused by the
+service), and the exit status is then 1.
 """
 from __future__ import annotations
 
@@ -60,8 +62,11 @@ def main(argv: list[str]) -> int:
         if args.dry_run:
             plan = summarize_folder(folder)
             where = args.address or target.get("address") or "the local service"
+            split = f"; {plan.split} over the message limit would be sent in parts" if plan.split else ""
             print(f"would send {plan.batches} batches ({plan.events} events, {_size(plan.bytes)}) "
-                  f"of writer {plan.writer} to {where}" + _skipped(plan.skipped_bytes))
+                  f"of writer {plan.writer} to {where}{split}")
+            for line in plan.losses():
+                print(f"tailrun sync: writer {plan.writer}: {line}", file=sys.stderr)
             continue
         address, token = _destination(args, target)
         if not address:
@@ -86,13 +91,17 @@ def _upload_one(folder: Path, address: str, token: str | None, upload_folder) ->
     finally:
         os.close(fd)
     already = f"; {result.already} were already stored" if result.already else ""
+    split = (f"; {result.split} over the message limit were sent in {result.parts} parts"
+             if result.split else "")
     print(f"sent {result.batches} batches ({result.events} events, {_size(result.bytes)}) of writer "
-          f"{result.writer} to {address}{already}" + _skipped(result.skipped_bytes))
-    return True
-
-
-def _skipped(n: int) -> str:
-    return f"; skipped {n} bytes of a damaged tail" if n else ""
+          f"{result.writer} to {address}{already}{split}")
+    for line in result.losses():
+        print(f"tailrun sync: LOST data of writer {result.writer}: {line}", file=sys.stderr)
+    if result.rejected:
+        shown = "; ".join(result.rejected[:5]) + ("; ..." if len(result.rejected) > 5 else "")
+        print(f"tailrun sync: the service refused {len(result.rejected)} events of writer "
+              f"{result.writer}: {shown}", file=sys.stderr)
+    return not (result.lost or result.rejected)
 
 
 if __name__ == "__main__":  # pragma: no cover

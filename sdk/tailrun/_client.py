@@ -131,8 +131,24 @@ class Client:
         return self._unary("SetExperimentArchived", req, f"archiving experiment {name!r}")
 
     def list_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> list[pb.RunInfo]:
-        req = req if req is not None else pb.ListRunsRequest(**fields)
-        return list(self._unary("ListRuns", req, "listing runs").runs)
+        """Every run of the list (all its pages)."""
+        return list(self.iter_runs(req, **fields))
+
+    def iter_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> Iterator[pb.RunInfo]:
+        """The runs of the list page by page, asking for the next page only when it is reached.
+        Lists leave out metric names and values unless asked (`select_metrics=False`)."""
+        fields.setdefault("select_metrics", True)
+        page_req = pb.ListRunsRequest()
+        if req is not None:
+            page_req.CopyFrom(req)
+        else:
+            page_req = pb.ListRunsRequest(**fields)
+        while True:
+            page = self._unary("ListRuns", page_req, "listing runs")
+            yield from page.runs
+            if not page.next_page_token:
+                return
+            page_req.page_token = page.next_page_token
 
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._unary("GetRun", pb.GetRunRequest(run_id=run_id), f"reading run {run_id!r}", run_id)

@@ -187,7 +187,7 @@ class Tracker(pb_grpc.TrackerServicer):
     def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext):
         with self._guard(context, "ListRuns"):
             _reject_nul(request)
-            return pb.ListRunsResponse(runs=self.store.list_runs(request))
+            return self.store.list_runs_page(request)
 
     def GetRun(self, request: pb.GetRunRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetRun"):

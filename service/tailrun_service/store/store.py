@@ -96,8 +96,14 @@ class Store:
             return queries.set_experiment_archived(conn, name, id, archived)
 
     def list_runs(self, req: pb.ListRunsRequest) -> list[pb.RunInfo]:
+        """Every page of the list, for the service's own use (ListRuns answers one page)."""
         with self.db.read() as conn:
             return queries.list_runs(conn, req)
+
+    def list_runs_page(self, req: pb.ListRunsRequest) -> pb.ListRunsResponse:
+        """One page of the list and the token for the next: see ListRunsRequest."""
+        with self.db.read() as conn:
+            return queries.list_runs_page(conn, req)
 
     def get_run(self, run_id: str) -> pb.RunInfo:
         with self.db.read() as conn:

@@ -93,20 +93,25 @@ class RunsScreen(LiveScreen):
         self.set_interval(0.5, self._redraw_values)
 
     def action_reload(self) -> None:
-        self.load()
+        self.load(list(self.query_one("#runs", RunTable).metric_columns))
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
-    def load(self) -> None:
-        self.post_message(RunsLoaded(self.experiment, self.client.list_runs(self.experiment)))
+    def load(self, columns: list[str]) -> None:
+        # Only the shown columns' values come back: a run may have 10,000 metrics.
+        listing = self.client.list_runs(self.experiment, metric_columns=columns)
+        self.post_message(RunsLoaded(self.experiment, listing.runs, listing.metric_names, columns))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.clear_problem()
         self._loaded = True
         table = self.query_one("#runs", RunTable)
         table.runs = {r.run_id: r for r in message.runs}
+        table.offered_names = set(message.metric_names)
         self._pick_columns()
         table.redraw()
         self._show_empty()
+        if any(name not in message.columns for name in table.metric_columns):
+            self.load(list(table.metric_columns))   # their values were not asked for yet
 
     def _pick_columns(self) -> None:
         table = self.query_one("#runs", RunTable)
@@ -218,6 +223,7 @@ class RunsScreen(LiveScreen):
                 self._chosen = result
                 table.metric_columns = [n for n in names if n in result]
                 table.redraw()
+                self.action_reload()
 
         self.app.push_screen(MetricChooser(names, table.metric_columns), chosen)
 

@@ -66,6 +66,7 @@ class RunTable(DataTable):
         self.clock = clock
         self.runs: dict[str, pb.RunInfo] = {}
         self.metric_columns: list[str] = []
+        self.offered_names: set[str] = set()   # scalar metrics of the runs, from the list query
         self.selected: list[str] = []
         self.sort_key = "number"
         self.sort_reverse = True
@@ -98,7 +99,7 @@ class RunTable(DataTable):
         return name in self.metric_columns
 
     def metric_names(self) -> list[str]:
-        names: set[str] = set()
+        names = set(self.offered_names)
         for run in self.runs.values():
             names.update(run.last_metrics.keys())
         return sorted(names)

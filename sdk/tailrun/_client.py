@@ -160,8 +160,11 @@ class Client:
 
     def get_metrics(self, run_id: str, name: str = "") -> list[pb.MetricPoints]:
         """Every stored chunk of the run's metrics (or of one metric), in logged order."""
-        req = pb.GetMetricsRequest(run_id=run_id, name=name)
-        return [m.points for m in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id)]
+        req = pb.GetMetricsRequest(run_id=run_id, name=name, batched=True)
+        chunks: list[pb.MetricPoints] = []
+        for data in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id):
+            chunks += data.batch if data.batch else [data.points]
+        return chunks
 
     def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
         return self._unary("GetSeries", req, f"reading series {req.name!r} of run {req.run_id!r}", req.run_id)

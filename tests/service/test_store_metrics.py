@@ -144,3 +144,24 @@ def test_downsample_edges():
     assert len(sx) == 2  # one point per all-NaN bucket, so the gap shows
     sx, sy, _ = downsample(x, y, 1)
     assert list(sy) == [9.0]
+
+
+def test_metric_data_batched_holds_the_same_chunks_in_order(store, monkeypatch):
+    """GetMetrics' `batched` answer: the chunks of every metric, in order, several per message;
+    a page of chunk reads spans metrics (one read per page, not per metric)."""
+    from tailrun_service.store import series
+
+    monkeypatch.setattr(series, "CHUNKS_PER_QUERY", 3)
+    monkeypatch.setattr(series, "BATCH_BYTES", 200)
+    w = Writer(store)
+    w.send(start("r1"))
+    for i in range(4):
+        w.send(*[scalar("r1", f"m{j}", [float(i * 10 + j)]) for j in range(5)])
+    single = [d.points for d in store.metric_data("r1")]
+    batches = list(store.metric_data("r1", batched=True))
+    assert 1 < len(batches) < len(single) == 20
+    assert [p for d in batches for p in d.batch] == single
+    assert [(p.name, p.first_index) for p in single] == [(f"m{j}", i) for j in range(5) for i in range(4)]
+    assert [p.columns[0].values[0] for p in single if p.name == "m3"] == [3.0, 13.0, 23.0, 33.0]
+    assert [p for d in store.metric_data("r1", "m2", batched=True) for p in d.batch] == \
+        [p for p in single if p.name == "m2"]

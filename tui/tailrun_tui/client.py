@@ -151,11 +151,12 @@ class TrackerClient:
         out: list[pb.MetricPoints] = []
         seen = 0
         try:
-            stream = self._stub.GetMetrics(pb.GetMetricsRequest(run_id=run_id, name=name),
+            stream = self._stub.GetMetrics(pb.GetMetricsRequest(run_id=run_id, name=name, batched=True),
                                            timeout=QUERY_TIMEOUT * 4, metadata=self._metadata)
             for data in stream:
-                out.append(data.points)
-                seen += max(len(data.points.times), _rows(data.points))
+                for points in data.batch if data.batch else [data.points]:
+                    out.append(points)
+                    seen += max(len(points.times), _rows(points))
                 if seen >= max_points:
                     stream.cancel()
                     break

@@ -414,18 +414,22 @@ class GetRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ("run_id", "name")
+    __slots__ = ("run_id", "name", "batched")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     name: str
-    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    batched: bool
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., batched: _Optional[bool] = ...) -> None: ...
 
 class MetricData(_message.Message):
-    __slots__ = ("points",)
+    __slots__ = ("points", "batch")
     POINTS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     points: MetricPoints
-    def __init__(self, points: _Optional[_Union[MetricPoints, _Mapping]] = ...) -> None: ...
+    batch: _containers.RepeatedCompositeFieldContainer[MetricPoints]
+    def __init__(self, points: _Optional[_Union[MetricPoints, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[MetricPoints, _Mapping]]] = ...) -> None: ...
 
 class SeriesRequest(_message.Message):
     __slots__ = ("run_id", "name", "max_points", "first_index", "tail")

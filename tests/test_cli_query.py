@@ -128,3 +128,30 @@ def test_unreachable_service_is_a_clear_error():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "tailrun runs: cannot reach the tailrun service at 127.0.0.1:1" in out.stderr
+
+
+def _into_closed_pipe(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """Run the CLI with stdout a pipe whose reader has already left (`... | head -0`)."""
+    import os
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "tailrun.cli", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=cwd)
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_left_ends_the_command_quietly(service, made, tmp_path):
+    """`tailrun runs | head -1`, `tailrun submit ... | head -1`: exit 141 (like SIGPIPE), no traceback."""
+    runs = _into_closed_pipe("runs", "--address", service.address)
+    assert runs.returncode == 141 and runs.stderr == ""
+    (tmp_path / "job.py").write_text("print('hi')\n")
+    submit = _into_closed_pipe("submit", "job.py", "--address", service.address, cwd=tmp_path)
+    assert submit.returncode == 141 and submit.stderr == ""
+    metrics = _into_closed_pipe("metrics", made[0], "--address", service.address)
+    assert metrics.returncode == 141 and metrics.stderr == ""
+    # And through a real `head -1`, with more output than a pipe holds.
+    shell = subprocess.run(f"{sys.executable} -m tailrun.cli metrics {made[0]} --csv --address {service.address}"
+                           f" | head -1", shell=True, capture_output=True, text=True, timeout=120)
+    assert shell.stdout.startswith("metric,kind") and "Traceback" not in shell.stderr

@@ -37,8 +37,6 @@ def main(argv: list[str]) -> int:
     except TailrunError as exc:
         print(f"tailrun {command}: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `tailrun metrics RUN | head`
-        return 0
     finally:
         client.close()
 

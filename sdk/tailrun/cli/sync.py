@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .._settings import ENV_ADDRESS, Settings, home_dir
 from .._spool import abandoned, claim, read_target, spool_root
+from .terminal import safe
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,11 +62,11 @@ def main(argv: list[str]) -> int:
             plan = summarize_folder(folder)
             where = args.address or target.get("address") or "the local service"
             print(f"would send {plan.batches} batches ({plan.events} events, {_size(plan.bytes)}) "
-                  f"of writer {plan.writer} to {where}" + _skipped(plan.skipped_bytes))
+                  f"of writer {safe(plan.writer)} to {safe(where)}" + _skipped(plan.skipped_bytes))
             continue
         address, token = _destination(args, target)
         if not address:
-            print(f"tailrun sync: no service to send {folder.name} to: pass --address or set {ENV_ADDRESS}",
+            print(f"tailrun sync: no service to send {safe(folder.name)} to: pass --address or set {ENV_ADDRESS}",
                   file=sys.stderr)
             return 2
         failures += not _upload_one(folder, address, token, upload_folder)
@@ -80,14 +81,15 @@ def _upload_one(folder: Path, address: str, token: str | None, upload_folder) ->
         result = upload_folder(folder, address, token)
         shutil.rmtree(folder, ignore_errors=True)   # still holding its lock
     except Exception as exc:
-        print(f"tailrun sync: could not upload {folder.name} to {address}: {exc}; the spool is kept",
+        print(f"tailrun sync: could not upload {safe(folder.name)} to {safe(address)}: {safe(str(exc))}; "
+              "the spool is kept",
               file=sys.stderr)
         return False
     finally:
         os.close(fd)
     already = f"; {result.already} were already stored" if result.already else ""
     print(f"sent {result.batches} batches ({result.events} events, {_size(result.bytes)}) of writer "
-          f"{result.writer} to {address}{already}" + _skipped(result.skipped_bytes))
+          f"{safe(result.writer)} to {safe(address)}{already}" + _skipped(result.skipped_bytes))
     return True
 
 

@@ -1,6 +1,7 @@
 """The runs of one experiment, live: statuses and last metric values change as the runs log."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +11,7 @@ from textual.widgets import DataTable, Footer, Label, SelectionList, Static
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .. import fmt
 from ..messages import OpenRun, RunsLoaded
 from ..widgets.filter_bar import FilterBar
 from ..widgets.run_table import RunTable
@@ -42,7 +44,8 @@ class MetricChooser(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical(id="chooser"):
             yield Label("Metric columns — space toggles, enter applies, esc cancels")
-            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+            yield SelectionList[str](*[(fmt.user_text(n), n, n in self.chosen) for n in self.names],
+                                     id="metric-list")
 
     def action_accept(self) -> None:
         self.dismiss(list(self.query_one(SelectionList).selected))
@@ -74,7 +77,7 @@ class RunsScreen(LiveScreen):
         yield from self.compose_status()
         yield FilterBar("filter runs (id, name, status, tag)…", id="filter")
         yield RunTable(self.tailrun.clock, id="runs")
-        yield Static(empty_hint(self.experiment), id="empty", classes="hint")
+        yield Static(Text(empty_hint(fmt.user_plain(self.experiment))), id="empty", classes="hint")
         yield Footer()
 
     def crumb(self) -> str:

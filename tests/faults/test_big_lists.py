@@ -159,3 +159,32 @@ def test_get_metrics_on_ten_thousand_names(big_service, capsys):
     assert sorted(c.columns[0].values[0] for c in chunks) == [float(i) for i in range(NAMES)]
     with capsys.disabled():
         print(f"\nGetMetrics of {NAMES} metrics: {took:.2f} s")
+
+
+@pytest.mark.slow
+def test_ui_runs_screen_lists_the_big_runs(big_service):
+    """The UI's runs list: every run, with the first metric columns and their last values."""
+    import asyncio
+
+    from tailrun._settings import Settings
+    from tailrun_tui.app import TailrunApp
+    from tailrun_tui.screens.runs import MAX_METRIC_COLUMNS, RunsScreen
+
+    async def scenario() -> None:
+        app = TailrunApp(Settings(big_service.address, None), experiment=EXPERIMENT)
+        async with app.run_test(size=(160, 40)) as pilot:
+            wanted = [_name(i) for i in range(MAX_METRIC_COLUMNS)]
+            for _ in range(600):   # until the rows and the columns' values arrived (a signal, not a sleep)
+                await pilot.pause(0.05)
+                screen = app.screen
+                table = screen.query_one("#runs") if isinstance(screen, RunsScreen) else None
+                if table is not None and len(table.runs) == RUNS and table.metric_columns == wanted and all(
+                        dict(r.last_metrics) == {n: float(i) for i, n in enumerate(wanted)}
+                        for r in table.runs.values()):
+                    break
+            else:
+                raise AssertionError("the runs list did not show the runs with their metric columns")
+            assert len(table.metric_names()) == NAMES
+            assert table.row_count == RUNS
+
+    asyncio.run(scenario())

@@ -188,3 +188,28 @@ def test_ui_runs_screen_lists_the_big_runs(big_service):
             assert table.row_count == RUNS
 
     asyncio.run(scenario())
+
+
+def test_sdk_and_cli_follow_pages(service):
+    """More runs than one page holds: get_runs, get_children and `tailrun runs --all` list each once."""
+    from tailrun import Experiment, Run, Workspace
+    from tailrun_service.store.queries import DEFAULT_PAGE_SIZE
+
+    count = DEFAULT_PAGE_SIZE + 5
+    parent = "many-parent"
+    events = [pb.Event(start=pb.RunStart(run_id=parent, experiment="many", time=1.0))]
+    events += [pb.Event(start=pb.RunStart(run_id=f"top-{i:03d}", experiment="many", time=2.0 + i))
+               for i in range(count)]
+    events += [pb.Event(start=pb.RunStart(run_id=f"kid-{i:03d}", experiment="many", time=2.0 + i,
+                                          parent_run_id=parent)) for i in range(count)]
+    service.store.apply_batch("many-writer", 1, events)
+    ws = Workspace(address=service.address)
+    top = [r.id for r in Experiment(ws, "many").get_runs()]
+    assert top == [f"top-{i:03d}" for i in reversed(range(count))] + [parent]   # newest first, once each
+    assert len(list(Experiment(ws, "many").get_runs(include_children=True))) == 2 * count + 1
+    children = [r.id for r in Run.get(ws, parent).get_children()]
+    assert children == [f"kid-{i:03d}" for i in reversed(range(count))]
+    out = subprocess.run([sys.executable, "-m", "tailrun.cli", "runs", "--all", "--address", service.address],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 2 * count + 2   # header + every run

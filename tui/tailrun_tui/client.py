@@ -122,12 +122,12 @@ class TrackerClient:
         return list(self._call("ListExperiments", pb.ListExperimentsRequest(view_type="ActiveOnly")).experiments)
 
     def list_runs(self, experiment: str = "", parent_run_id: str = "", include_children: bool = False,
-                  metric_columns: list[str] | tuple[str, ...] = ()) -> RunListing:
+                  metric_columns: list[str] | tuple[str, ...] = (), offer_names: bool = True) -> RunListing:
         """Every page of the list, each run with only the last values of `metric_columns`, and
-        the scalar metric names the runs have (the columns the list can offer)."""
+        (with `offer_names`) the scalar metric names the runs have: the columns it can offer."""
         req = pb.ListRunsRequest(experiment=experiment, parent_run_id=parent_run_id,
                                  include_children=include_children, select_metrics=True,
-                                 metric_columns=list(metric_columns), list_metric_names=True)
+                                 metric_columns=list(metric_columns), list_metric_names=offer_names)
         listing = RunListing([], [])
         names: set[str] = set()
         while True:

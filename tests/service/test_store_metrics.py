@@ -148,16 +148,19 @@ def test_downsample_edges():
 
 def test_metric_data_batched_holds_the_same_chunks_in_order(store, monkeypatch):
     """GetMetrics' `batched` answer: the chunks of every metric, in order, several per message;
-    a page of chunk reads spans metrics (one read per page, not per metric)."""
+    small metrics are read a window at a time, big ones a page of chunks at a time: same answer."""
     from tailrun_service.store import series
 
     monkeypatch.setattr(series, "CHUNKS_PER_QUERY", 3)
     monkeypatch.setattr(series, "BATCH_BYTES", 200)
+    monkeypatch.setattr(series, "MAX_WINDOW", 2)
     w = Writer(store)
     w.send(start("r1"))
     for i in range(4):
         w.send(*[scalar("r1", f"m{j}", [float(i * 10 + j)]) for j in range(5)])
     single = [d.points for d in store.metric_data("r1")]
+    monkeypatch.setattr(series, "SMALL_POINTS", 2)   # each metric alone, paged by 3 chunks
+    assert [d.points for d in store.metric_data("r1")] == single
     batches = list(store.metric_data("r1", batched=True))
     assert 1 < len(batches) < len(single) == 20
     assert [p for d in batches for p in d.batch] == single

@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterator
 
 import numpy as np
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select
 
 from tailrun.v1 import tailrun_pb2 as pb
 
@@ -14,7 +14,7 @@ from .chunks import chunk_to_points, chunk_wire
 from .engine import Database
 from .schema import metric_chunks, metrics, runs
 
-CHUNKS_PER_QUERY = 128  # iter_metrics reads this many chunks per short read, not holding a connection
+CHUNKS_PER_QUERY = 32  # iter_metrics reads this many chunks per short read, not holding a connection
 
 _CHUNK_COLUMNS = (metric_chunks.c.id, metric_chunks.c.metric_id, metric_chunks.c.first_index,
                   metric_chunks.c.count, metric_chunks.c.columns_json, metric_chunks.c.times,
@@ -26,16 +26,6 @@ _CHUNK_PAGE = (select(*_CHUNK_COLUMNS)
                .where(metric_chunks.c.metric_id == bindparam("metric_id"),
                       metric_chunks.c.first_index >= bindparam("from_index"))
                .order_by(metric_chunks.c.first_index).limit(bindparam("page")))
-# The chunks of every metric of a run, in (metric, index) order, after a (metric_id, first_index)
-# key: one short read per page of chunks, however many metrics the run has.
-_RUN_CHUNK_PAGE = (select(*_CHUNK_COLUMNS)
-                   .join(metrics, metrics.c.id == metric_chunks.c.metric_id)
-                   .where(metrics.c.run_id == bindparam("run_id"),
-                          or_(metric_chunks.c.metric_id > bindparam("after_metric"),
-                              and_(metric_chunks.c.metric_id == bindparam("after_metric"),
-                                   metric_chunks.c.first_index > bindparam("after_index"))))
-                   .order_by(metric_chunks.c.metric_id, metric_chunks.c.first_index)
-                   .limit(bindparam("page")))
 _SERIES_CHUNKS = (select(metric_chunks.c.first_index, metric_chunks.c.count, metric_chunks.c.steps,
                          metric_chunks.c["values"])
                   .where(metric_chunks.c.metric_id == bindparam("metric_id"),
@@ -51,35 +41,68 @@ def _metric_rows(conn, run_id: str, name: str = ""):
     return conn.execute(query.order_by(metrics.c.id)).all()
 
 
+# Metrics of at most this many points (together) are read in one query: a run of 10,000
+# one-point metrics is 20 reads, not 10,000. A bigger metric is read a page of chunks at a time.
+SMALL_POINTS = 4096
+MAX_WINDOW = 500
+
+
 def iter_metrics(db: Database, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
     """Yield one MetricPoints per stored chunk, metric by metric, in order (first_index set).
 
-    Chunks are read a page at a time, each page in its own short read, so a slow consumer (a
-    gRPC stream) never holds a database connection. A page spans metrics: a run with 10,000
-    one-point metrics is ~80 reads, not 10,000."""
+    Chunks are read in short reads (a window of small metrics, or a page of one big metric's
+    chunks), so a slow consumer (a gRPC stream) never holds a database connection."""
     with db.read() as conn:
         if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
             raise NotFound(f"run {run_id!r} not found")
         metric_rows = _metric_rows(conn, run_id, name)
-    if name:
-        yield from _metric_chunks(db, run_id, metric_rows)
-        return
-    by_id = {m.id: (m, json.loads(m.columns_json)) for m in metric_rows}
-    after_metric, after_index = -1, -1
+    for window in _windows(metric_rows):
+        if len(window) == 1 and window[0].count > SMALL_POINTS:
+            yield from _metric_chunks(db, run_id, window[0])
+        else:
+            yield from _window_chunks(db, run_id, window)
+
+
+def _windows(metric_rows: list) -> Iterator[list]:
+    """Consecutive metrics grouped while their points stay under SMALL_POINTS; a big one alone."""
+    window: list = []
+    points = 0
+    for m in metric_rows:
+        if window and (points + m.count > SMALL_POINTS or len(window) >= MAX_WINDOW):
+            yield window
+            window, points = [], 0
+        window.append(m)
+        points += m.count
+    if window:
+        yield window
+
+
+def _window_chunks(db: Database, run_id: str, window: list) -> Iterator[pb.MetricPoints]:
+    """Every chunk of a few small metrics, in one read, in (metric, index) order."""
+    by_id = {m.id: (m, json.loads(m.columns_json)) for m in window}
+    query = (select(*_CHUNK_COLUMNS).where(metric_chunks.c.metric_id.in_(list(by_id)))
+             .order_by(metric_chunks.c.metric_id, metric_chunks.c.first_index))
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        m, columns = by_id[row.metric_id]
+        yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind, description=m.description)
+
+
+def _metric_chunks(db: Database, run_id: str, m) -> Iterator[pb.MetricPoints]:
+    """The chunks of one metric, a page of CHUNKS_PER_QUERY per short read."""
+    columns = json.loads(m.columns_json)
+    next_index = 0
     while True:
         with db.read() as conn:
-            page = db.fetch_all(conn, _RUN_CHUNK_PAGE, {"run_id": run_id, "after_metric": after_metric,
-                                                        "after_index": after_index, "page": CHUNKS_PER_QUERY})
+            page = db.fetch_all(conn, _CHUNK_PAGE, {"metric_id": m.id, "from_index": next_index,
+                                                    "page": CHUNKS_PER_QUERY})
         for row in page:
-            found = by_id.get(row.metric_id)
-            if found is None:   # a metric created after the list was read: not part of this answer
-                continue
-            m, columns = found
             yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind,
                                   description=m.description)
         if len(page) < CHUNKS_PER_QUERY:
             return
-        after_metric, after_index = page[-1].metric_id, page[-1].first_index
+        next_index = page[-1].first_index + page[-1].count
 
 
 BATCH_BYTES = 1024 * 1024  # MetricData.batch stops growing here (a bigger chunk goes alone)
@@ -102,23 +125,6 @@ def metric_data(db: Database, run_id: str, name: str = "", batched: bool = False
         size += grows
     if batch:
         yield pb.MetricData(batch=batch)
-
-
-def _metric_chunks(db: Database, run_id: str, metric_rows: list) -> Iterator[pb.MetricPoints]:
-    """The chunks of the given metrics, a page of one metric's chunks per short read."""
-    for m in metric_rows:
-        columns = json.loads(m.columns_json)
-        next_index = 0
-        while True:
-            with db.read() as conn:
-                page = db.fetch_all(conn, _CHUNK_PAGE, {"metric_id": m.id, "from_index": next_index,
-                                                        "page": CHUNKS_PER_QUERY})
-            for row in page:
-                yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind,
-                                      description=m.description)
-            if len(page) < CHUNKS_PER_QUERY:
-                break
-            next_index = page[-1].first_index + page[-1].count
 
 
 def load_chunk_wire(db: Database, conn, metric_id: int, first_index: int) -> bytes | None:

@@ -92,11 +92,23 @@ def test_cli_runs_lists_every_run(big_service):
     assert listed == set(big_service.ids)
 
 
-@pytest.mark.slow
-def test_sdk_get_runs_and_get_run(big_service):
-    from tailrun import Experiment, Workspace
+@pytest.fixture
+def big_ws(big_service):
+    """A Workspace on the big service, with a fresh SDK recorder (it is process-wide)."""
+    from recorder_reset import reset_recorder
 
-    ws = Workspace(address=big_service.address)
+    from tailrun import Workspace
+
+    reset_recorder()
+    yield Workspace(address=big_service.address)
+    reset_recorder()
+
+
+@pytest.mark.slow
+def test_sdk_get_runs_and_get_run(big_service, big_ws):
+    from tailrun import Experiment
+
+    ws = big_ws
     runs = list(Experiment(ws, EXPERIMENT).get_runs())
     assert sorted(r.id for r in runs) == sorted(big_service.ids)
     # One run with every name and last value still fits one GetRun answer.
@@ -190,9 +202,9 @@ def test_ui_runs_screen_lists_the_big_runs(big_service):
     asyncio.run(scenario())
 
 
-def test_sdk_and_cli_follow_pages(service):
+def test_sdk_and_cli_follow_pages(service, ws):
     """More runs than one page holds: get_runs, get_children and `tailrun runs --all` list each once."""
-    from tailrun import Experiment, Run, Workspace
+    from tailrun import Experiment, Run
     from tailrun_service.store.queries import DEFAULT_PAGE_SIZE
 
     count = DEFAULT_PAGE_SIZE + 5
@@ -203,7 +215,6 @@ def test_sdk_and_cli_follow_pages(service):
     events += [pb.Event(start=pb.RunStart(run_id=f"kid-{i:03d}", experiment="many", time=2.0 + i,
                                           parent_run_id=parent)) for i in range(count)]
     service.store.apply_batch("many-writer", 1, events)
-    ws = Workspace(address=service.address)
     top = [r.id for r in Experiment(ws, "many").get_runs()]
     assert top == [f"top-{i:03d}" for i in reversed(range(count))] + [parent]   # newest first, once each
     assert len(list(Experiment(ws, "many").get_runs(include_children=True))) == 2 * count + 1

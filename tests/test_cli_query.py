@@ -128,3 +128,104 @@ def test_unreachable_service_is_a_clear_error():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "tailrun runs: cannot reach the tailrun service at 127.0.0.1:1" in out.stderr
+
+
+def _into_closed_pipe(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """Run the CLI with stdout a pipe whose reader has already left (`... | head -0`)."""
+    import os
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "tailrun.cli", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=cwd)
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_left_ends_the_command_quietly(service, made, tmp_path):
+    """`tailrun runs | head -1`, `tailrun submit ... | head -1`: exit 141 (like SIGPIPE), no traceback."""
+    runs = _into_closed_pipe("runs", "--address", service.address)
+    assert runs.returncode == 141 and runs.stderr == ""
+    (tmp_path / "job.py").write_text("print('hi')\n")
+    submit = _into_closed_pipe("submit", "job.py", "--address", service.address, cwd=tmp_path)
+    assert submit.returncode == 141 and submit.stderr == ""
+    metrics = _into_closed_pipe("metrics", made[0], "--address", service.address)
+    assert metrics.returncode == 141 and metrics.stderr == ""
+    # And through a real `head -1`, with more output than a pipe holds.
+    shell = subprocess.run(f"{sys.executable} -m tailrun.cli metrics {made[0]} --csv --address {service.address}"
+                           f" | head -1", shell=True, capture_output=True, text=True, timeout=120)
+    assert shell.stdout.startswith("metric,kind") and "Traceback" not in shell.stderr
+
+
+EVIL_RUN = textwrap.dedent("""
+    from tailrun import Workspace, Experiment
+    run = Experiment(Workspace(), "evil").start_logging(outputs=False, display_name="name\\x1b]0;pwned\\x07[bold]x")
+    run.tag("tag\\x1b[2J", "v\\x9b1A")
+    run.log("note", "red\\x1b[31m\\x1b]52;c;ZXZpbA==\\x07")
+    print("\\x1b[32mgreen\\x1b[0m \\x1b]0;title\\x07\\x1b[2J\\x1b[1Aup\\x07 plain", flush=True)
+    run.complete()
+    print(run.id)
+""")
+
+
+def _no_escape_sequences(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, repr(text)
+
+
+def test_user_data_cannot_drive_the_terminal(service, run_script):
+    """Names, tags, values and console output with escape sequences are shown escaped (and a
+    console's colours are kept on a terminal only)."""
+    proc = run_script(EVIL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.split()[-1]
+    # The SDK refuses control characters in metric names; a raw writer is not the SDK.
+    from tailrun.v1 import tailrun_pb2 as pb
+    service.store.apply_batch("raw-writer", 1, [pb.Event(metrics=pb.MetricPoints(
+        run_id=run_id, name="loss\x1b[2J", kind=pb.METRIC_KIND_SCALAR, times=[time.time()],
+        columns=[pb.Column(values=[1.5])]))])
+
+    runs = cli(service, "runs", "evil")
+    assert runs.returncode == 0, runs.stderr
+    _no_escape_sequences(runs.stdout)
+    assert "name\\x1b]0;pwned\\x07[bold]x" in runs.stdout
+
+    table = cli(service, "metrics", run_id)
+    _no_escape_sequences(table.stdout)
+    assert "loss\\x1b[2J (scalar, 1 value)" in table.stdout
+    assert "red\\x1b[31m\\x1b]52;c;ZXZpbA==\\x07" in table.stdout
+    exact = cli(service, "metrics", run_id, "--csv")   # not a terminal: exact data
+    assert "red\x1b[31m" in exact.stdout
+
+    logs = cli(service, "logs", run_id)                # not a terminal: no escape sequence at all
+    assert logs.returncode == 0, logs.stderr
+    _no_escape_sequences(logs.stdout)
+    assert "green \\x1b" not in logs.stdout and "green up\\x07 plain" in logs.stdout
+    raw = cli(service, "logs", run_id, "--raw")
+    assert "\x1b]0;title\x07" in raw.stdout
+
+    # On a terminal: the colours are kept, everything else removed, and the colours reset at the end.
+    import os
+    import pty
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tailrun.cli", "logs", run_id, "--address", service.address],
+                              stdout=slave, stderr=subprocess.PIPE, timeout=60)
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:   # EIO: the other side closed
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert proc.returncode == 0, proc.stderr
+    text = shown.decode()
+    assert "\x1b[32mgreen\x1b[0m up\\x07 plain" in text and text.endswith("\x1b[0m")
+    assert "\x1b]" not in text and "\x1b[2J" not in text and "\x1b[1A" not in text

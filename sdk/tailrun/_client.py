@@ -131,8 +131,24 @@ class Client:
         return self._unary("SetExperimentArchived", req, f"archiving experiment {name!r}")
 
     def list_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> list[pb.RunInfo]:
-        req = req if req is not None else pb.ListRunsRequest(**fields)
-        return list(self._unary("ListRuns", req, "listing runs").runs)
+        """Every run of the list (all its pages)."""
+        return list(self.iter_runs(req, **fields))
+
+    def iter_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> Iterator[pb.RunInfo]:
+        """The runs of the list page by page, asking for the next page only when it is reached.
+        Lists leave out metric names and values unless asked (`select_metrics=False`)."""
+        fields.setdefault("select_metrics", True)
+        page_req = pb.ListRunsRequest()
+        if req is not None:
+            page_req.CopyFrom(req)
+        else:
+            page_req = pb.ListRunsRequest(**fields)
+        while True:
+            page = self._unary("ListRuns", page_req, "listing runs")
+            yield from page.runs
+            if not page.next_page_token:
+                return
+            page_req.page_token = page.next_page_token
 
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._unary("GetRun", pb.GetRunRequest(run_id=run_id), f"reading run {run_id!r}", run_id)
@@ -144,8 +160,11 @@ class Client:
 
     def get_metrics(self, run_id: str, name: str = "") -> list[pb.MetricPoints]:
         """Every stored chunk of the run's metrics (or of one metric), in logged order."""
-        req = pb.GetMetricsRequest(run_id=run_id, name=name)
-        return [m.points for m in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id)]
+        req = pb.GetMetricsRequest(run_id=run_id, name=name, batched=True)
+        chunks: list[pb.MetricPoints] = []
+        for data in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id):
+            chunks += data.batch if data.batch else [data.points]
+        return chunks
 
     def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
         return self._unary("GetSeries", req, f"reading series {req.name!r} of run {req.run_id!r}", req.run_id)

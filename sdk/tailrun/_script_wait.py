@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _status
+from .cli.terminal import safe, safe_output
 from .exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +59,9 @@ class _ConsolePrinter:
         if not self.started:
             self.started = True
             self.out.write(f"\nStreaming {CONSOLE}\n{'=' * (len(CONSOLE) + 10)}\n\n")
-        self.out.write(text)
+        # The run's console, colours kept (terminals and notebooks show them), other escape
+        # sequences removed: a script must not drive the terminal of whoever waits for it.
+        self.out.write(safe_output(text, colour=True))
         self.out.flush()
         self.at_line_start = text.endswith("\n")
 
@@ -86,7 +89,7 @@ def wait(run: "ScriptRun", show_output: bool, raise_on_error: bool, out: TextIO 
             out.write("\n")
         out.write(f"\nExecution Summary\n=================\nRunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
         if details.get("warnings"):
-            out.write("\nWarnings:\n" + "\n".join(details["warnings"]) + "\n")
+            out.write("\nWarnings:\n" + "\n".join(safe(w) for w in details["warnings"]) + "\n")
         if error and not raise_on_error:
             out.write("\nError:\n" + json.dumps(error, indent=4) + "\n")
         out.write("\n")

@@ -341,7 +341,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         """Runs of an experiment, newest first (a generator)."""
         from .experiment import _filter_dict
         experiment.workspace._recorder().flush(300)
-        infos = experiment.workspace._client().list_runs(
+        infos = experiment.workspace._client().iter_runs(
             experiment=experiment.name, include_children=include_children, status=status or "",
             tags={k: v or "" for k, v in _filter_dict(tags).items()},
             properties={k: v or "" for k, v in _filter_dict(properties).items()})

@@ -53,7 +53,7 @@ class ChildrenMixin:
         from .experiment import _filter_dict
         from .run import _attach_info
         self._recorder().flush(300)
-        infos = self._client().list_runs(
+        infos = self._client().iter_runs(
             parent_run_id=self._id, recursive=recursive, status=status or "",
             tags={k: v or "" for k, v in _filter_dict(tags).items()},
             properties={k: v or "" for k, v in _filter_dict(properties).items()})

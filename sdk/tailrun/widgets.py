@@ -14,6 +14,7 @@ import time
 from typing import Any, TextIO
 
 from ._status import is_terminal
+from .cli.terminal import safe, safe_output
 
 SUMMARY_INTERVAL = 2.0
 
@@ -68,10 +69,10 @@ class RunDetails:
                     offset = text.offset + len(text.text.encode("utf-8"))
                 line = summary_line(info)
                 if line != last_line or text.text:
-                    out.write(line + "\n")
+                    out.write(safe(line) + "\n")   # names and values are user data
                     last_line = line
                 for row in text.text.splitlines():
-                    out.write(f"  | {row}\n")
+                    out.write(f"  | {safe_output(row, colour=True)}\n")
                 out.flush()
                 if is_terminal(info.status):
                     return info.status

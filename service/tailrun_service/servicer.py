@@ -191,7 +191,7 @@ class Tracker(pb_grpc.TrackerServicer):
     def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext):
         with self._guard(context, "ListRuns"):
             _reject_nul(request)
-            return pb.ListRunsResponse(runs=self.store.list_runs(request))
+            return self.store.list_runs_page(request)
 
     def GetRun(self, request: pb.GetRunRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetRun"):
@@ -201,8 +201,7 @@ class Tracker(pb_grpc.TrackerServicer):
     def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetMetrics"):
             _reject_nul(request)
-            for points in self.store.iter_metrics(_require(request.run_id, "run_id"), request.name):
-                yield pb.MetricData(points=points)
+            yield from self.store.metric_data(_require(request.run_id, "run_id"), request.name, request.batched)
 
     def GetSeries(self, request: pb.SeriesRequest, context: grpc.ServicerContext):
         with self._guard(context, "GetSeries"):

@@ -174,6 +174,49 @@ def test_list_runs_filters(store):
     assert ids(experiment="nope") == []
 
 
+def test_list_runs_pages(store, monkeypatch):
+    """Pages by count, by bytes and across a tag filter and a limit: every run once, in order."""
+    from tailrun_service.store import queries
+
+    w = Writer(store)
+    w.send(*[start(f"r{i:02d}", "E", time=float(i + 1), tags={"even": ""} if i % 2 == 0 else {})
+             for i in range(25)])
+    w.send(*[scalar(f"r{i:02d}", name, [float(i)]) for i in range(25) for name in ("loss", "acc")])
+
+    def pages(**kw):
+        req = pb.ListRunsRequest(experiment="E", **kw)
+        out = []
+        while True:
+            page = store.list_runs_page(req)
+            out.append(page)
+            if not page.next_page_token:
+                return out
+            req.page_token = page.next_page_token
+
+    newest_first = [f"r{i:02d}" for i in range(24, -1, -1)]
+    got = pages(page_size=4)
+    assert [len(p.runs) for p in got] == [4] * 6 + [1]
+    assert [r.run_id for p in got for r in p.runs] == newest_first
+    assert [r.run_id for p in pages(page_size=4, limit=10) for r in p.runs] == newest_first[:10]
+    evens = [r.run_id for p in pages(page_size=3, limit=5, tags={"even": ""}) for r in p.runs]
+    assert evens == ["r24", "r22", "r20", "r18", "r16"]
+    # A page stops at the byte budget, but always carries one run.
+    monkeypatch.setattr(queries, "PAGE_BYTES", 1)
+    assert [len(p.runs) for p in pages()] == [1] * 25
+    monkeypatch.undo()
+    # What a list shows: the asked columns only, no names; and the names it can offer.
+    page = store.list_runs_page(pb.ListRunsRequest(experiment="E", select_metrics=True,
+                                                   metric_columns=["acc"], list_metric_names=True))
+    assert all(dict(r.last_metrics) == {"acc": float(r.number - 1)} and not r.metric_names for r in page.runs)
+    assert list(page.metric_names) == ["acc", "loss"]
+    full = store.list_runs_page(pb.ListRunsRequest(experiment="E", limit=1)).runs[0]
+    assert list(full.metric_names) == ["loss", "acc"] and dict(full.last_metrics) == {"loss": 24.0, "acc": 24.0}
+    with pytest.raises(InvalidArgument, match="page_token"):
+        store.list_runs_page(pb.ListRunsRequest(page_token="not-a-token"))
+    with pytest.raises(InvalidArgument, match="page_size"):
+        store.list_runs_page(pb.ListRunsRequest(page_size=-1))
+
+
 def test_experiments_counts_archive_and_name_reuse(store):
     w = Writer(store)
     w.send(start("r1", "E", status="Completed"), start("r2", "E"), start("r3", "F"))

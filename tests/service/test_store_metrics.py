@@ -164,3 +164,27 @@ def test_a_bigint_that_is_not_an_integer_is_refused_and_the_rest_stored(store):
     assert store.get_run("r").metric_names == ["good"]
     (mp,) = store.iter_metrics("r", "good")
     assert list(mp.columns[0].strs) == [big, "text"]
+
+
+def test_metric_data_batched_holds_the_same_chunks_in_order(store, monkeypatch):
+    """GetMetrics' `batched` answer: the chunks of every metric, in order, several per message;
+    small metrics are read a window at a time, big ones a page of chunks at a time: same answer."""
+    from tailrun_service.store import series
+
+    monkeypatch.setattr(series, "CHUNKS_PER_QUERY", 3)
+    monkeypatch.setattr(series, "BATCH_BYTES", 200)
+    monkeypatch.setattr(series, "MAX_WINDOW", 2)
+    w = Writer(store)
+    w.send(start("r1"))
+    for i in range(4):
+        w.send(*[scalar("r1", f"m{j}", [float(i * 10 + j)]) for j in range(5)])
+    single = [d.points for d in store.metric_data("r1")]
+    monkeypatch.setattr(series, "SMALL_POINTS", 2)   # each metric alone, paged by 3 chunks
+    assert [d.points for d in store.metric_data("r1")] == single
+    batches = list(store.metric_data("r1", batched=True))
+    assert 1 < len(batches) < len(single) == 20
+    assert [p for d in batches for p in d.batch] == single
+    assert [(p.name, p.first_index) for p in single] == [(f"m{j}", i) for j in range(5) for i in range(4)]
+    assert [p.columns[0].values[0] for p in single if p.name == "m3"] == [3.0, 13.0, 23.0, 33.0]
+    assert [p for d in store.metric_data("r1", "m2", batched=True) for p in d.batch] == \
+        [p for p in single if p.name == "m2"]

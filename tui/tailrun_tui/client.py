@@ -91,6 +91,12 @@ def resolve_settings(address: str | None = None, token: str | None = None) -> Se
     return Settings(f"127.0.0.1:{DEFAULT_PORT}", settings.token, settings.ca_file)
 
 
+@dataclass
+class RunListing:
+    runs: list[pb.RunInfo]
+    metric_names: list[str]   # scalar metrics with a value in any of the runs, sorted
+
+
 class TrackerClient:
     """Blocking queries against one service. Thread-safe (gRPC channels are)."""
 
@@ -115,11 +121,23 @@ class TrackerClient:
     def list_experiments(self) -> list[pb.Experiment]:
         return list(self._call("ListExperiments", pb.ListExperimentsRequest(view_type="ActiveOnly")).experiments)
 
-    def list_runs(self, experiment: str = "", parent_run_id: str = "",
-                  include_children: bool = False) -> list[pb.RunInfo]:
+    def list_runs(self, experiment: str = "", parent_run_id: str = "", include_children: bool = False,
+                  metric_columns: list[str] | tuple[str, ...] = (), offer_names: bool = True) -> RunListing:
+        """Every page of the list, each run with only the last values of `metric_columns`, and
+        (with `offer_names`) the scalar metric names the runs have: the columns it can offer."""
         req = pb.ListRunsRequest(experiment=experiment, parent_run_id=parent_run_id,
-                                 include_children=include_children)
-        return list(self._call("ListRuns", req).runs)
+                                 include_children=include_children, select_metrics=True,
+                                 metric_columns=list(metric_columns), list_metric_names=offer_names)
+        listing = RunListing([], [])
+        names: set[str] = set()
+        while True:
+            page = self._call("ListRuns", req)
+            listing.runs += page.runs
+            names.update(page.metric_names)
+            if not page.next_page_token:
+                listing.metric_names = sorted(names)
+                return listing
+            req.page_token = page.next_page_token
 
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._call("GetRun", pb.GetRunRequest(run_id=run_id))
@@ -133,11 +151,12 @@ class TrackerClient:
         out: list[pb.MetricPoints] = []
         seen = 0
         try:
-            stream = self._stub.GetMetrics(pb.GetMetricsRequest(run_id=run_id, name=name),
+            stream = self._stub.GetMetrics(pb.GetMetricsRequest(run_id=run_id, name=name, batched=True),
                                            timeout=QUERY_TIMEOUT * 4, metadata=self._metadata)
             for data in stream:
-                out.append(data.points)
-                seen += max(len(data.points.times), _rows(data.points))
+                for points in data.batch if data.batch else [data.points]:
+                    out.append(points)
+                    seen += max(len(points.times), _rows(points))
                 if seen >= max_points:
                     stream.cancel()
                     break

@@ -5,6 +5,10 @@ import math
 import time
 from typing import Callable
 
+from rich.text import Text
+
+from tailrun.cli.terminal import safe, safe_output
+
 Clock = Callable[[], float]
 
 # status -> (glyph, class). The word is always shown next to the colour (NO_COLOR, colour-blind users).
@@ -95,3 +99,23 @@ def number(v: float | None) -> str:
     if a != 0 and (a < 1e-3 or a >= 1e6):
         return f"{v:.3e}"
     return f"{v:.4g}"
+
+
+# ---------------------------------------------------------------------- user data
+
+def user_text(text: str, style: str = "", **options) -> Text:
+    """User data (a run, experiment, metric, tag or file name, a value, an error) for a widget:
+    a Text, never markup, so `[bold]` shows as typed; control characters shown escaped (`\\x1b`),
+    so no escape sequence reaches the terminal. Every widget gets user data through here."""
+    return Text(safe(text), style=style, **options)
+
+
+def user_plain(text: str) -> str:
+    """The same escaping as plain text, for places that take no Text (plot titles, a Log)."""
+    return safe(text)
+
+
+def user_output(text: str) -> str:
+    """A run's console for the Output tab (a Log, plain text): lines and tabs kept, escape
+    sequences removed (colours included: the Log shows plain text), other controls escaped."""
+    return safe_output(text, colour=False)

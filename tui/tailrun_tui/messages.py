@@ -20,6 +20,8 @@ class ExperimentsLoaded(Message):
 class RunsLoaded(Message):
     experiment: str
     runs: list[pb.RunInfo]
+    metric_names: list[str] = field(default_factory=list)   # the columns the list can offer
+    columns: list[str] = field(default_factory=list)        # the columns whose values were asked for
 
 
 @dataclass

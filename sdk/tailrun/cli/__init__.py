@@ -7,6 +7,7 @@ clear message instead of a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help, extra that provides it or None)
@@ -50,9 +51,25 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     try:
-        return int(module.main([name, *rest]) or 0)
+        code = int(module.main([name, *rest]) or 0)
+        sys.stdout.flush()  # a reader that left shows here, not as a traceback at exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """stdout's reader went away (`tailrun runs | head -1`): stop quietly with 141, the status of
+    a program ended by SIGPIPE. Python flushes stdout once more at exit: point it at devnull."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (embedded, captured)
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

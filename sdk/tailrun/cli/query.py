@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from .._settings import Settings
 from .._status import is_terminal
 from ..exceptions import TailrunError
+from .terminal import RESET, is_terminal as _tty, safe, safe_output
 
 DEFAULT_LIMIT = 50
 
@@ -35,10 +36,8 @@ def main(argv: list[str]) -> int:
     try:
         return handler(client, args, sys.stdout)
     except TailrunError as exc:
-        print(f"tailrun {command}: {exc}", file=sys.stderr)
+        print(f"tailrun {command}: {safe(str(exc))}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `tailrun metrics RUN | head`
-        return 0
     finally:
         client.close()
 
@@ -67,7 +66,7 @@ def runs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
                              limit=0 if args.all else args.limit)
     if not infos:
         where = f"experiment {args.experiment!r}" if args.experiment else client.address
-        print(f"no runs in {where}", file=out)
+        print(f"no runs in {safe(where)}", file=out)
         return 0
     now = time.time()
     header = ("#", "RUN ID", "STATUS", "STARTED", "DURATION", "NAME")
@@ -85,6 +84,8 @@ def runs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def print_table(out: TextIO, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Aligned columns; every cell is user data, escaped (see terminal.safe)."""
+    rows = [tuple(safe(cell) for cell in row) for row in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
@@ -107,13 +108,24 @@ def _logs_parser() -> argparse.ArgumentParser:
     parser = _parser("logs", "Print a run's console output.")
     parser.add_argument("run", help="run id")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new output until the run ends")
+    parser.add_argument("--raw", action="store_true",
+                        help="the console's text exactly, escape sequences included (default: on a "
+                             "terminal only colours are kept, other escape sequences are removed)")
     return parser
 
 
 def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    console = _Console(out, raw=getattr(args, "raw", False))
+    try:
+        return _logs(client, args, console)
+    finally:
+        console.close()
+
+
+def _logs(client: Any, args: argparse.Namespace, console: "_Console") -> int:
     info = client.get_run(args.run)
     first = client.read_output(args.run)
-    _write(out, first.text)
+    console.write(first.text)
     if not args.follow or is_terminal(info.status):
         return 0
     path = first.path
@@ -128,7 +140,7 @@ def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
                 data = event.output.text.encode("utf-8")
                 end = event.output.size or event.output.offset + len(data)
                 if end > printed:
-                    _write(out, data[max(0, printed - event.output.offset):].decode("utf-8", "replace"))
+                    console.write(data[max(0, printed - event.output.offset):].decode("utf-8", "replace"))
                     printed = end
             elif kind == "run" and is_terminal(event.run.status):
                 return 0
@@ -140,10 +152,28 @@ def logs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     return 1
 
 
-def _write(out: TextIO, text: str) -> None:
-    if text:
-        out.write(text)
-        out.flush()
+class _Console:
+    """Writes a run's console: colours kept on a terminal, other escape sequences removed, other
+    control characters escaped (terminal.safe_output); exact with --raw."""
+
+    def __init__(self, out: TextIO, raw: bool) -> None:
+        self.out = out
+        self.raw = raw
+        self.colour = _tty(out)
+        self.coloured = False
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        shown = text if self.raw else safe_output(text, self.colour)
+        self.coloured = self.coloured or (self.colour and "\x1b[" in shown)
+        self.out.write(shown)
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.coloured and not self.raw:   # a run that left a colour on does not colour the prompt
+            self.out.write(RESET)
+            self.out.flush()
 
 
 # ---------------------------------------------------------------------- metrics
@@ -169,13 +199,15 @@ def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         print(f"run {args.run} has no metric {args.name!r}", file=sys.stderr)
         return 1
     writer = csv.writer(out, lineterminator="\n") if args.csv else None
+    # CSV is exact data in a file or a pipe; on a terminal its text cells are escaped too.
+    cell = safe if _tty(out) else str
     if writer:
         writer.writerow(["metric", "kind", "index", "step", "time", "column", "value"])
     for name, data in found.items():
         s = series(data)
         kind = _KIND_NAMES.get(data.kind, str(data.kind))
         if writer is None:
-            print(f"{name} ({kind}, {len(s)} value{'s' if len(s) != 1 else ''})", file=out)
+            print(f"{safe(name)} ({kind}, {len(s)} value{'s' if len(s) != 1 else ''})", file=out)
             rows = [(str(i), "" if step is None else str(step), _when_exact(t), _cell_text(v))
                     for i, (step, v, t) in enumerate(s)]
             print_table(out, ("  INDEX", "STEP", "TIME", "VALUE"), [("  " + r[0],) + r[1:] for r in rows])
@@ -184,7 +216,8 @@ def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         for i, (step, value, t) in enumerate(s):
             cells = value.items() if isinstance(value, dict) else [("", value)]
             for column, v in cells:
-                writer.writerow([name, kind, i, "" if step is None else step, repr(t), column, _exact(v)])
+                writer.writerow([cell(name), kind, i, "" if step is None else step, repr(t), cell(column),
+                                 cell(_exact(v))])
     if not found:
         print(f"run {args.run} has no metrics", file=sys.stderr)
     return 0

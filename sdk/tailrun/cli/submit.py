@@ -62,6 +62,7 @@ def _submit(argv: list[str]) -> int:
     from ..experiment import Experiment
     from ..script_run import ScriptRunConfig
     from ..workspace import Workspace
+    from .terminal import safe
 
     source = Path(args.source_dir)
     script = Path(args.script)
@@ -80,12 +81,13 @@ def _submit(argv: list[str]) -> int:
         ws = Workspace(address=args.address, token=args.token)
         run = Experiment(ws, experiment_name).submit(config)
         if not args.wait:
-            print(f"Submitted run {run.id} to experiment {experiment_name!r} (status {run.status}).")
-            print(f"Follow it with: tailrun logs -f {run.id}    Cancel it with: tailrun cancel {run.id}")
+            run_id = safe(run.id)
+            print(f"Submitted run {run_id} to experiment {safe(repr(experiment_name))} (status {safe(run.status)}).")
+            print(f"Follow it with: tailrun logs -f {run_id}    Cancel it with: tailrun cancel {run_id}")
             return 0
         details = run.wait_for_completion(show_output=True, raise_on_error=False)
     except (TailrunError, ValueError, TypeError) as exc:
-        print(f"tailrun submit: {exc}", file=sys.stderr)
+        print(f"tailrun submit: {safe(str(exc))}", file=sys.stderr)
         return 1
     return 0 if details.get("status") == "Completed" else 1
 
@@ -104,15 +106,16 @@ def _cancel(argv: list[str]) -> int:
     from .._client import Client
     from .._settings import Settings
     from ..exceptions import TailrunError
+    from .terminal import safe
 
     try:
         with Client(Settings.resolve(args.address, args.token)) as client:
             info = client.cancel_run(args.run_id)
     except TailrunError as exc:
-        print(f"tailrun cancel: {exc}", file=sys.stderr)
+        print(f"tailrun cancel: {safe(str(exc))}", file=sys.stderr)
         return 1
     if info.status in ("Completed", "Failed", "Canceled"):
-        print(f"Run {info.run_id} already ended ({info.status}); nothing to cancel.")
+        print(f"Run {safe(info.run_id)} already ended ({safe(info.status)}); nothing to cancel.")
     else:
-        print(f"Canceling run {info.run_id} (status {info.status}).")
+        print(f"Canceling run {safe(info.run_id)} (status {safe(info.status)}).")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .._settings import ENV_ADDRESS, Settings, home_dir
 from .._spool import abandoned, claim, read_target, spool_root
+from .terminal import safe
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,13 +65,13 @@ def main(argv: list[str]) -> int:
             where = args.address or target.get("address") or "the local service"
             split = f"; {plan.split} over the message limit would be sent in parts" if plan.split else ""
             print(f"would send {plan.batches} batches ({plan.events} events, {_size(plan.bytes)}) "
-                  f"of writer {plan.writer} to {where}{split}")
+                  f"of writer {safe(plan.writer)} to {safe(where)}{split}")
             for line in plan.losses():
-                print(f"tailrun sync: writer {plan.writer}: {line}", file=sys.stderr)
+                print(f"tailrun sync: writer {safe(plan.writer)}: {safe(line)}", file=sys.stderr)
             continue
         address, token = _destination(args, target)
         if not address:
-            print(f"tailrun sync: no service to send {folder.name} to: pass --address or set {ENV_ADDRESS}",
+            print(f"tailrun sync: no service to send {safe(folder.name)} to: pass --address or set {ENV_ADDRESS}",
                   file=sys.stderr)
             return 2
         failures += not _upload_one(folder, address, token, upload_folder)
@@ -85,7 +86,8 @@ def _upload_one(folder: Path, address: str, token: str | None, upload_folder) ->
         result = upload_folder(folder, address, token)
         shutil.rmtree(folder, ignore_errors=True)   # still holding its lock
     except Exception as exc:
-        print(f"tailrun sync: could not upload {folder.name} to {address}: {exc}; the spool is kept",
+        print(f"tailrun sync: could not upload {safe(folder.name)} to {safe(address)}: {safe(str(exc))}; "
+              "the spool is kept",
               file=sys.stderr)
         return False
     finally:
@@ -94,13 +96,13 @@ def _upload_one(folder: Path, address: str, token: str | None, upload_folder) ->
     split = (f"; {result.split} over the message limit were sent in {result.parts} parts"
              if result.split else "")
     print(f"sent {result.batches} batches ({result.events} events, {_size(result.bytes)}) of writer "
-          f"{result.writer} to {address}{already}{split}")
+          f"{safe(result.writer)} to {safe(address)}{already}{split}")
     for line in result.losses():
-        print(f"tailrun sync: LOST data of writer {result.writer}: {line}", file=sys.stderr)
+        print(f"tailrun sync: LOST data of writer {safe(result.writer)}: {safe(line)}", file=sys.stderr)
     if result.rejected:
         shown = "; ".join(result.rejected[:5]) + ("; ..." if len(result.rejected) > 5 else "")
         print(f"tailrun sync: the service refused {len(result.rejected)} events of writer "
-              f"{result.writer}: {shown}", file=sys.stderr)
+              f"{safe(result.writer)}: {safe(shown)}", file=sys.stderr)
     return not (result.lost or result.rejected)
 
 

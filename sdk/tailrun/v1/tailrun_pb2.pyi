@@ -354,7 +354,7 @@ class SetExperimentArchivedRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., archived: _Optional[bool] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("experiment", "parent_run_id", "include_children", "tags", "properties", "status", "limit", "recursive")
+    __slots__ = ("experiment", "parent_run_id", "include_children", "tags", "properties", "status", "limit", "recursive", "page_size", "page_token", "select_metrics", "metric_columns", "list_metric_names")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -377,6 +377,11 @@ class ListRunsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SELECT_METRICS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    LIST_METRIC_NAMES_FIELD_NUMBER: _ClassVar[int]
     experiment: str
     parent_run_id: str
     include_children: bool
@@ -385,13 +390,22 @@ class ListRunsRequest(_message.Message):
     status: str
     limit: int
     recursive: bool
-    def __init__(self, experiment: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., include_children: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ..., recursive: _Optional[bool] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    select_metrics: bool
+    metric_columns: _containers.RepeatedScalarFieldContainer[str]
+    list_metric_names: bool
+    def __init__(self, experiment: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., include_children: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ..., recursive: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., select_metrics: _Optional[bool] = ..., metric_columns: _Optional[_Iterable[str]] = ..., list_metric_names: _Optional[bool] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
-    __slots__ = ("runs",)
+    __slots__ = ("runs", "next_page_token", "metric_names")
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    METRIC_NAMES_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[RunInfo]
-    def __init__(self, runs: _Optional[_Iterable[_Union[RunInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    metric_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, runs: _Optional[_Iterable[_Union[RunInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., metric_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ("run_id",)
@@ -400,18 +414,22 @@ class GetRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ("run_id", "name")
+    __slots__ = ("run_id", "name", "batched")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     name: str
-    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    batched: bool
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., batched: _Optional[bool] = ...) -> None: ...
 
 class MetricData(_message.Message):
-    __slots__ = ("points",)
+    __slots__ = ("points", "batch")
     POINTS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     points: MetricPoints
-    def __init__(self, points: _Optional[_Union[MetricPoints, _Mapping]] = ...) -> None: ...
+    batch: _containers.RepeatedCompositeFieldContainer[MetricPoints]
+    def __init__(self, points: _Optional[_Union[MetricPoints, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[MetricPoints, _Mapping]]] = ...) -> None: ...
 
 class SeriesRequest(_message.Message):
     __slots__ = ("run_id", "name", "max_points", "first_index", "tail")

@@ -41,28 +41,90 @@ def _metric_rows(conn, run_id: str, name: str = ""):
     return conn.execute(query.order_by(metrics.c.id)).all()
 
 
+# Metrics of at most this many points (together) are read in one query: a run of 10,000
+# one-point metrics is 20 reads, not 10,000. A bigger metric is read a page of chunks at a time.
+SMALL_POINTS = 4096
+MAX_WINDOW = 500
+
+
 def iter_metrics(db: Database, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
     """Yield one MetricPoints per stored chunk, metric by metric, in order (first_index set).
 
-    Chunks are read a page at a time, each page in its own short read, so a slow consumer (a
-    gRPC stream) never holds a database connection."""
+    Chunks are read in short reads (a window of small metrics, or a page of one big metric's
+    chunks), so a slow consumer (a gRPC stream) never holds a database connection."""
     with db.read() as conn:
         if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
             raise NotFound(f"run {run_id!r} not found")
         metric_rows = _metric_rows(conn, run_id, name)
+    for window in _windows(metric_rows):
+        if len(window) == 1 and window[0].count > SMALL_POINTS:
+            yield from _metric_chunks(db, run_id, window[0])
+        else:
+            yield from _window_chunks(db, run_id, window)
+
+
+def _windows(metric_rows: list) -> Iterator[list]:
+    """Consecutive metrics grouped while their points stay under SMALL_POINTS; a big one alone."""
+    window: list = []
+    points = 0
     for m in metric_rows:
-        columns = json.loads(m.columns_json)
-        next_index = 0
-        while True:
-            with db.read() as conn:
-                page = db.fetch_all(conn, _CHUNK_PAGE, {"metric_id": m.id, "from_index": next_index,
-                                                        "page": CHUNKS_PER_QUERY})
-            for row in page:
-                yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind,
-                                      description=m.description)
-            if len(page) < CHUNKS_PER_QUERY:
-                break
-            next_index = page[-1].first_index + page[-1].count
+        if window and (points + m.count > SMALL_POINTS or len(window) >= MAX_WINDOW):
+            yield window
+            window, points = [], 0
+        window.append(m)
+        points += m.count
+    if window:
+        yield window
+
+
+def _window_chunks(db: Database, run_id: str, window: list) -> Iterator[pb.MetricPoints]:
+    """Every chunk of a few small metrics, in one read, in (metric, index) order."""
+    by_id = {m.id: (m, json.loads(m.columns_json)) for m in window}
+    query = (select(*_CHUNK_COLUMNS).where(metric_chunks.c.metric_id.in_(list(by_id)))
+             .order_by(metric_chunks.c.metric_id, metric_chunks.c.first_index))
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        m, columns = by_id[row.metric_id]
+        yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind, description=m.description)
+
+
+def _metric_chunks(db: Database, run_id: str, m) -> Iterator[pb.MetricPoints]:
+    """The chunks of one metric, a page of CHUNKS_PER_QUERY per short read."""
+    columns = json.loads(m.columns_json)
+    next_index = 0
+    while True:
+        with db.read() as conn:
+            page = db.fetch_all(conn, _CHUNK_PAGE, {"metric_id": m.id, "from_index": next_index,
+                                                    "page": CHUNKS_PER_QUERY})
+        for row in page:
+            yield chunk_to_points(row, columns, run_id=run_id, name=m.name, kind=m.kind,
+                                  description=m.description)
+        if len(page) < CHUNKS_PER_QUERY:
+            return
+        next_index = page[-1].first_index + page[-1].count
+
+
+BATCH_BYTES = 1024 * 1024  # MetricData.batch stops growing here (a bigger chunk goes alone)
+
+
+def metric_data(db: Database, run_id: str, name: str = "", batched: bool = False) -> Iterator[pb.MetricData]:
+    """GetMetrics' answer: a MetricData per chunk, or per ~BATCH_BYTES of chunks when `batched`."""
+    if not batched:
+        for points in iter_metrics(db, run_id, name):
+            yield pb.MetricData(points=points)
+        return
+    batch: list[pb.MetricPoints] = []
+    size = 0
+    for points in iter_metrics(db, run_id, name):
+        grows = points.ByteSize()
+        if batch and size + grows > BATCH_BYTES:
+            yield pb.MetricData(batch=batch)
+            batch, size = [], 0
+        batch.append(points)
+        size += grows
+    if batch:
+        yield pb.MetricData(batch=batch)
 
 
 def load_chunk_wire(db: Database, conn, metric_id: int, first_index: int) -> bytes | None:

@@ -120,8 +120,14 @@ class Store:
             return queries.set_experiment_archived(conn, name, id, archived)
 
     def list_runs(self, req: pb.ListRunsRequest) -> list[pb.RunInfo]:
+        """Every page of the list, for the service's own use (ListRuns answers one page)."""
         with self.db.read() as conn:
             return queries.list_runs(conn, req)
+
+    def list_runs_page(self, req: pb.ListRunsRequest) -> pb.ListRunsResponse:
+        """One page of the list and the token for the next: see ListRunsRequest."""
+        with self.db.read() as conn:
+            return queries.list_runs_page(conn, req)
 
     def get_run(self, run_id: str) -> pb.RunInfo:
         with self.db.read() as conn:
@@ -135,6 +141,10 @@ class Store:
 
     def iter_metrics(self, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
         return series.iter_metrics(self.db, run_id, name)
+
+    def metric_data(self, run_id: str, name: str = "", batched: bool = False) -> Iterator[pb.MetricData]:
+        """GetMetrics' messages: see series.metric_data."""
+        return series.metric_data(self.db, run_id, name, batched)
 
     def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
         return series.get_series(self.db, req)

@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .. import fmt
 from ..client import FeedState, ServiceError, TrackerClient, WatchFeed, describe_error
 from ..messages import ServiceProblem
 
@@ -27,10 +28,10 @@ class StatusLine(Static):
     """One line: breadcrumb on the left, connection state (or the last problem) on the right."""
 
     def show(self, crumb: str, state: FeedState | None, problem: str) -> None:
-        text = Text(crumb, style="bold", no_wrap=True, overflow="ellipsis")
+        text = fmt.user_text(crumb, style="bold", no_wrap=True, overflow="ellipsis")
         right = Text()
         if problem:
-            right.append(f"⚠ {problem}", style="bold red")
+            right.append(f"⚠ {fmt.user_plain(problem)}", style="bold red")
         elif state is None:
             pass
         elif state.kind == "live":
@@ -40,7 +41,7 @@ class StatusLine(Static):
         elif state.kind == "disconnected":
             right.append(f"⚠ disconnected — retrying in {state.retry_in()} s", style="bold yellow")
         elif state.kind == "refused":
-            right.append(f"✗ {state.message}", style="bold red")
+            right.append(f"✗ {fmt.user_plain(state.message)}", style="bold red")
         self.set_class(bool(problem) or (state is not None and state.kind in ("disconnected", "refused")),
                        "-problem")
         width = max(10, self.size.width or 80)
@@ -164,7 +165,7 @@ class LiveScreen(Screen):
         error = event.worker.error
         err = error if isinstance(error, ServiceError) else describe_error(error, self.client.address)
         self.problem(str(err))
-        self.notify(str(err), severity="error", timeout=6)
+        self.notify(fmt.user_plain(str(err)), severity="error", timeout=6, markup=False)
 
     def action_reload(self) -> None:
         """Override: query the service again."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .. import fmt
 from ..messages import SeriesLoaded
 from ..series import Series, scalar_values
 from ..widgets.metric_plot import MetricPlot
@@ -96,7 +98,7 @@ class CompareScreen(LiveScreen):
         ordered = sorted(names, key=lambda n: (-names[n], n))
         options = self.query_one("#compare-metrics", OptionList)
         options.clear_options()
-        options.add_options([Option(n, id=n) for n in ordered])
+        options.add_options([Option(fmt.user_text(n), id=n) for n in ordered])
         self._fill_diff()
         if ordered and (self.metric not in ordered):
             self._choose(ordered[0])
@@ -117,13 +119,14 @@ class CompareScreen(LiveScreen):
         rows = differing_fields(self.runs) or [
             ("(no differences in arguments, tags or properties)", [""] * len(self.runs))]
         # Explicit widths: auto-sizing races with the first layout and cuts the column short.
+        rows = [(fmt.user_plain(k), [fmt.user_plain(v) for v in values]) for k, values in rows]
         table.add_column("field", width=max(len("field"), *(len(k) for k, _ in rows)))
         for i, run in enumerate(self.runs):
-            title = f"#{run.number} {run_label(run)}"[:24]
+            title = fmt.user_plain(f"#{run.number} {run_label(run)}")[:24]
             width = max(len(title), *(len(v[i][:40]) for _, v in rows))
-            table.add_column(title, width=width)
+            table.add_column(Text(title), width=width)
         for key, values in rows:
-            table.add_row(key, *[v[:40] for v in values])
+            table.add_row(Text(key), *[Text(v[:40]) for v in values])
 
     @on(OptionList.OptionSelected, "#compare-metrics")
     @on(OptionList.OptionHighlighted, "#compare-metrics")
@@ -136,8 +139,8 @@ class CompareScreen(LiveScreen):
         plot = self.query_one("#compare-plot", MetricPlot)
         width = plot.size.width or self.app.size.width
         self.series = {r.run_id: Series(r.run_id, name, max_points=max(60, 2 * width)) for r in self.runs}
-        plot.title = name
-        plot.series = [(f"#{r.number} {run_label(r)}"[:20], self.series[r.run_id]) for r in self.runs]
+        plot.title = fmt.user_plain(name)
+        plot.series = [(fmt.user_plain(f"#{r.number} {run_label(r)}")[:20], self.series[r.run_id]) for r in self.runs]
         plot.replot()
         self.refresh_status()
         self._fetch(name, max(60, 2 * width))

@@ -98,7 +98,7 @@ class ExperimentsScreen(LiveScreen):
         rows = []
         for exp in visible:
             running = Text(f"● {exp.running_count}", style="bold cyan") if exp.running_count else Text("0")
-            rows.append((exp.name, str(exp.run_count), running, fmt.ago(exp.last_activity, now)))
+            rows.append((fmt.user_text(exp.name), str(exp.run_count), running, fmt.ago(exp.last_activity, now)))
         # Explicit widths: DataTable's auto-sizing can lag behind on a busy machine.
         for i, (key, title) in enumerate(COLUMNS):
             width = max([len(title)] + [len(r[i].plain if isinstance(r[i], Text) else r[i]) for r in rows])

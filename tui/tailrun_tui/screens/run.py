@@ -85,7 +85,7 @@ class RunScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
         run = self.client.get_run(self.run_id)
-        children = self.client.list_runs(parent_run_id=self.run_id)
+        children = self.client.list_runs(parent_run_id=self.run_id, offer_names=False).runs
         self.post_message(RunLoaded(run, children))
 
     def on_run_loaded(self, message: RunLoaded) -> None:

@@ -1,6 +1,7 @@
 """The runs of one experiment, live: statuses and last metric values change as the runs log."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +11,7 @@ from textual.widgets import DataTable, Footer, Label, SelectionList, Static
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .. import fmt
 from ..messages import OpenRun, RunsLoaded
 from ..widgets.filter_bar import FilterBar
 from ..widgets.run_table import RunTable
@@ -42,7 +44,8 @@ class MetricChooser(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical(id="chooser"):
             yield Label("Metric columns — space toggles, enter applies, esc cancels")
-            yield SelectionList[str](*[(n, n, n in self.chosen) for n in self.names], id="metric-list")
+            yield SelectionList[str](*[(fmt.user_text(n), n, n in self.chosen) for n in self.names],
+                                     id="metric-list")
 
     def action_accept(self) -> None:
         self.dismiss(list(self.query_one(SelectionList).selected))
@@ -74,7 +77,7 @@ class RunsScreen(LiveScreen):
         yield from self.compose_status()
         yield FilterBar("filter runs (id, name, status, tag)…", id="filter")
         yield RunTable(self.tailrun.clock, id="runs")
-        yield Static(empty_hint(self.experiment), id="empty", classes="hint")
+        yield Static(Text(empty_hint(fmt.user_plain(self.experiment))), id="empty", classes="hint")
         yield Footer()
 
     def crumb(self) -> str:
@@ -93,20 +96,25 @@ class RunsScreen(LiveScreen):
         self.set_interval(0.5, self._redraw_values)
 
     def action_reload(self) -> None:
-        self.load()
+        self.load(list(self.query_one("#runs", RunTable).metric_columns))
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
-    def load(self) -> None:
-        self.post_message(RunsLoaded(self.experiment, self.client.list_runs(self.experiment)))
+    def load(self, columns: list[str]) -> None:
+        # Only the shown columns' values come back: a run may have 10,000 metrics.
+        listing = self.client.list_runs(self.experiment, metric_columns=columns)
+        self.post_message(RunsLoaded(self.experiment, listing.runs, listing.metric_names, columns))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.clear_problem()
         self._loaded = True
         table = self.query_one("#runs", RunTable)
         table.runs = {r.run_id: r for r in message.runs}
+        table.offered_names = set(message.metric_names)
         self._pick_columns()
         table.redraw()
         self._show_empty()
+        if any(name not in message.columns for name in table.metric_columns):
+            self.load(list(table.metric_columns))   # their values were not asked for yet
 
     def _pick_columns(self) -> None:
         table = self.query_one("#runs", RunTable)
@@ -218,6 +226,7 @@ class RunsScreen(LiveScreen):
                 self._chosen = result
                 table.metric_columns = [n for n in names if n in result]
                 table.redraw()
+                self.action_reload()
 
         self.app.push_screen(MetricChooser(names, table.metric_columns), chosen)
 

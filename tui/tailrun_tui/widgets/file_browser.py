@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -113,9 +114,9 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
             for depth in range(1, len(parts)):
                 folder = "/".join(parts[:depth])
                 if folder not in folders:
-                    folders[folder] = folders["/".join(parts[:depth - 1])].add(parts[depth - 1] + "/", expand=True)  # type: ignore[attr-defined]
+                    folders[folder] = folders["/".join(parts[:depth - 1])].add(fmt.user_text(parts[depth - 1] + "/"), expand=True)  # type: ignore[attr-defined]
             info = self.files[path]
-            label = f"{parts[-1]}  {fmt.size(info.size)}" + ("" if info.complete else " …")
+            label = fmt.user_text(f"{parts[-1]}  {fmt.size(info.size)}" + ("" if info.complete else " …"))
             folders["/".join(parts[:-1])].add_leaf(label, data=path)  # type: ignore[attr-defined]
 
     @on(Tree.NodeHighlighted, "#file-tree")
@@ -134,10 +135,11 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
 
     def _header(self, info: pb.FileInfo) -> None:
         state = "" if info.complete else " · still being written"
-        self.query_one("#file-header", Static).update(f"{info.path} · {fmt.size(info.size)}{state} · d: download")
+        self.query_one("#file-header", Static).update(
+            fmt.user_text(f"{info.path} · {fmt.size(info.size)}{state} · d: download"))
 
     def _note(self, text: str) -> None:
-        self.query_one("#file-note", Static).update(text)
+        self.query_one("#file-note", Static).update(fmt.user_text(text))
         self._mode("note")
 
     def _preview(self, info: pb.FileInfo) -> None:
@@ -188,21 +190,22 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         table.clear(columns=True)
         width = max(len(r) for r in rows)
         header = rows[0] + [""] * (width - len(rows[0]))
-        table.add_columns(*header)
-        table.add_rows([r + [""] * (width - len(r)) for r in rows[1:]])
+        table.add_columns(*[fmt.user_text(h) for h in header])
+        table.add_rows([[fmt.user_text(c) for c in r + [""] * (width - len(r))] for r in rows[1:]])
         self._mode("table")
         if cut:
-            self.query_one("#file-header", Static).update(f"{self.current} · {cut}")
+            self.query_one("#file-header", Static).update(fmt.user_text(f"{self.current} · {cut}"))
         return True
 
     def _show_text(self, path: str, text: str, cut: str) -> None:
         suffix = Path(path).suffix.lower()
-        content: object = text
+        text = fmt.user_output(text)   # the file is user data: no escape sequence, no markup
         if suffix == ".json" and not cut:
             try:
                 text = json.dumps(json.loads(text), indent=2)
             except ValueError:
                 cut = "not valid JSON — shown as text"
+        content: object = Text(text)
         lexer = SYNTAX.get(suffix)
         if lexer:
             from rich.syntax import Syntax   # pygments is slow to import: only when needed
@@ -211,7 +214,7 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         self.query_one("#file-content", Static).update(content)  # type: ignore[arg-type]
         self._mode("text")
         if cut:
-            self.query_one("#file-header", Static).update(f"{path} · {cut}")
+            self.query_one("#file-header", Static).update(fmt.user_text(f"{path} · {cut}"))
 
     def _show_image(self, data: bytes) -> None:
         holder = self.query_one("#file-image", Vertical)

@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .. import fmt
 from ..client import TrackerClient
 from ..messages import ImageLoaded, MetricLoaded
 from tailrun.metrics_shape import decode_column
@@ -98,7 +99,7 @@ class ImagesView(ReportsWorkerErrors, Horizontal):
             entry = ImageEntry(key, points.name, uri_to_path(uri, self.run_id), step)
             self.entries[key] = entry
             label = f"{points.name} #{index + 1}" + (f" (step {step})" if step is not None else "")
-            options.add_option(Option(label, id=key))
+            options.add_option(Option(fmt.user_text(label), id=key))
             if self.current is None:
                 self.current = key
                 options.highlighted = 0
@@ -112,7 +113,7 @@ class ImagesView(ReportsWorkerErrors, Horizontal):
             self._load(self.entries[key])
 
     def _load(self, entry: ImageEntry) -> None:
-        self.query_one("#image-header", Static).update(f"{entry.name} · {entry.path}")
+        self.query_one("#image-header", Static).update(fmt.user_text(f"{entry.name} · {entry.path}"))
         self._note("loading…")
         self._read(entry)
 
@@ -147,5 +148,5 @@ class ImagesView(ReportsWorkerErrors, Horizontal):
 
     def _note(self, text: str) -> None:
         note = self.query_one("#image-note", Static)
-        note.update(text)
+        note.update(fmt.user_text(text))
         note.display = bool(text)

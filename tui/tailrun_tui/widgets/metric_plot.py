@@ -148,8 +148,8 @@ class MetricsView(ReportsWorkerErrors, VerticalScroll):
             return
         series = Series(self.run_id, name, max_points=self.max_points())
         self.series[name] = series
-        plot = MetricPlot(name, classes="metric-plot")
-        plot.series = [(name, series)]
+        plot = MetricPlot(fmt.user_plain(name), classes="metric-plot")
+        plot.series = [(fmt.user_plain(name), series)]
         plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
         self.plots[name] = plot
         self.query_one("#metrics-grid", Grid).mount(plot)
@@ -168,7 +168,7 @@ class MetricsView(ReportsWorkerErrors, VerticalScroll):
 
     def set_empty_note(self, text: str) -> None:
         if not self.series:
-            self.query_one("#metrics-empty", Static).update(text)
+            self.query_one("#metrics-empty", Static).update(fmt.user_text(text))
 
     @work(thread=True, exclusive=True, group="series", exit_on_error=False)
     def _fetch(self, names: list[str]) -> None:

@@ -174,7 +174,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         src.loaded = True
         if message.source == self.current:
             self.output_log.clear()
-            self.output_log.write(text)
+            self.output_log.write(fmt.user_output(text))
             for item in src.pending:
                 self._append(src, item)
         src.pending.clear()
@@ -209,7 +209,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
             return
         log = self.output_log
         following = log.auto_scroll
-        log.write(text, scroll_end=following)
+        log.write(fmt.user_output(text), scroll_end=following)
         if not following:
             self.new_lines += text.count("\n")
         if self.matches and self.highlighter_pattern():
@@ -247,7 +247,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         parts.append(f"{log.line_count:,} lines")
         if not self.run_active:
             parts.append("run finished")
-        self.query_one("#output-header", Static).update(" · ".join(parts))
+        self.query_one("#output-header", Static).update(fmt.user_text(" · ".join(parts)))
         empty = src.loaded and log.line_count == 0
         note = self.query_one("#output-empty", Static)
         note.display = empty or not src.loaded

@@ -26,15 +26,17 @@ def error_text(error_json: str) -> Text | None:
     try:
         err = json.loads(error_json).get("error", {})
     except (ValueError, AttributeError):
-        return Text(error_json, style="red")
+        return fmt.user_text(error_json, style="red")
     text = Text()
     code = err.get("code") or "Error"
-    text.append(f"{code}: ", style="bold red")
-    text.append(str(err.get("message", "")).rstrip() + "\n", style="red")
+    text.append(f"{fmt.user_plain(str(code))}: ", style="bold red")
+    text.append(fmt.user_plain(str(err.get("message", "")).rstrip()) + "\n", style="red")
     for key in ("traceback", "details", "stack_trace", "stacktrace"):
         value = err.get(key)
         if value:
-            text.append(value if isinstance(value, str) else json.dumps(value, indent=2))
+            # A traceback keeps its lines; any other control character is escaped.
+            lines = (value if isinstance(value, str) else json.dumps(value, indent=2)).split("\n")
+            text.append("\n".join(fmt.user_plain(line) for line in lines))
     return text
 
 
@@ -48,31 +50,32 @@ def describe_run(run: pb.RunInfo, now: float) -> Group:
     elif run.status and run.status not in fmt.ACTIVE:
         status.append("   run finished", style="dim")
     grid.add_row("Status", status)
-    grid.add_row("Run", f"{run.display_name or '—'}  ·  #{run.number}  ·  {run.run_id}")
-    grid.add_row("Experiment", run.experiment)
+    user = fmt.user_text   # a rich Table reads a str as markup: user data goes in as Text
+    grid.add_row("Run", user(f"{run.display_name or '—'}  ·  #{run.number}  ·  {run.run_id}"))
+    grid.add_row("Experiment", user(run.experiment))
     if run.parent_run_id:
-        grid.add_row("Parent", run.parent_run_id)
+        grid.add_row("Parent", user(run.parent_run_id))
     grid.add_row("Started", fmt.full_time(run.start_time or run.created_time))
     grid.add_row("Ended", fmt.full_time(run.end_time) if run.end_time else "—")
     grid.add_row("Duration", fmt.run_duration(run.start_time, run.end_time, now))
     kind = run.run_type or "—"
     if run.target:
         kind += f" on {run.target}"
-    grid.add_row("Type", kind)
+    grid.add_row("Type", user(kind))
     if run.script or run.arguments:
-        grid.add_row("Command", " ".join(shlex.quote(a) for a in [run.script, *run.arguments] if a))
+        grid.add_row("Command", user(" ".join(shlex.quote(a) for a in [run.script, *run.arguments] if a)))
     if run.submitted_by:
-        grid.add_row("By", run.submitted_by)
+        grid.add_row("By", user(run.submitted_by))
     if run.description:
-        grid.add_row("Description", run.description)
-    grid.add_row("Tags", ", ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items())) or "—")
+        grid.add_row("Description", Text("\n").join(user(line) for line in run.description.split("\n")))
+    grid.add_row("Tags", user(", ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items())) or "—"))
     if run.properties:
-        grid.add_row("Properties", "\n".join(f"{k} = {v}" for k, v in sorted(run.properties.items())))
+        grid.add_row("Properties", Text("\n").join(user(f"{k} = {v}") for k, v in sorted(run.properties.items())))
     if run.last_metrics:
         shown = sorted(run.last_metrics.items())[:12]
-        grid.add_row("Last values", "  ".join(f"{k}={fmt.number(v)}" for k, v in shown))
+        grid.add_row("Last values", user("  ".join(f"{k}={fmt.number(v)}" for k, v in shown)))
     for warning in run.warnings:
-        grid.add_row("Warning", Text(warning, style="yellow"))
+        grid.add_row("Warning", user(warning, style="yellow"))
     parts: list[object] = [grid]
     err = error_text(run.error_json)
     if err is not None:
@@ -121,7 +124,7 @@ class OverviewView(VerticalScroll):
         for child in sorted(self.children_runs.values(), key=lambda c: (c.number, c.created_time)):
             status = Text(fmt.status_text(child.status),
                           style=fmt.STATUS_STYLE.get(fmt.status_class(child.status), ""))
-            table.add_row(str(child.number or ""), child.display_name or child.run_id, status,
+            table.add_row(str(child.number or ""), fmt.user_text(child.display_name or child.run_id), status,
                           fmt.run_duration(child.start_time, child.end_time, now), key=child.run_id)
         show = bool(self.children_runs)
         table.display = show

@@ -66,6 +66,7 @@ class RunTable(DataTable):
         self.clock = clock
         self.runs: dict[str, pb.RunInfo] = {}
         self.metric_columns: list[str] = []
+        self.offered_names: set[str] = set()   # scalar metrics of the runs, from the list query
         self.selected: list[str] = []
         self.sort_key = "number"
         self.sort_reverse = True
@@ -98,7 +99,7 @@ class RunTable(DataTable):
         return name in self.metric_columns
 
     def metric_names(self) -> list[str]:
-        names: set[str] = set()
+        names = set(self.offered_names)
         for run in self.runs.values():
             names.update(run.last_metrics.keys())
         return sorted(names)
@@ -123,7 +124,7 @@ class RunTable(DataTable):
         mark = "✓" if run.run_id in self.selected else " "
         status = Text(fmt.status_text(run.status), style=fmt.STATUS_STYLE.get(fmt.status_class(run.status), ""))
         cells: list[Text | str] = [
-            mark, str(run.number or ""), Text(run_label(run), no_wrap=True, overflow="ellipsis"), status,
+            mark, str(run.number or ""), fmt.user_text(run_label(run), no_wrap=True, overflow="ellipsis"), status,
             fmt.clock_time(run.start_time or run.created_time, now),
             fmt.run_duration(run.start_time, run.end_time, now),
         ]
@@ -131,7 +132,7 @@ class RunTable(DataTable):
             v = run.last_metrics.get(name)
             cells.append(Text(fmt.number(v), justify="right"))
         tags = " ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items()) if not k.startswith("_"))
-        cells.append(Text(tags, no_wrap=True, overflow="ellipsis"))
+        cells.append(fmt.user_text(tags, no_wrap=True, overflow="ellipsis"))
         return cells
 
     def redraw(self) -> None:
@@ -165,7 +166,8 @@ class RunTable(DataTable):
             self._column_keys.append(key)
             # Explicit widths: auto-sizing is skipped while the screen is covered (help, a modal).
             longest = max([cell_len(_plain(cells[i])) for cells in self._cell_cache.values()], default=0)
-            self.add_column(title, key=key, width=min(MAX_COLUMN, max(cell_len(title), longest)))
+            label = fmt.user_text(title)   # metric names are column titles
+            self.add_column(label, key=key, width=min(MAX_COLUMN, max(label.cell_len, longest)))
         for run_id in order:
             self.add_row(*self._cell_cache[run_id], key=run_id)
         self._shown = order

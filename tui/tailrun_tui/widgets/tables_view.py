@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -23,12 +24,12 @@ KIND_NAMES = {pb.METRIC_KIND_LIST: "list", pb.METRIC_KIND_ROW: "rows", pb.METRIC
               pb.METRIC_KIND_SCALAR: "values"}
 
 
-def cell(value: object) -> str:
+def cell(value: object) -> Text:
     if isinstance(value, float):
-        return fmt.number(value)
+        return Text(fmt.number(value))
     if value is None:
-        return "—"
-    return str(value)
+        return Text("—")
+    return fmt.user_text(str(value))   # a logged string: no markup, no escape sequence
 
 
 def chunk_rows(points: pb.MetricPoints) -> tuple[list[str], list[list[object]]]:
@@ -99,7 +100,7 @@ class TablesView(ReportsWorkerErrors, Horizontal):
         self.tables[data.name] = data
         options = self.query_one("#table-list", OptionList)
         if new:
-            options.add_option(Option(data.name, id=data.name))
+            options.add_option(Option(fmt.user_text(data.name), id=data.name))
         if self.current is None or self.current == data.name:
             self.current = data.name
             options.highlighted = list(self.tables).index(data.name)
@@ -137,8 +138,8 @@ class TablesView(ReportsWorkerErrors, Horizontal):
             self._show()
 
     def _header(self, data: TableData) -> None:
-        self.query_one("#table-header", Static).update(
-            f"{data.name} · {KIND_NAMES.get(data.kind, 'table')} · {len(data.rows):,} rows × {len(data.columns)} columns")
+        self.query_one("#table-header", Static).update(fmt.user_text(
+            f"{data.name} · {KIND_NAMES.get(data.kind, 'table')} · {len(data.rows):,} rows × {len(data.columns)} columns"))
 
     def _show(self) -> None:
         data = self.tables.get(self.current or "")
@@ -146,7 +147,7 @@ class TablesView(ReportsWorkerErrors, Horizontal):
         table.clear(columns=True)
         if data is None:
             return
-        table.add_columns(*data.columns)
+        table.add_columns(*[fmt.user_text(c) for c in data.columns])
         table.add_rows([[cell(v) for v in row] for row in data.rows])
         table.display = True
         self._header(data)

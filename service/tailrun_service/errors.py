@@ -20,3 +20,7 @@ class InvalidArgument(TailrunError):
 
 class PermissionDenied(TailrunError):
     """The caller's token may not do this (for example write another run)."""
+
+
+class Unavailable(Exception):
+    """The store or the artifact folder cannot be used now (vanished, unwritable): answer UNAVAILABLE."""

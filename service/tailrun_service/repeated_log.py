@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_INTERVAL_SECONDS = 30.0
@@ -26,20 +27,21 @@ class _Kind:
 class RepeatedErrorLog:
     """`report(what, exc)` from any thread; `flush()` writes the counts still pending (at stop)."""
 
-    def __init__(self, logger: logging.Logger, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(self, logger: logging.Logger, interval: float = DEFAULT_INTERVAL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.logger = logger
         self.interval = interval
+        self._clock = clock
         self._kinds: dict[Key, _Kind] = {}
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
-    def report(self, what: str, exc: BaseException, *, traceback: bool = True,
-               level: int = logging.ERROR) -> None:
+    def report(self, what: str, exc: BaseException, *, traceback: bool = True) -> None:
         """`what` failed with `exc` (its traceback is written with the first occurrence)."""
         # The first line names the error; later lines (SQLAlchemy's SQL and parameters) differ
         # from one batch to the next, and would make every occurrence look new.
         key = (what, type(exc).__name__, str(exc).partition("\n")[0][:300])
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             kind = self._kinds.get(key)
             if kind is not None and (kind.repeats or now - kind.window_start < self.interval):
@@ -49,14 +51,14 @@ class RepeatedErrorLog:
             if kind is None and len(self._kinds) >= MAX_KINDS:
                 self._write(*self._pop_oldest())
             self._kinds[key] = _Kind(window_start=now)
-        self.logger.log(level, "%s failed: %s: %s", what, type(exc).__name__, exc,
-                        exc_info=exc if traceback else None)
+        self.logger.error("%s failed: %s: %s", what, type(exc).__name__, exc,
+                          exc_info=exc if traceback else None)
 
     def flush(self, everything: bool = True) -> None:
         """Write the counts not yet written: all of them, or (the timer) those whose interval is over."""
         with self._lock:
             self._timer = None
-            now = time.monotonic()
+            now = self._clock()
             due = [(key, kind.repeats, now - kind.window_start) for key, kind in self._kinds.items()
                    if kind.repeats and (everything or now - kind.window_start >= self.interval)]
             for key, _count, _seconds in due:
@@ -76,12 +78,12 @@ class RepeatedErrorLog:
     def _pop_oldest(self) -> tuple[Key, int, float]:
         key = next(iter(self._kinds))
         kind = self._kinds.pop(key)
-        return key, kind.repeats, time.monotonic() - kind.window_start
+        return key, kind.repeats, self._clock() - kind.window_start
 
     def _write(self, key: Key, count: int, seconds: float) -> None:
         if count:
             what, type_name, message = key
-            self.logger.error("%s failed: %s: %s (repeated %d times in the last %.0f s)",
+            self.logger.error("%s failed: %s: %s (repeated %d times in the last %.3g s)",
                               what, type_name, message, count, seconds)
 
     def close(self) -> None:

@@ -115,6 +115,8 @@ class Tracker(pb_grpc.TrackerServicer):
         self._query_pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="tailrun-query")
         self._active = 0   # calls in flight plus blocking jobs still running in the pools
         self._active_changed = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None   # the server's, known from the first call
+        self._stop_requested: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -177,9 +179,41 @@ class Tracker(pb_grpc.TrackerServicer):
         return True
 
     def begin_stop(self) -> None:
-        """Streams end with UNAVAILABLE at their next step; waiting Watch streams at once."""
+        """Streams end with UNAVAILABLE: those waiting (for a request, for a change) at once, the
+        others at their next step. Thread-safe."""
         self.stopping.set()
         self.feed.wake_all()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop_event().set)
+
+    def _stop_event(self) -> asyncio.Event:
+        if self._stop_requested is None:
+            self._stop_requested = asyncio.Event()
+        return self._stop_requested
+
+    async def _until_stopped(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """A client's request stream that ends with ShuttingDown when the service begins to stop
+        while waiting for the next request: an idle stream must not hold up a stop until the grace
+        period ends. (A request cut off that way was not acknowledged; the client sends it again.)"""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        stop = self._stop_event()
+        iterator = aiter(requests)
+        while not self.stopping.is_set():
+            step = asyncio.ensure_future(anext(iterator))
+            step.add_done_callback(_retrieve)   # a read cut off by a stop may fail later: unseen
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait((step, stopper), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                step.cancel()   # no-op when it is done
+            if not step.done() or step.cancelled():
+                break
+            if isinstance(step.exception(), StopAsyncIteration):
+                return
+            yield step.result()
+        raise ShuttingDown("the service is shutting down; re-send after reconnecting")
 
     def close(self) -> None:
         """After the server stopped: end the feed thread and the pools, write pending error counts."""
@@ -207,9 +241,7 @@ class Tracker(pb_grpc.TrackerServicer):
             caller = self._caller(context)
             scope = self._scope(caller) if caller.is_run_scoped else None
             # One request at a time: grpc reads the next message only when we ask for it.
-            async for request in request_iterator:
-                if self.stopping.is_set():
-                    raise ShuttingDown("the service is shutting down; re-send after reconnecting")
+            async for request in self._until_stopped(request_iterator):
                 writer = _require(request.writer, "IngestRequest.writer")
                 if request.seq == 0:
                     if request.events:
@@ -349,6 +381,12 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             return await self._blocking_write(self.runner.cancel, run_id)
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Mark a task's outcome as seen (asyncio logs an exception that nobody retrieved)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _take(items: Any, count: int) -> list[Any]:

@@ -106,7 +106,7 @@ class Service:
             if self._stopped:
                 return
             self._stopped = True
-        self.loop.run(self.health.enter_graceful_shutdown())
+        self._on_loop(self.health.enter_graceful_shutdown(), "marking the health check NOT_SERVING", 5)
         if self.liveness is not None:   # no more status patches from a stopping service
             self.liveness.stop()
         # The runner first: the runs it terminates still reach a live service with their last
@@ -116,14 +116,22 @@ class Service:
                 self.runner.stop()
             except Exception:
                 log.exception("stopping the runner failed")
-        self.servicer.begin_stop()   # Ingest/Watch streams end with UNAVAILABLE at their next step
-        self.loop.run(self.server.stop(grace))
+        self.servicer.begin_stop()   # Ingest/Watch streams end with UNAVAILABLE (idle ones at once)
+        self._on_loop(self.server.stop(grace), "stopping the gRPC server", grace + 5)
         # Cancelled handlers may still be finishing a batch: let them commit before closing.
         if not self.servicer.wait_idle(timeout=grace + 5):
             log.warning("calls still running after the grace period; closing the store anyway")
         self.servicer.close()
         self.loop.close()
         self.store.close()
+
+    def _on_loop(self, coro: Coroutine, what: str, timeout: float) -> None:
+        """One step of the stop on the server loop: a step that fails or hangs is logged, and the
+        stop goes on (a stop must end)."""
+        try:
+            self.loop.run(coro, timeout)
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def is_loopback(host: str) -> bool:

@@ -52,6 +52,7 @@ EVENTS_PAGE = 500                       # events per store query; a full page me
 # Error messages echo the offending values, which a client may make huge; grpc carries the message
 # in a header limited to 8 KiB (percent-encoded: up to 12 bytes per character), so cut it short.
 MAX_MESSAGE_CHARS = 500
+_STOP_CANCEL = "tailrun: the service is stopping"   # the cancel message that ends an idle stream
 
 
 class Unimplemented(Exception):
@@ -116,7 +117,7 @@ class Tracker(pb_grpc.TrackerServicer):
         self._active = 0   # calls in flight plus blocking jobs still running in the pools
         self._active_changed = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None   # the server's, known from the first call
-        self._stop_requested: asyncio.Event | None = None
+        self._idle_streams: set[asyncio.Task] = set()   # Ingest calls waiting for their next request
 
     # ------------------------------------------------------------------ plumbing
 
@@ -184,12 +185,12 @@ class Tracker(pb_grpc.TrackerServicer):
         self.stopping.set()
         self.feed.wake_all()
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stop_event().set)
+            self._loop.call_soon_threadsafe(self._cut_idle_streams)
 
-    def _stop_event(self) -> asyncio.Event:
-        if self._stop_requested is None:
-            self._stop_requested = asyncio.Event()
-        return self._stop_requested
+    def _cut_idle_streams(self) -> None:
+        """On the loop: cancel the Ingest calls that wait for their next request (see _until_stopped)."""
+        for task in self._idle_streams:
+            task.cancel(_STOP_CANCEL)
 
     async def _until_stopped(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """A client's request stream that ends with ShuttingDown when the service begins to stop
@@ -197,22 +198,22 @@ class Tracker(pb_grpc.TrackerServicer):
         period ends. (A request cut off that way was not acknowledged; the client sends it again.)"""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        stop = self._stop_event()
+        task = asyncio.current_task()
         iterator = aiter(requests)
         while not self.stopping.is_set():
-            step = asyncio.ensure_future(anext(iterator))
-            step.add_done_callback(_retrieve)   # a read cut off by a stop may fail later: unseen
-            stopper = asyncio.ensure_future(stop.wait())
+            self._idle_streams.add(task)
             try:
-                await asyncio.wait((step, stopper), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopper.cancel()
-                step.cancel()   # no-op when it is done
-            if not step.done() or step.cancelled():
-                break
-            if isinstance(step.exception(), StopAsyncIteration):
+                request = await anext(iterator)
+            except StopAsyncIteration:
                 return
-            yield step.result()
+            except asyncio.CancelledError as exc:
+                if exc.args != (_STOP_CANCEL,):
+                    raise   # the client went away
+                task.uncancel()
+                break
+            finally:
+                self._idle_streams.discard(task)
+            yield request
         raise ShuttingDown("the service is shutting down; re-send after reconnecting")
 
     def close(self) -> None:
@@ -381,12 +382,6 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             return await self._blocking_write(self.runner.cancel, run_id)
-
-
-def _retrieve(task: asyncio.Future) -> None:
-    """Mark a task's outcome as seen (asyncio logs an exception that nobody retrieved)."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _take(items: Any, count: int) -> list[Any]:

@@ -3,8 +3,8 @@ asyncio server.
 
 A stream costs no thread while it waits: Ingest awaits its next request, Watch awaits the
 WatchFeed's wake-up. Store and runner calls block (SQLAlchemy, files), so they run in bounded
-thread pools: one for writes (Ingest batches, submissions) and one for queries (GetRun, ListRuns,
-Watch pages...), so a burst of batches never queues the queries behind it.
+thread pools: writes (Ingest batches, submissions), queries (GetRun, ListRuns, ...) and Watch
+pages, so neither a burst of batches nor a commit that wakes a thousand watchers queues a query.
 
 Domain errors become status codes with their message (NotFound -> NOT_FOUND, InvalidArgument ->
 INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED, Unavailable -> UNAVAILABLE); anything
@@ -44,8 +44,11 @@ FILE_CHUNK_BYTES = 1024 * 1024          # ReadFile answers in chunks of at most 
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024  # a submitted source folder, zipped
 WATCH_POLL_SECONDS = 5.0                # an idle Watch wakes this often (children refresh), without a query
 CHILDREN_REFRESH_SECONDS = 5.0          # safety net: re-query a watched run's children this often
-WRITE_THREADS = 8                       # blocking store writes at once (SQLite writes one at a time anyway)
-QUERY_THREADS = 8                       # blocking store reads at once (PostgreSQL pool: 8 + 16 overflow)
+# Blocking store calls at once, per kind; 16 in all, within PostgreSQL's pool (8 + 16 overflow),
+# which the runner and the liveness monitor share. Writes are serialised by the database anyway.
+WRITE_THREADS = 4
+QUERY_THREADS = 8
+WATCH_THREADS = 4
 METRICS_PER_STEP = 64                   # GetMetrics: chunks read per trip to the query pool
 WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
 EVENTS_PAGE = 500                       # events per store query; a full page means more backlog
@@ -114,6 +117,7 @@ class Tracker(pb_grpc.TrackerServicer):
         self.feed = WatchFeed(store, self.errors)
         self._write_pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="tailrun-write")
         self._query_pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="tailrun-query")
+        self._watch_pool = ThreadPoolExecutor(WATCH_THREADS, thread_name_prefix="tailrun-watch")
         self._active = 0   # calls in flight plus blocking jobs still running in the pools
         self._active_changed = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None   # the server's, known from the first call
@@ -168,6 +172,9 @@ class Tracker(pb_grpc.TrackerServicer):
     async def _blocking_read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         return await self._in_pool(self._query_pool, fn, args, kwargs)
 
+    async def _blocking_watch(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_pool(self._watch_pool, fn, args, kwargs)
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in flight (after the server stopped accepting); False on timeout."""
         deadline = time.monotonic() + timeout
@@ -219,8 +226,8 @@ class Tracker(pb_grpc.TrackerServicer):
     def close(self) -> None:
         """After the server stopped: end the feed thread and the pools, write pending error counts."""
         self.feed.close()
-        self._write_pool.shutdown(wait=True)
-        self._query_pool.shutdown(wait=True)
+        for pool in (self._write_pool, self._query_pool, self._watch_pool):
+            pool.shutdown(wait=True)
         self.errors.close()
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
@@ -469,7 +476,7 @@ def add_to_server(tracker: Tracker, server: grpc.aio.Server) -> None:
 
 class _Watch:
     """One Watch stream: the backlog after the cursor, one caught_up marker, then live events.
-    Its store queries run in the query pool; between changes it awaits the tracker's WatchFeed."""
+    Its store queries run in the watch pool; between changes it awaits the tracker's WatchFeed."""
 
     def __init__(self, tracker: Tracker, request: pb.WatchRequest) -> None:
         self.tracker = tracker
@@ -533,7 +540,7 @@ class _Watch:
             raise ShuttingDown(f"the service is shutting down; resume from cursor {self.cursor}")
 
     async def events(self) -> AsyncIterator[pb.WatchEvent]:
-        blocking = self.tracker._blocking_read
+        blocking = self.tracker._blocking_watch
         await blocking(self._open)
         caught_up = False
         while True:

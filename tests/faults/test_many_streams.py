@@ -100,6 +100,7 @@ async def _with_open_streams(address: str) -> None:
 
         answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=RPC_DEADLINE)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        assert (await tracker.GetRun(pb.GetRunRequest(run_id=run_id), timeout=RPC_DEADLINE)).run_id == run_id
         for call in calls:
             call.cancel()
     finally:

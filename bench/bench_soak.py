@@ -1,12 +1,14 @@
 """Soak: many writer processes stream to one service; then a service outage under a logging loop.
 
-Phase 1 (load): WRITERS processes (forked from one launcher that has imported tailrun, so 64 of
-them start in a moment on a small machine) each log METRICS metrics per step at RATE steps/s for
-SECONDS; a second thread in each writer logs a probe point every 2 s and times `run.flush()`
-right after it: the time from logging a point until the service acknowledges, i.e. has committed,
-its batch (the ack latency a user can observe). Afterwards every run is read
-back: points lost and duplicated (both must be 0). The service's peak RSS (VmHWM) is read from
-/proc while it still runs.
+Phase 1 (load): WRITERS processes (forked from one launcher that has imported tailrun, so 256 of
+them start in a moment on a small machine), each with its own open Ingest stream, log METRICS
+metrics per step at RATE steps/s for SECONDS; a second thread in each writer logs a probe point
+every 2 s and times `run.flush()` right after it: the time from logging a point until the service
+acknowledges, i.e. has committed, its batch (the ack latency a user can observe). Meanwhile a
+user queries the service (QueryProbe): a health check, the runs table (ListRuns of the
+experiment) and one run (GetRun), in turn, timing each. Afterwards every run is read back: points
+lost and duplicated (both must be 0). The service's peak RSS (VmHWM) is read from /proc while it
+still runs.
 
 Phase 2 (outage): one script logs a fixed number of calls with the service up, then the same
 number with the service SIGKILLed, then the service comes back and the script waits for its acks;
@@ -19,15 +21,20 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-WRITERS, METRICS, SECONDS, RATE = 64, 10, 60.0, 2.0   # 1,280 points/s in all: what this 2-core box sustains
+# 256 open streams; 1,280 points/s in all, what this 2-core box sustains (as 64 writers x 2 steps/s did).
+WRITERS, METRICS, SECONDS, RATE = 256, 10, 60.0, 0.5
+QUERY_INTERVAL = 0.25   # seconds between two rounds of the user's queries
+QUERY_DEADLINE = 10.0   # a query not answered within this counts as failed
 
 LAUNCHER = r"""
 import json, os, random, sys, threading, time
@@ -111,9 +118,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _stored(client: Any, run_id: str) -> dict[str, list[int]]:
+    from tailrun.exceptions import RunNotFound
+
     steps: dict[str, list[int]] = {}
-    for chunk in client.get_metrics(run_id):
+    try:
+        chunks = client.get_metrics(run_id)
+    except RunNotFound:   # the service never got the run: every point of it is lost (or only spooled)
+        return steps
+    for chunk in chunks:
         steps.setdefault(chunk.name, []).extend(chunk.steps)
     return steps
 
@@ -131,9 +151,69 @@ def count_lost_and_duplicated(client: Any, run_id: str, names: list[str], steps:
     return lost, dup, total
 
 
+class QueryProbe(threading.Thread):
+    """A user while the load runs: health, the runs table, one run; each query timed."""
+
+    KINDS = ("health", "list_runs", "get_run")
+
+    def __init__(self, address: str, experiment: str = "soak") -> None:
+        super().__init__(name="query-probe", daemon=True)
+        self.address, self.experiment = address, experiment
+        self.latencies: dict[str, list[float]] = {kind: [] for kind in self.KINDS}
+        self.failures: dict[str, dict[str, int]] = {kind: {} for kind in self.KINDS}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        from tailrun.v1 import tailrun_pb2 as pb
+        from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
+
+        with grpc.insecure_channel(self.address) as channel:
+            tracker, health = pb_grpc.TrackerStub(channel), health_pb2_grpc.HealthStub(channel)
+            run_ids: list[str] = []
+            while not self.done.wait(QUERY_INTERVAL):
+                self._time("health", lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=QUERY_DEADLINE))
+                listed = self._time("list_runs", lambda: tracker.ListRuns(
+                    pb.ListRunsRequest(experiment=self.experiment), timeout=QUERY_DEADLINE))
+                if listed is not None and listed.runs:
+                    run_ids = [run.run_id for run in listed.runs]
+                if run_ids:
+                    run_id = random.choice(run_ids)
+                    self._time("get_run", lambda: tracker.GetRun(pb.GetRunRequest(run_id=run_id),
+                                                                 timeout=QUERY_DEADLINE))
+
+    def _time(self, kind: str, call: Callable[[], Any]) -> Any:
+        import grpc
+
+        started = time.perf_counter()
+        try:
+            answer = call()
+        except grpc.RpcError as exc:
+            code = exc.code().name
+            self.failures[kind][code] = self.failures[kind].get(code, 0) + 1
+            return None
+        self.latencies[kind].append(time.perf_counter() - started)
+        return answer
+
+    def figures(self) -> dict:
+        out: dict[str, Any] = {}
+        for kind in self.KINDS:
+            lat = self.latencies[kind]
+            out[f"query_{kind}_n"] = len(lat)
+            out[f"query_{kind}_p50_ms"] = round(percentile(lat, 50) * 1e3, 1)
+            out[f"query_{kind}_p99_ms"] = round(percentile(lat, 99) * 1e3, 1)
+            out[f"query_{kind}_max_ms"] = round(max(lat, default=float("nan")) * 1e3, 1)
+        out["query_failures"] = {kind: codes for kind, codes in self.failures.items() if codes}
+        return out
+
+
 def run_load(address: str, service_pid: int, writers: int = WRITERS, metrics: int = METRICS,
-             seconds: float = SECONDS, rate: float = RATE, home: Path | None = None) -> dict:
-    """Run the load against the service at `address`; returns the figures (see the module doc)."""
+             seconds: float = SECONDS, rate: float = RATE, home: Path | None = None,
+             queries: bool = True) -> dict:
+    """Run the load against the service at `address` (with the QueryProbe unless `queries` is
+    False); returns the figures (see the module doc)."""
     from tailrun._client import Client
     from tailrun._settings import Settings
 
@@ -143,14 +223,28 @@ def run_load(address: str, service_pid: int, writers: int = WRITERS, metrics: in
         env["TAILRUN_HOME"] = str(home or out / "home")
         started = time.monotonic()
         cpu_before = cpu_seconds(service_pid)
+        writers_cpu_before = _children_cpu_seconds()
+        # Files, not pipes: 256 writers' messages could fill a pipe nobody reads while the load runs.
+        stdout_file, stderr_file = open(out / "launcher.out", "w+"), open(out / "launcher.err", "w+")
         proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(writers), str(metrics), str(seconds),
                                  str(rate), str(out), address], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=stdout_file, stderr=stderr_file)
+        probe = QueryProbe(address)
+        if queries:
+            probe.start()
         rss_samples = []
         while proc.poll() is None:
             rss_samples.append(peak_rss_mib(service_pid))
             time.sleep(0.5)
-        stdout, stderr = proc.communicate()
+        probe.done.set()
+        if queries:
+            probe.join()
+        proc.wait()
+        writers_cpu = _children_cpu_seconds() - writers_cpu_before   # the launcher waited for every writer
+        with stdout_file, stderr_file:
+            stdout_file.seek(0)
+            stderr_file.seek(0)
+            stdout, stderr = stdout_file.read(), stderr_file.read()
         wall = time.monotonic() - started
         rss = peak_rss_mib(service_pid)
         cpu = cpu_seconds(service_pid) - cpu_before
@@ -160,21 +254,24 @@ def run_load(address: str, service_pid: int, writers: int = WRITERS, metrics: in
         results = [json.loads(p.read_text()) for p in sorted(out.glob("w*.json"))]
         client = Client(Settings(address=address, token=None))
         names = [f"m{m}" for m in range(metrics)]
-        lost = dup = stored = logged = 0
+        lost = dup = stored = logged = empty_runs = 0
         for res in results:
             run_lost, run_dup, run_stored = count_lost_and_duplicated(client, res["run_id"], names, res["steps"])
             lost, dup, stored, logged = lost + run_lost, dup + run_dup, stored + run_stored, logged + res["steps"] * metrics
+            empty_runs += run_stored == 0
         latencies = [lat for res in results for lat in res["latencies"]]
         return {
             "writers": writers, "writers_finished": len(results), "writers_failed": failed,
             "metrics": metrics, "seconds": seconds, "wall_s": round(wall, 1),
             "points_logged": logged, "points_stored": stored, "points_lost": lost, "duplicates": dup,
-            "points_per_s": round(logged / seconds),
+            "points_per_s": round(logged / seconds), "runs_without_points": empty_runs,
             "ack_latency_p50_ms": round(percentile(latencies, 50) * 1e3, 1),
             "ack_latency_p99_ms": round(percentile(latencies, 99) * 1e3, 1),
             "ack_latency_max_ms": round(max(latencies, default=float("nan")) * 1e3, 1),
             "service_peak_rss_mib": round(rss, 1),
-            "service_cpu_s": round(cpu, 1),
+            "service_cpu_s": round(cpu, 1), "writers_cpu_s": round(writers_cpu, 1),
+            "machine_cpu_s": round(wall * (os.cpu_count() or 1), 1),
+            **(probe.figures() if queries else {}),
             "stderr_tail": stderr.strip().splitlines()[-3:] if stderr.strip() else [],
         }
 

@@ -100,20 +100,18 @@ def _bearer(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
     return None
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without a valid token (UNAUTHENTICATED) and service-only RPCs made with a
-    run-scoped token (PERMISSION_DENIED). Health checks need no token."""
+    run-scoped token (PERMISSION_DENIED). Health checks need no token. For grpc's asyncio server."""
 
     def __init__(self, auth: TokenAuth) -> None:
         self.auth = auth
 
-    def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails):
+    async def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails):
         method = handler_call_details.method or ""
-        if method.startswith(_HEALTH_PREFIX):
-            return continuation(handler_call_details)
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
+        handler = await continuation(handler_call_details)
+        if handler is None or method.startswith(_HEALTH_PREFIX):
+            return handler
         caller = self.auth.caller(handler_call_details.invocation_metadata)
         if caller is None:
             return _refusing(handler, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
@@ -124,9 +122,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
 
 def _refusing(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that aborts with `code`."""
-    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
+    """A handler of the same shape as `handler` that aborts with `code` (before reading a request)."""
+    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(code, message)
 
     kwargs = {"request_deserializer": handler.request_deserializer,
               "response_serializer": handler.response_serializer}

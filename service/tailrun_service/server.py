@@ -1,17 +1,20 @@
 """Starting and stopping the service: `serve(...)` returns a running `Service` (unpackable as
 `server, port = serve(...)`, so tests bind port 0), `run_forever` blocks until SIGTERM/SIGINT.
+
+The gRPC server is grpc's asyncio server, on an event loop in a thread of its own (`ServerLoop`),
+so that callers stay synchronous: an open stream then costs no thread, however many there are.
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import signal
 import threading
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Coroutine, Iterator
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -43,10 +46,38 @@ class ServeError(Exception):
     """The service cannot start as asked (the message says why and what to do)."""
 
 
+class ServerLoop:
+    """An asyncio event loop running in its own thread; `run(coro)` from any other thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="tailrun-grpc-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def run(self, coro: Coroutine, timeout: float | None = None) -> Any:
+        """Run `coro` on the loop and return its result (blocking the calling thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self, timeout: float = 10) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+
+
 @dataclass
 class Service:
-    """A running service. `server, port = service` unpacks like DESIGN.md's `serve(...)`."""
-    server: grpc.Server
+    """A running service. `server, port = service` unpacks like DESIGN.md's `serve(...)`;
+    `server` is a grpc.aio.Server driven by `loop` (stop the service with `stop()`)."""
+    server: grpc.aio.Server
     port: int
     host: str
     store: Any
@@ -54,7 +85,8 @@ class Service:
     data_dir: Path
     token: str | None
     servicer: Tracker
-    health: health.HealthServicer
+    health: health.aio.HealthServicer
+    loop: ServerLoop
     liveness: Any = None     # the LivenessMonitor (crash detection), None when disabled
     _stopped: bool = field(default=False, repr=False)
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -74,7 +106,7 @@ class Service:
             if self._stopped:
                 return
             self._stopped = True
-        self.health.enter_graceful_shutdown()
+        self._on_loop(self.health.enter_graceful_shutdown(), "marking the health check NOT_SERVING", 5)
         if self.liveness is not None:   # no more status patches from a stopping service
             self.liveness.stop()
         # The runner first: the runs it terminates still reach a live service with their last
@@ -84,12 +116,22 @@ class Service:
                 self.runner.stop()
             except Exception:
                 log.exception("stopping the runner failed")
-        self.servicer.stopping.set()   # Ingest/Watch streams end with UNAVAILABLE at their next step
-        self.server.stop(grace).wait()
+        self.servicer.begin_stop()   # Ingest/Watch streams end with UNAVAILABLE (idle ones at once)
+        self._on_loop(self.server.stop(grace), "stopping the gRPC server", grace + 5)
         # Cancelled handlers may still be finishing a batch: let them commit before closing.
         if not self.servicer.wait_idle(timeout=grace + 5):
             log.warning("calls still running after the grace period; closing the store anyway")
+        self.servicer.close()
+        self.loop.close()
         self.store.close()
+
+    def _on_loop(self, coro: Coroutine, what: str, timeout: float) -> None:
+        """One step of the stop on the server loop: a step that fails or hangs is logged, and the
+        stop goes on (a stop must end)."""
+        try:
+            self.loop.run(coro, timeout)
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +161,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
           store_url: str | None = None, token: str | None = None,
           max_concurrent_runs: int | None = None, insecure: bool = False,
           tls_cert: str | Path | None = None, tls_key: str | Path | None = None,
-          with_runner: bool = True, max_workers: int = 64,
+          with_runner: bool = True,
           heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
           max_file_bytes: int | None = None, tls_ca: str | Path | None = None,
           run_as: str | None = None) -> Service:
@@ -147,28 +189,21 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     from .store import Store   # SQLAlchemy is only needed once we really serve
 
     store = Store.open(store_url, data_dir, max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES)
+    loop = servicer = None
     try:
         auth = TokenAuth(token)
         servicer = Tracker(store, auth=auth)
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tailrun-rpc"),
-            interceptors=[AuthInterceptor(auth)] if token else [],
-            options=_SERVER_OPTIONS,
-        )
-        add_to_server(servicer, server)  # answers undecodable requests INVALID_ARGUMENT
-        health_servicer = health.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        for name in ("", SERVICE_NAME):
-            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        bound = _bind(server, host, port, credentials)
-        server.start()
+        loop = ServerLoop()
+        server, bound, health_servicer = loop.run(_start_server(servicer, auth, host, port, credentials))
     except BaseException:
+        if servicer is not None:
+            servicer.close()
+        if loop is not None:
+            loop.close()
         store.close()
         raise
-    service = Service(server=server, port=bound, host=host, store=store, runner=None,
-                      data_dir=data_dir, token=token, servicer=servicer, health=health_servicer)
+    service = Service(server=server, port=bound, host=host, store=store, runner=None, data_dir=data_dir,
+                      token=token, servicer=servicer, health=health_servicer, loop=loop)
     if with_runner:
         try:
             service.runner = servicer.runner = _start_runner(
@@ -182,6 +217,22 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     return service
 
 
+async def _start_server(servicer: Tracker, auth: TokenAuth, host: str, port: int,
+                        credentials: grpc.ServerCredentials | None) -> tuple[grpc.aio.Server, int, Any]:
+    """On the server loop: build, bind and start the server (grpc.aio binds it to this loop)."""
+    server = grpc.aio.server(interceptors=[AuthInterceptor(auth)] if auth.token else [],
+                             options=_SERVER_OPTIONS)
+    add_to_server(servicer, server)  # answers undecodable requests INVALID_ARGUMENT
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    bound = _bind(server, host, port, credentials)
+    await server.start()
+    return server, bound, health_servicer
+
+
 def _tls_credentials(cert: str | Path, key: str | Path) -> grpc.ServerCredentials:
     try:
         pair = (Path(key).read_bytes(), Path(cert).read_bytes())
@@ -190,7 +241,7 @@ def _tls_credentials(cert: str | Path, key: str | Path) -> grpc.ServerCredential
     return grpc.ssl_server_credentials([pair])
 
 
-def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCredentials | None) -> int:
+def _bind(server: grpc.aio.Server, host: str, port: int, credentials: grpc.ServerCredentials | None) -> int:
     target = f"{_host_for_address(host)}:{port}"
     try:
         bound = (server.add_secure_port(target, credentials) if credentials

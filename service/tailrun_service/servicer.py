@@ -1,8 +1,15 @@
-"""The Tracker servicer: a thin translation of RPCs into Store (and Runner) calls.
+"""The Tracker servicer: a thin translation of RPCs into Store (and Runner) calls, on grpc's
+asyncio server.
+
+A stream costs no thread while it waits: Ingest awaits its next request, Watch awaits the
+WatchFeed's wake-up. Store and runner calls block (SQLAlchemy, files), so they run in bounded
+thread pools: writes (Ingest batches, submissions), queries (GetRun, ListRuns, ...) and Watch
+pages, so neither a burst of batches nor a commit that wakes a thousand watchers queues a query.
 
 Domain errors become status codes with their message (NotFound -> NOT_FOUND, InvalidArgument ->
-INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED); anything else is logged and answered
-with a short INTERNAL, so one bad request never takes the server down.
+INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED, Unavailable -> UNAVAILABLE); anything
+else is logged (once, then counted: see repeated_log.py) and answered with a short INTERNAL, so
+one bad request never takes the server down.
 
 Register the servicer with `add_to_server`, not the generated `add_TrackerServicer_to_server`:
 the generated handlers answer a message that does not parse (random bytes, a string field that is
@@ -11,11 +18,14 @@ INVALID_ARGUMENT naming the message type.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 import time
-from typing import Any, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -25,18 +35,28 @@ from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 from .auth import FULL_ACCESS, Caller, RunScope, TokenAuth
 from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, Unavailable
+from .repeated_log import RepeatedErrorLog
+from .watch_feed import WatchFeed
 
 log = logging.getLogger(__name__)
 
 FILE_CHUNK_BYTES = 1024 * 1024          # ReadFile answers in chunks of at most this
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024  # a submitted source folder, zipped
-WATCH_POLL_SECONDS = 1.0                # how long Watch waits for a change before re-checking the client
+WATCH_POLL_SECONDS = 5.0                # an idle Watch wakes this often (children refresh), without a query
 CHILDREN_REFRESH_SECONDS = 5.0          # safety net: re-query a watched run's children this often
+# Blocking store calls at once, per kind; 16 in all, within PostgreSQL's pool (8 + 16 overflow),
+# which the runner and the liveness monitor share. Writes are serialised by the database anyway.
+WRITE_THREADS = 4
+QUERY_THREADS = 8
+WATCH_THREADS = 4
+METRICS_PER_STEP = 64                   # GetMetrics: chunks read per trip to the query pool
+BATCHES_PER_STEP = 4                    # ... or batched messages (~1 MiB each)
 WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
 EVENTS_PAGE = 500                       # events per store query; a full page means more backlog
 # Error messages echo the offending values, which a client may make huge; grpc carries the message
 # in a header limited to 8 KiB (percent-encoded: up to 12 bytes per character), so cut it short.
 MAX_MESSAGE_CHARS = 500
+_STOP_CANCEL = "tailrun: the service is stopping"   # the cancel message that ends an idle stream
 
 
 class Unimplemented(Exception):
@@ -51,9 +71,9 @@ _STATUS_OF = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (SeqGap, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
@@ -85,7 +105,8 @@ def _require(value: str, what: str) -> str:
 
 
 class Tracker(pb_grpc.TrackerServicer):
-    """Implements tailrun.v1.Tracker over a `Store`; `runner` runs submitted scripts (or None)."""
+    """Implements tailrun.v1.Tracker over a `Store`; `runner` runs submitted scripts (or None).
+    Its handlers run on the server's event loop; `close()` after the server stopped."""
 
     def __init__(self, store: Any, runner: Any = None, auth: TokenAuth | None = None,
                  stopping: threading.Event | None = None) -> None:
@@ -94,35 +115,67 @@ class Tracker(pb_grpc.TrackerServicer):
         self.auth = auth or TokenAuth(None)
         self.stopping = stopping or threading.Event()
         self.max_snapshot_bytes = MAX_SNAPSHOT_BYTES
-        self._active = 0
+        self.errors = RepeatedErrorLog(log)
+        self.feed = WatchFeed(store, self.errors)
+        self._write_pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="tailrun-write")
+        self._query_pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="tailrun-query")
+        self._watch_pool = ThreadPoolExecutor(WATCH_THREADS, thread_name_prefix="tailrun-watch")
+        self._active = 0   # calls in flight plus blocking jobs still running in the pools
         self._active_changed = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None   # the server's, known from the first call
+        self._idle_streams: set[asyncio.Task] = set()   # Ingest calls waiting for their next request
 
     # ------------------------------------------------------------------ plumbing
 
-    @contextlib.contextmanager
-    def _guard(self, context: grpc.ServicerContext, rpc: str) -> Iterator[None]:
-        """Map errors to status codes, and count in-flight calls (so shutdown can wait for them)."""
+    def _enter(self) -> None:
         with self._active_changed:
             self._active += 1
+
+    def _leave(self) -> None:
+        with self._active_changed:
+            self._active -= 1
+            self._active_changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, context: grpc.aio.ServicerContext, rpc: str) -> AsyncIterator[None]:
+        """Map errors to status codes, and count in-flight calls (so shutdown can wait for them)."""
+        self._enter()
         try:
             yield
+        except grpc.aio.AbortError:
+            raise   # already answered
         except tuple(exc for exc, _ in _STATUS_OF) as exc:
             code = next(code for cls, code in _STATUS_OF if isinstance(exc, cls))
-            context.abort(code, _short(str(exc)) or code.name)
-        except grpc.RpcError as exc:
-            # Reading a request stream whose client went away (cancelled, disconnected, shutdown):
-            # nothing to answer and nothing lost, since only committed batches were acknowledged.
-            if context.is_active():
-                log.exception("%s failed", rpc)
-                context.abort(grpc.StatusCode.INTERNAL, f"{rpc} failed: {str(exc)[:200]}")
-            log.debug("%s: the client went away: %s", rpc, exc)
+            if isinstance(exc, Unavailable):   # the service cannot store now: say why, once
+                self.errors.report(rpc, exc, traceback=False)
+            await context.abort(code, _short(str(exc)) or code.name)
         except Exception as exc:
-            log.exception("%s failed", rpc)
-            context.abort(grpc.StatusCode.INTERNAL, f"{rpc} failed: {type(exc).__name__}: {str(exc)[:200]}")
+            self.errors.report(rpc, exc)
+            await context.abort(grpc.StatusCode.INTERNAL,
+                                f"{rpc} failed: {type(exc).__name__}: {str(exc)[:200]}")
         finally:
-            with self._active_changed:
-                self._active -= 1
-                self._active_changed.notify_all()
+            self._leave()
+
+    def _in_pool(self, pool: ThreadPoolExecutor, fn: Callable, args: tuple, kwargs: dict) -> asyncio.Future:
+        """Run a blocking call in `pool`. It counts as in flight until it really ended, even when
+        the awaiting call was cancelled meanwhile: shutdown waits for a batch being committed."""
+        self._enter()
+        try:
+            job = pool.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._leave()
+            raise
+        job.add_done_callback(lambda _job: self._leave())
+        return asyncio.wrap_future(job)
+
+    async def _blocking_write(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_pool(self._write_pool, fn, args, kwargs)
+
+    async def _blocking_read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_pool(self._query_pool, fn, args, kwargs)
+
+    async def _blocking_watch(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_pool(self._watch_pool, fn, args, kwargs)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in flight (after the server stopped accepting); False on timeout."""
@@ -135,7 +188,51 @@ class Tracker(pb_grpc.TrackerServicer):
                 self._active_changed.wait(remaining)
         return True
 
-    def _caller(self, context: grpc.ServicerContext) -> Caller:
+    def begin_stop(self) -> None:
+        """Streams end with UNAVAILABLE: those waiting (for a request, for a change) at once, the
+        others at their next step. Thread-safe."""
+        self.stopping.set()
+        self.feed.wake_all()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._cut_idle_streams)
+
+    def _cut_idle_streams(self) -> None:
+        """On the loop: cancel the Ingest calls that wait for their next request (see _until_stopped)."""
+        for task in self._idle_streams:
+            task.cancel(_STOP_CANCEL)
+
+    async def _until_stopped(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """A client's request stream that ends with ShuttingDown when the service begins to stop
+        while waiting for the next request: an idle stream must not hold up a stop until the grace
+        period ends. (A request cut off that way was not acknowledged; the client sends it again.)"""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        iterator = aiter(requests)
+        while not self.stopping.is_set():
+            self._idle_streams.add(task)
+            try:
+                request = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError as exc:
+                if exc.args != (_STOP_CANCEL,):
+                    raise   # the client went away
+                task.uncancel()
+                break
+            finally:
+                self._idle_streams.discard(task)
+            yield request
+        raise ShuttingDown("the service is shutting down; re-send after reconnecting")
+
+    def close(self) -> None:
+        """After the server stopped: end the feed thread and the pools, write pending error counts."""
+        self.feed.close()
+        for pool in (self._write_pool, self._query_pool, self._watch_pool):
+            pool.shutdown(wait=True)
+        self.errors.close()
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
         return self.auth.caller_of(context) if self.auth.token else FULL_ACCESS
 
     def _scope(self, caller: Caller) -> RunScope:
@@ -149,111 +246,124 @@ class Tracker(pb_grpc.TrackerServicer):
 
     # ------------------------------------------------------------------ ingest
 
-    def Ingest(self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext):
-        with self._guard(context, "Ingest"):
+    async def Ingest(self, request_iterator: AsyncIterator[pb.IngestRequest], context: grpc.aio.ServicerContext):
+        async with self._guard(context, "Ingest"):
             caller = self._caller(context)
             scope = self._scope(caller) if caller.is_run_scoped else None
             # One request at a time: grpc reads the next message only when we ask for it.
-            for request in request_iterator:
-                if self.stopping.is_set():
-                    raise ShuttingDown("the service is shutting down; re-send after reconnecting")
+            async for request in self._until_stopped(request_iterator):
                 writer = _require(request.writer, "IngestRequest.writer")
                 if request.seq == 0:
                     if request.events:
                         raise InvalidArgument("an IngestRequest with seq 0 is a handshake and carries no events")
-                    committed = self.store.committed_seq(writer, principal=caller.principal)
+                    committed = await self._blocking_read(self.store.committed_seq, writer,
+                                                          principal=caller.principal)
                     yield pb.IngestAck(writer=writer, committed_seq=committed)
                     continue
                 allowed = None
                 if scope is not None:
-                    scope.prepare(request.events)
+                    await self._blocking_read(scope.prepare, request.events)
                     allowed = scope.allows_event
-                result = self.store.apply_batch(writer, request.seq, request.events, allowed,
-                                                principal=caller.principal)
+                result = await self._blocking_write(self.store.apply_batch, writer, request.seq,
+                                                    request.events, allowed, principal=caller.principal)
                 yield pb.IngestAck(writer=writer, committed_seq=result.committed_seq,
                                    rejected=[_short(line) for line in result.rejected])
 
     # ------------------------------------------------------------------ queries
 
-    def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.ServicerContext):
-        with self._guard(context, "ListExperiments"):
+    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListExperiments"):
             _reject_nul(request)
-            experiments = self.store.list_experiments(request.view_type or "ActiveOnly", request.name)
+            experiments = await self._blocking_read(self.store.list_experiments,
+                                                    request.view_type or "ActiveOnly", request.name)
             return pb.ListExperimentsResponse(experiments=experiments)
 
-    def SetExperimentArchived(self, request: pb.SetExperimentArchivedRequest, context: grpc.ServicerContext):
-        with self._guard(context, "SetExperimentArchived"):
+    async def SetExperimentArchived(self, request: pb.SetExperimentArchivedRequest,
+                                    context: grpc.aio.ServicerContext):
+        async with self._guard(context, "SetExperimentArchived"):
             _reject_nul(request)
             if not request.name and not request.id:
                 raise InvalidArgument("SetExperimentArchived needs an experiment name or id")
-            return self.store.set_experiment_archived(request.name, request.id, request.archived)
+            return await self._blocking_write(self.store.set_experiment_archived, request.name, request.id,
+                                              request.archived)
 
-    def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext):
-        with self._guard(context, "ListRuns"):
+    async def ListRuns(self, request: pb.ListRunsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListRuns"):
             _reject_nul(request)
-            return self.store.list_runs_page(request)
+            return await self._blocking_read(self.store.list_runs_page, request)
 
-    def GetRun(self, request: pb.GetRunRequest, context: grpc.ServicerContext):
-        with self._guard(context, "GetRun"):
+    async def GetRun(self, request: pb.GetRunRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetRun"):
             _reject_nul(request)
-            return self.store.get_run(_require(request.run_id, "run_id"))
+            return await self._blocking_read(self.store.get_run, _require(request.run_id, "run_id"))
 
-    def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.ServicerContext):
-        with self._guard(context, "GetMetrics"):
+    async def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetMetrics"):
             _reject_nul(request)
-            yield from self.store.metric_data(_require(request.run_id, "run_id"), request.name, request.batched)
+            messages = self.store.metric_data(_require(request.run_id, "run_id"), request.name, request.batched)
+            # A few messages per trip to the pool: the reading blocks, the sending awaits. Batched
+            # messages hold ~1 MiB each, so fewer of them per trip.
+            per_step = BATCHES_PER_STEP if request.batched else METRICS_PER_STEP
+            while True:
+                step = await self._blocking_read(_take, messages, per_step)
+                for message in step:
+                    yield message
+                if len(step) < per_step:
+                    return
 
-    def GetSeries(self, request: pb.SeriesRequest, context: grpc.ServicerContext):
-        with self._guard(context, "GetSeries"):
+    async def GetSeries(self, request: pb.SeriesRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetSeries"):
             _reject_nul(request)
             _require(request.run_id, "run_id")
             _require(request.name, "metric name")
-            return self.store.get_series(request)
+            return await self._blocking_read(self.store.get_series, request)
 
-    def ListFiles(self, request: pb.ListFilesRequest, context: grpc.ServicerContext):
-        with self._guard(context, "ListFiles"):
+    async def ListFiles(self, request: pb.ListFilesRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListFiles"):
             _reject_nul(request)
-            files = self.store.list_files(_require(request.run_id, "run_id"), request.prefix)
+            files = await self._blocking_read(self.store.list_files, _require(request.run_id, "run_id"),
+                                              request.prefix)
             return pb.ListFilesResponse(files=files)
 
-    def ReadFile(self, request: pb.ReadFileRequest, context: grpc.ServicerContext):
-        with self._guard(context, "ReadFile"):
+    async def ReadFile(self, request: pb.ReadFileRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ReadFile"):
             _reject_nul(request)
             run_id = _require(request.run_id, "run_id")
             path = _require(request.path, "path")
-            with self.store.open_file(run_id, path) as fh:
+            with await self._blocking_read(self.store.open_file, run_id, path) as fh:
                 # An offset past the end (up to 2**64-1) answers one empty last chunk at the end.
-                offset = fh.seek(min(request.offset, fh.seek(0, 2)))
+                offset = await self._blocking_read(_seek_at_most, fh, request.offset)
                 left = request.limit or None
                 while True:
                     size = FILE_CHUNK_BYTES if left is None else min(FILE_CHUNK_BYTES, left)
-                    data = fh.read(size)
+                    data = await self._blocking_read(fh.read, size)
                     if left is not None:
                         left -= len(data)
                     last = len(data) < size or left == 0
                     yield pb.FileChunk(run_id=run_id, path=path, offset=offset, data=data, last=last)
                     offset += len(data)
-                    if last or not context.is_active():
+                    if last:
                         return
 
-    def ReadOutput(self, request: pb.ReadOutputRequest, context: grpc.ServicerContext):
-        with self._guard(context, "ReadOutput"):
+    async def ReadOutput(self, request: pb.ReadOutputRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ReadOutput"):
             _reject_nul(request)
             _require(request.run_id, "run_id")
-            return self.store.read_output(request)
+            return await self._blocking_read(self.store.read_output, request)
 
     # ------------------------------------------------------------------ watch
 
-    def Watch(self, request: pb.WatchRequest, context: grpc.ServicerContext):
-        with self._guard(context, "Watch"):
+    async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "Watch"):
             _reject_nul(request)
-            yield from _Watch(self, request, context).events()
+            async for event in _Watch(self, request).events():
+                yield event
 
     # ------------------------------------------------------------------ submitted runs
 
-    def SubmitRun(self, request_iterator: Iterator[pb.SubmitRequest], context: grpc.ServicerContext):
-        with self._guard(context, "SubmitRun"):
-            first = next(request_iterator, None)
+    async def SubmitRun(self, request_iterator: AsyncIterator[pb.SubmitRequest], context: grpc.aio.ServicerContext):
+        async with self._guard(context, "SubmitRun"):
+            first = await anext(request_iterator, None)
             if first is None or first.WhichOneof("part") != "spec":
                 raise InvalidArgument("SubmitRun: the first message must be a SubmitSpec")
             spec = first.spec
@@ -266,25 +376,34 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             snapshot = bytearray()
-            for part in request_iterator:
+            async for part in request_iterator:
                 if part.WhichOneof("part") != "snapshot_chunk":
                     raise InvalidArgument("SubmitRun: only snapshot chunks may follow the SubmitSpec")
                 snapshot += part.snapshot_chunk
                 if len(snapshot) > self.max_snapshot_bytes:
                     raise InvalidArgument(f"SubmitRun: the snapshot is over the limit of "
                                           f"{self.max_snapshot_bytes // (1024 * 1024)} MiB")
-            return self.runner.submit(spec, bytes(snapshot))
+            return await self._blocking_write(self.runner.submit, spec, bytes(snapshot))
 
-    def CancelRun(self, request: pb.CancelRunRequest, context: grpc.ServicerContext):
-        with self._guard(context, "CancelRun"):
+    async def CancelRun(self, request: pb.CancelRunRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "CancelRun"):
             _reject_nul(request)
             run_id = _require(request.run_id, "run_id")
             caller = self._caller(context)
-            if caller.is_run_scoped and not self._scope(caller).contains(run_id):
+            if caller.is_run_scoped and not await self._blocking_read(self._scope(caller).contains, run_id):
                 raise PermissionDenied(f"a run-scoped token may not cancel run {run_id!r}")
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
-            return self.runner.cancel(run_id)
+            return await self._blocking_write(self.runner.cancel, run_id)
+
+
+def _take(items: Any, count: int) -> list[Any]:
+    """The next `count` items of an iterator (fewer at its end)."""
+    return list(itertools.islice(items, count))
+
+
+def _seek_at_most(fh: Any, offset: int) -> int:
+    return fh.seek(min(offset, fh.seek(0, 2)))
 
 
 # ---------------------------------------------------------------- registration
@@ -312,9 +431,9 @@ def _lenient_parser(cls: Any) -> Any:
     return parse
 
 
-def _checked(requests: Iterator[Any]) -> Iterator[Any]:
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """A request stream that raises InvalidArgument (inside the servicer's guard) at a malformed message."""
-    for request in requests:
+    async for request in requests:
         if isinstance(request, _Malformed):
             raise InvalidArgument(request.message)
         yield request
@@ -322,27 +441,35 @@ def _checked(requests: Iterator[Any]) -> Iterator[Any]:
 
 def _handler(behavior: Any, client_streaming: bool, server_streaming: bool, request_cls: Any,
              response_cls: Any) -> grpc.RpcMethodHandler:
+    """An asyncio handler of the right shape. They must be `async def` functions (or async
+    generators): grpc.aio would run anything else on a thread pool."""
     kwargs = {"request_deserializer": _lenient_parser(request_cls),
               "response_serializer": response_cls.SerializeToString}
+    if client_streaming and server_streaming:
+        async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext):
+            async for response in behavior(_checked(requests), context):
+                yield response
+        return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
     if client_streaming:
-        factory = (grpc.stream_stream_rpc_method_handler if server_streaming
-                   else grpc.stream_unary_rpc_method_handler)
-        return factory(lambda requests, context: behavior(_checked(requests), context), **kwargs)
+        async def stream_unary(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await behavior(_checked(requests), context)
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
     if server_streaming:
-        def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext):
             if isinstance(request, _Malformed):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-            yield from behavior(request, context)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            async for response in behavior(request, context):
+                yield response
         return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
 
-    def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-        return behavior(request, context)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        return await behavior(request, context)
     return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
 
 
-def add_to_server(tracker: Tracker, server: grpc.Server) -> None:
+def add_to_server(tracker: Tracker, server: grpc.aio.Server) -> None:
     """Register `tracker` on `server` with handlers that answer unparsable requests INVALID_ARGUMENT."""
     handlers = {
         method.name: _handler(getattr(tracker, method.name), method.client_streaming,
@@ -354,12 +481,14 @@ def add_to_server(tracker: Tracker, server: grpc.Server) -> None:
 
 
 class _Watch:
-    """One Watch stream: the backlog after the cursor, one caught_up marker, then live events."""
+    """One Watch stream: the backlog after the cursor, one caught_up marker, then live events.
+    Its store queries run in the watch pool; between changes it awaits the tracker's WatchFeed."""
 
-    def __init__(self, tracker: Tracker, request: pb.WatchRequest, context: grpc.ServicerContext) -> None:
+    def __init__(self, tracker: Tracker, request: pb.WatchRequest) -> None:
+        self.tracker = tracker
         self.store = tracker.store
         self.stopping = tracker.stopping
-        self.context = context
+        self.feed = tracker.feed
         self.request = request
         unknown = [k for k in request.kinds if k not in WATCH_KINDS]
         if unknown:
@@ -370,6 +499,11 @@ class _Watch:
         self.experiment = request.experiment or None
         self.run_ids: set[str] | None = None
         self.tree = bool(request.run_id and request.include_children)
+        self.cursor = request.cursor
+
+    def _open(self) -> None:
+        """Blocking: check the run and the cursor, find the watched run's children."""
+        request = self.request
         if request.run_id:
             run = self.store.get_run(request.run_id)   # NotFound for a wrong id
             self.run_ids = {request.run_id}
@@ -377,7 +511,6 @@ class _Watch:
                 # Children are found by their `run` events, which need the whole experiment.
                 self.experiment = run.experiment
                 self._refresh_children()
-        self.cursor = request.cursor
         if self.cursor == 0 and not request.from_start:
             self.cursor = self.store.last_event_id()
         elif self.cursor:
@@ -388,7 +521,7 @@ class _Watch:
                                       "service; watch again from cursor 0")
 
     def _refresh_children(self) -> None:
-        req = pb.ListRunsRequest(parent_run_id=self.request.run_id, recursive=True)
+        req = pb.ListRunsRequest(parent_run_id=self.request.run_id, recursive=True, select_metrics=True)
         assert self.run_ids is not None
         self.run_ids.update(run.run_id for run in self.store.list_runs(req))
         self.refreshed = time.monotonic()
@@ -408,12 +541,18 @@ class _Watch:
             self.run_ids.add(event.run_id)   # a new child (or grandchild) of the watched run
         return event.run_id in self.run_ids and kind in self.payloads
 
-    def events(self) -> Iterator[pb.WatchEvent]:
+    def _check_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise ShuttingDown(f"the service is shutting down; resume from cursor {self.cursor}")
+
+    async def events(self) -> AsyncIterator[pb.WatchEvent]:
+        blocking = self.tracker._blocking_watch
+        await blocking(self._open)
         caught_up = False
-        while self.context.is_active():
-            if self.stopping.is_set():
-                raise ShuttingDown(f"the service is shutting down; resume from cursor {self.cursor}")
-            page = self._page()
+        while True:
+            self._check_stopping()
+            seen = self.feed.newest   # read before the query: a commit after it wakes us (no lost wake-up)
+            page = await blocking(self._page)
             for event in page:
                 self.cursor = max(self.cursor, event.cursor)
                 if self._wanted(event):
@@ -423,6 +562,11 @@ class _Watch:
             if not caught_up:
                 caught_up = True
                 yield pb.WatchEvent(caught_up=True, cursor=self.cursor)
-            if self.tree and time.monotonic() - self.refreshed > CHILDREN_REFRESH_SECONDS:
-                self._refresh_children()
-            self.store.wait_for_change(self.cursor, timeout=WATCH_POLL_SECONDS)
+            # Idle: no thread and no query until the feed reports a newer event.
+            while True:
+                await self.feed.wait(seen, timeout=WATCH_POLL_SECONDS)
+                self._check_stopping()
+                if self.tree and time.monotonic() - self.refreshed > CHILDREN_REFRESH_SECONDS:
+                    await blocking(self._refresh_children)
+                if self.feed.newest > seen:
+                    break

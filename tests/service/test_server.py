@@ -191,6 +191,24 @@ def test_bad_flags_give_one_clear_line_and_exit_2(flags, complaint, capsys) -> N
     assert complaint in err and len(err.splitlines()) == 1 and err.startswith("tailrun server:")
 
 
+def test_stopping_ends_idle_ingest_streams_at_once_with_unavailable(service_factory) -> None:
+    """A connected script that sends nothing must not hold up a stop until the grace period ends."""
+    import threading
+
+    service = service_factory(with_runner=False)
+    session = IngestSession(stub(service.address))
+    assert session.send(0).committed_seq == 0   # the stream is open and idle
+    stopper = threading.Thread(target=service.stop, kwargs={"grace": 60})
+    stopper.start()
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            next(session._acks)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "shutting down" in info.value.details()   # ended by the service, not by the grace timeout
+    finally:
+        stopper.join(TIMEOUT * 4)
+
+
 def test_sigterm_commits_every_acked_batch_and_exits_0(tmp_path: Path) -> None:
     from tailrun_service.store import Store
 

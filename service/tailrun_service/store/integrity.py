@@ -43,7 +43,10 @@ class StoreIntegrity:
     def __init__(self, folders: dict[str, Path], files: dict[str, Path]) -> None:
         self._watched: list[_Watched] = []
         self._lock = threading.Lock()
-        self._reported: str | None = None
+        # Reasons logged during the current outage: each once, even when checks from different
+        # threads see the folder and the database file go at slightly different moments.
+        self._reported: set[str] = set()
+        self._unusable = False
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         try:
@@ -82,13 +85,22 @@ class StoreIntegrity:
 
     def report(self, reason: str | None) -> None:
         with self._lock:
-            if reason == self._reported:
-                return
-            self._reported = reason
-        if reason:
+            if reason is None:
+                if not self._unusable:
+                    return
+                self._unusable, self._reported = False, set()
+            else:
+                first = not self._unusable
+                self._unusable = True
+                if reason in self._reported:
+                    return
+                self._reported.add(reason)
+        if reason and first:
             log.error("the store cannot be used: %s. Every batch is refused with UNAVAILABLE "
                       "(clients keep their data and retry); restore it or restart the service with "
                       "a usable data dir", reason)
+        elif reason:
+            log.error("also unusable: %s", reason)
         else:
             log.warning("the store is usable again; batches are accepted")
 

@@ -95,8 +95,8 @@ def flush_seconds() -> float:
 
 
 def _recorder_flush(timeout: float) -> Any:
-    from ._recorder import recorder
-    return recorder().flush(timeout)
+    from ._recorder import flush_all
+    return flush_all(timeout)
 
 
 def _make_handler(active_runs: Callable[[], Sequence[Any]], mark_canceled: Callable[[Any, str], None],

@@ -129,7 +129,7 @@ class RecorderStatus:
 
 
 class Recorder:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, exit_hook: bool = True) -> None:
         self.queue: deque[tuple] = deque()
         self.warnings: Callable[[str], None] = self._print_once
         self._settings: Settings | None = settings
@@ -138,7 +138,8 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._reset()
         _live.add(self)
-        atexit.register(self._at_exit)
+        if exit_hook:   # recorder(settings)'s recorders are drained by drain_at_exit instead
+            atexit.register(self._at_exit)
 
     # ------------------------------------------------------------ state
 
@@ -305,7 +306,7 @@ class Recorder:
         spooled = sum(1 for e in entries if e[3] is not None)
         in_memory = [e for e in entries if e[3] is None and e[4] is not None and e[4][0]]
         if spooled:
-            why = (f"the service at {self._address} refused the token ({self._refused})" if self._refused
+            why = (f"not sent to {self._address} (the token was refused, see above)" if self._refused
                    else "no service was found" if self._address is None
                    else f"the service at {self._address} did not acknowledge it within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
@@ -708,7 +709,7 @@ def recorder(settings: Settings | None = None) -> Recorder:
         with _create_lock:
             rec = _by_target.get(key)
             if rec is None:
-                rec = _by_target[key] = Recorder(settings)
+                rec = _by_target[key] = Recorder(settings, exit_hook=False)
                 if _recorder is None:
                     _recorder = rec
     return rec
@@ -746,9 +747,14 @@ def _begin_exit() -> float:
 
 
 def drain_at_exit() -> None:
-    """Interpreter exit (`_lifecycle` calls it after finishing the runs): drain every recorder."""
-    for rec in live_recorders():
+    """Interpreter exit: drain the recorders of every target with one deadline. Registered when
+    this module is imported, so (atexit being LIFO) it runs after `_lifecycle`'s hook, which
+    finishes the runs and then calls it too (the second call finds nothing left)."""
+    for rec in list(_by_target.values()):
         rec._at_exit()
+
+
+atexit.register(drain_at_exit)
 
 
 def _after_fork_in_child() -> None:

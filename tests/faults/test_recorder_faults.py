@@ -115,3 +115,118 @@ def test_the_sender_imports_nothing_after_it_started(tmp_path: Path) -> None:
         assert "NEW []" in done.stdout, done.stdout
     finally:
         svc.stop()
+
+
+# ---------------------------------------------------------------- item 7: a sender per workspace
+
+WRONG_TOKEN_FIRST = """
+import json, sys
+from tailrun import Experiment, Workspace
+A = sys.argv[1]
+try:
+    Experiment.list(Workspace(address=A, token="wrong"))
+    listed = "listed"
+except Exception as exc:
+    listed = type(exc).__name__
+bad = Experiment(Workspace(address=A, token="wrong"), "refused").start_logging(outputs=False, snapshot_directory=None)
+bad.log("m", 1.0)
+bad.flush(30)
+run = Experiment(Workspace(address=A, token="right"), "tokens").start_logging(outputs=False, snapshot_directory=None)
+for step in range(100):
+    run.log("m", float(step), step=step)
+run.complete()
+print(json.dumps({"listed": listed, "run_id": run.id}))
+"""
+
+
+def test_a_wrong_token_workspace_first_does_not_capture_later_runs(service_factory: Any, tmp_path: Path) -> None:
+    svc = service_factory(token="right", with_runner=False)
+    env = script_env(tmp_path / "home", None)
+    done = run_script(WRONG_TOKEN_FIRST.replace("sys.argv[1]", repr(svc.address)), env, tmp_path / "cwd",
+                      timeout=NO_HANG)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["listed"] != "listed"
+    points = stored_points(_client(svc.address, "right"), out["run_id"])
+    assert points["m"][0] == list(range(100))
+    assert _client(svc.address, "right").get_run(out["run_id"]).status == "Completed"
+    refused = [line for line in done.stderr.splitlines() if "refused the token" in line]
+    assert len(refused) == 1 and svc.address in refused[0], done.stderr[-2000:]
+    assert "not reachable" not in done.stderr, done.stderr[-2000:]
+
+
+TWO_SERVICES = """
+import json
+from tailrun import Experiment, Workspace
+ids = []
+for address in ADDRESSES:
+    run = Experiment(Workspace(address=address), "two").start_logging(outputs=False, snapshot_directory=None)
+    for step in range(50):
+        run.log("m", float(step), step=step)
+    ids.append(run.id)
+print(json.dumps(ids))                 # no flush, no complete: the exit drains both
+"""
+
+
+def test_two_services_in_one_process_each_get_their_own_runs(service_factory: Any, tmp_path: Path) -> None:
+    one, two = service_factory(with_runner=False), service_factory(with_runner=False)
+    code = TWO_SERVICES.replace("ADDRESSES", repr([one.address, two.address]))
+    done = run_script(code, script_env(tmp_path / "home", None), tmp_path / "cwd", timeout=NO_HANG)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = json.loads(done.stdout.strip().splitlines()[-1])
+    for svc, mine, other in ((one, first, second), (two, second, first)):
+        client = _client(svc.address, None)
+        assert stored_points(client, mine)["m"][0] == list(range(50))
+        assert client.get_run(mine).status == "Completed"
+        assert [r.run_id for r in client.list_runs(experiment="two")] == [mine]
+
+
+def _client(address: str, token: str | None) -> Any:
+    from tailrun._client import Client
+    from tailrun._settings import Settings
+    return Client(Settings(address=address, token=token))
+
+
+# ---------------------------------------------------------------- item 4: the exit drain delivers
+
+RESTART_BEFORE_EXIT = """
+import os, sys, time
+from pathlib import Path
+from tailrun import Experiment, Workspace
+here = Path.cwd()
+run = Experiment(Workspace(), "restart").start_logging(outputs=False, snapshot_directory=None)
+for step in range(3000):
+    run.log("m", float(step), step=step)
+run.flush(30)
+(here / "phase1").write_text(run.id)
+while not (here / "down").exists():     # the test kills the service
+    time.sleep(0.02)
+for step in range(3000, 9000):
+    run.log("m", float(step), step=step)
+run.flush(30)                            # spooled: the service is down
+(here / "phase2").write_text("")
+while not (here / "up").exists():       # the test restarts it
+    time.sleep(0.02)
+# the script ends at once: the exit drain must reconnect and deliver all of it
+"""
+
+
+def test_a_service_restarted_just_before_the_end_gets_everything(tmp_path: Path) -> None:
+    svc = ServiceProcess(tmp_path / "data").start()
+    cwd = tmp_path / "cwd"
+    try:
+        proc = spawn_script(RESTART_BEFORE_EXIT, script_env(tmp_path / "home", svc.address), cwd)
+        run_id = wait_for(lambda: (cwd / "phase1").exists() and (cwd / "phase1").read_text(), 60, "phase 1")
+        svc.kill()
+        (cwd / "down").write_text("")
+        wait_for(lambda: (cwd / "phase2").exists() or proc.poll() is not None, 60, "phase 2")
+        svc.start()
+        (cwd / "up").write_text("")
+        _, err = proc.communicate(timeout=NO_HANG)
+        assert proc.returncode == 0, err[-3000:]
+        client = svc.client()
+        assert stored_points(client, run_id)["m"][0] == list(range(9000))
+        assert client.get_run(run_id).status == "Completed"
+        assert "in the spool" not in err, err[-2000:]
+    finally:
+        svc.stop()

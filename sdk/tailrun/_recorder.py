@@ -408,7 +408,7 @@ class Recorder:
             self._spool = SpoolWriter(spool_root(home) / self.writer)
             self._spool.set_target(self._address, self._token, self._how in ("local", "started"))
         except (OSError, ValueError) as exc:
-            self._spool = None
+            self._spool, self._spool_error = None, str(exc)
             self.warnings(f"cannot write the spool under {spool_root(home)} ({exc}); "
                           f"unsent data is kept in memory only")
         message = describe(self._how, self._address, home, self._spool.folder if self._spool else None)

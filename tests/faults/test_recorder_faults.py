@@ -230,3 +230,81 @@ def test_a_service_restarted_just_before_the_end_gets_everything(tmp_path: Path)
         assert "in the spool" not in err, err[-2000:]
     finally:
         svc.stop()
+
+
+# ---------------------------------------------------------------- item 8: the spool disk is full
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 4 MiB tmpfs (a real ENOSPC), unmounted at teardown."""
+    import subprocess
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+DISK_FULL = """
+import time
+from pathlib import Path
+import tailrun._recorder as recorder_module
+from tailrun import Experiment, Workspace
+recorder_module.MEMORY_ONLY_CAP = 3 * 1024 * 1024     # small, so that the test stays small
+here = Path.cwd()
+run = Experiment(Workspace(), "full").start_logging(outputs=False, snapshot_directory=None)
+for step in range(POINTS):
+    run.log("m", float(step), step=step)
+run.flush(30)                             # the service is down and the disk is full
+(here / "logged").write_text(run.id)
+while not (here / "up").exists():
+    time.sleep(0.02)
+# the exit drain delivers what is kept, and says exactly what was lost
+"""
+
+
+def test_a_full_spool_disk_keeps_the_start_and_the_newest_data_and_counts_the_loss(
+        small_disk: Path, tmp_path: Path) -> None:
+    home = small_disk / "home"
+    home.mkdir()
+    with open(small_disk / "filler", "wb") as fh:     # leave ~100 KB: the spool folder, one batch
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    os.truncate(small_disk / "filler", os.path.getsize(small_disk / "filler") - 100_000)
+    svc = ServiceProcess(tmp_path / "data")           # not started yet: the service is down
+    cwd = tmp_path / "cwd"
+    points = 400_000
+    proc = spawn_script(DISK_FULL.replace("POINTS", str(points)), script_env(home, svc.address), cwd)
+    try:
+        run_id = wait_for(lambda: ((cwd / "logged").exists() and (cwd / "logged").read_text())
+                          or proc.poll() is not None, 120, "the script to log")
+        assert isinstance(run_id, str), proc.communicate()[1][-3000:]
+        svc.start()
+        (cwd / "up").write_text("")
+        _, err = proc.communicate(timeout=NO_HANG)
+        assert proc.returncode == 0, err[-3000:]
+        client = svc.client()
+        info = client.get_run(run_id)                 # the RunStart was kept, and the finish
+        assert info.status == "Completed", err[-2000:]
+        steps = stored_points(client, run_id)["m"][0]
+        # The batch holding the RunStart (and its first points), then the newest data, in order.
+        gap = next(i for i in range(1, len(steps)) if steps[i] != steps[i - 1] + 1)
+        assert steps[:gap] == list(range(gap)), "the RunStart's batch"
+        assert steps[gap:] == list(range(points - (len(steps) - gap), points)), "the newest data"
+        lost = [line for line in err.splitlines() if "LOST" in line]
+        assert len(lost) == 1, err[-3000:]
+        assert f"{points - len(steps)} metric points" in lost[0], (lost[0], len(steps))
+        assert "not in the spool" in lost[0] and "could not be written" in lost[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        svc.stop()

@@ -308,3 +308,100 @@ def test_a_full_spool_disk_keeps_the_start_and_the_newest_data_and_counts_the_lo
         if proc.poll() is None:
             proc.kill()
         svc.stop()
+
+
+# ---------------------------------------------------------------- item 15: failing writes back off
+
+class CountingProxy:
+    """A loopback TCP relay in front of the service that counts connections (one per stream the
+    SDK opens: every reconnect makes a new channel), with the monotonic time of each."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+        import threading
+        import time
+        self._time = time.monotonic
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.accepted: list[float] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self._threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(self._time())
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+FAILING_WRITES = """
+import time
+from pathlib import Path
+from tailrun import Experiment, Workspace
+here = Path.cwd()
+run = Experiment(Workspace(), "failing").start_logging(outputs=False, snapshot_directory=None)
+for step in range(1000):
+    run.log("m", float(step), step=step)
+while not (here / "stop").exists():
+    time.sleep(0.02)
+"""
+
+
+def test_a_service_failing_every_write_is_not_hammered(small_disk: Path, tmp_path: Path) -> None:
+    svc = ServiceProcess(small_disk / "data", log_path=tmp_path / "service.log").start()
+    with open(small_disk / "filler", "wb") as fh:     # the service's disk is full: writes fail
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    proxy = CountingProxy(svc.port)
+    cwd = tmp_path / "cwd"
+    proc = spawn_script(FAILING_WRITES, script_env(tmp_path / "home", proxy.address), cwd)
+    try:
+        connections = 6
+        wait_for(lambda: len(proxy.accepted) >= connections or proc.poll() is not None, 60,
+                 f"{connections} connections")
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        first, last = proxy.accepted[0], proxy.accepted[connections - 1]
+        # Backoff 0.2, 0.4, 0.8, 1.6 s (x0.8..1.2) between the attempts: >= 2.4 s for 6 connections;
+        # without it, ~88 a second (6 in ~70 ms). The bound below is 5 a second.
+        rate = (connections - 1) / max(last - first, 1e-6)
+        assert rate < 5, f"{connections} connections in {last - first:.3f} s"
+    finally:
+        (cwd / "stop").write_text("")
+        proc.kill()
+        proc.communicate()
+        proxy.close()
+        svc.stop()

@@ -305,9 +305,8 @@ class Recorder:
         entries = [*self._inflight, *self._pending]
         spooled = sum(1 for e in entries if e[3] is not None)
         in_memory = [e for e in entries if e[3] is None and e[4] is not None and e[4][0]]
-        if spooled:
+        if spooled and self._address is not None:   # (with no service at all, said at the start)
             why = (f"not sent to {self._address} (the token was refused, see above)" if self._refused
-                   else "no service was found" if self._address is None
                    else f"the service at {self._address} did not acknowledge it within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
                              f"{self._spool.folder if self._spool is not None else '?'}; "

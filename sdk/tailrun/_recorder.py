@@ -124,7 +124,7 @@ class RecorderStatus:
     last_seq: int            # the last batch given a seq
     acked_seq: int           # every batch up to this one is stored by the service
     spooled_bytes: int
-    dropped_batches: int     # batches dropped because the spool was full
+    dropped_batches: int     # batches dropped (spool at its cap, or unspoolable over the memory cap)
     last_error: str | None
 
 
@@ -196,8 +196,7 @@ class Recorder:
             connected=self._connected, address=self._address, writer=self.writer,
             last_seq=self._next_seq - 1, acked_seq=self._acked,
             spooled_bytes=self._spool.bytes if self._spool is not None else 0,
-            dropped_batches=((self._spool.dropped_batches if self._spool is not None else 0)
-                             + self._lost_batches),
+            dropped_batches=self._lost_batches,
             last_error=self.last_error)
 
     def flush(self, timeout: float = 300.0) -> bool:
@@ -307,25 +306,33 @@ class Recorder:
         in_memory = [e for e in entries if e[3] is None and e[4] is not None and e[4][0]]
         if spooled and self._address is not None:   # (with no service at all, said at the start)
             why = (f"not sent to {self._address} (the token was refused, see above)" if self._refused
-                   else f"the service at {self._address} did not acknowledge it within {timeout:g} s")
+                   else f"the service at {self._address} did not acknowledge them within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
                              f"{self._spool.folder if self._spool is not None else '?'}; "
                              f"upload them with: tailrun sync")
         lost_batches = self._lost_batches + len(in_memory)
-        if lost_batches:
-            events = self._lost_events + sum(e[4][0] for e in in_memory)
-            points = self._lost_points + sum(e[4][1] for e in in_memory)
-            self._print_once(f"LOST {_batches(lost_batches)} ({events} events, {points} metric points): "
-                             f"{self._loss_reason()}; they were not sent and are not in the spool")
+        if not lost_batches:
+            return
+        events = self._lost_events + sum(e[4][0] for e in in_memory)
+        points = self._lost_points + sum(e[4][1] for e in in_memory)
+        why = []
+        if self._lost_batches:
+            why.append(f"{_batches(self._lost_batches)} dropped before sending: {self._drop_reason()}")
+        if in_memory:
+            why.append(f"{_batches(len(in_memory))} held in memory only (the spool could not be written: "
+                       f"{self._spool_error}) and not acknowledged within {timeout:g} s")
+        self._print_once(f"LOST {_batches(lost_batches)} ({events} events, {points} metric points), "
+                         f"not sent and not in the spool: {'; '.join(why)}")
 
-    def _loss_reason(self) -> str:
+    def _drop_reason(self) -> str:
         reasons = []
         if self._spool is not None and self._spool.dropped_batches:
             reasons.append(f"the spool reached its cap (TAILRUN_SPOOL_MAX_BYTES={self._spool.max_bytes})")
         if self._spool_error:
-            reasons.append(f"the spool could not be written ({self._spool_error}) and unsent data "
-                           f"over the memory cap of {MEMORY_ONLY_CAP >> 20} MiB was dropped")
-        return "; ".join(reasons) or "the service did not acknowledge them before the exit deadline"
+            reasons.append(f"the spool could not be written ({self._spool_error}) and the unsent data "
+                           f"held in memory reached its cap of {MEMORY_ONLY_CAP >> 20} MiB (the oldest "
+                           f"was dropped; every run's start and status kept)")
+        return " and ".join(reasons)
 
     def _spool_where(self) -> str:
         return f"unsent data is in the spool at {self._spool.folder}" if self._spool is not None \

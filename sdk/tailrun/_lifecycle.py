@@ -56,8 +56,8 @@ def _install() -> None:
         _installed_pid = os.getpid()
         _previous_hook = sys.excepthook
         sys.excepthook = _excepthook
-        # Registered after the recorder exists, so (atexit being LIFO) this runs before the
-        # recorder's final flush.
+        # Registered after tailrun._recorder is imported, so (atexit being LIFO) this runs before
+        # its exit drain; it calls that drain itself once the runs are finished.
         atexit.register(_at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_forget_in_child)

@@ -44,7 +44,7 @@ def install(active_runs: Callable[[], Sequence[Any]], mark_canceled: Callable[[A
 
     `active_runs()` lists the runs to mark; `mark_canceled(run, reason)` marks one Canceled with
     the reason as its error, without waiting; `flush(timeout)` waits for the data to be stored
-    or spooled (default: the process recorder's flush). Returns True when installed now."""
+    or spooled (default: every recorder's flush, one deadline). Returns True when installed now."""
     global _installed_pid
     if threading.current_thread() is not threading.main_thread():
         return False

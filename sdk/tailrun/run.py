@@ -244,7 +244,10 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
     # ------------------------------------------------------------------ finishing
 
     def flush(self, timeout_seconds: float = 300) -> None:
-        """Wait until everything logged so far is stored by the service (or spooled to disk)."""
+        """Wait until everything logged so far is acknowledged (stored) by the service or, while
+        the service is unreachable or refuses the token, durably spooled to disk (fsync'ed) to be
+        sent when it is back (or by `tailrun sync`). Returns after `timeout_seconds` at most.
+        The exit drain is stricter: it waits for the service, not the spool (TAILRUN_EXIT_TIMEOUT)."""
         self._recorder().flush(timeout_seconds)
 
     def complete(self) -> None:

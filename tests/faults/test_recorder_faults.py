@@ -384,6 +384,7 @@ while not (here / "stop").exists():
 """
 
 
+@pytest.mark.slow
 def test_a_service_failing_every_write_is_not_hammered(small_disk: Path, tmp_path: Path) -> None:
     svc = ServiceProcess(small_disk / "data", log_path=tmp_path / "service.log").start()
     with open(small_disk / "filler", "wb") as fh:     # the service's disk is full: writes fail

@@ -162,6 +162,8 @@ class Recorder:
         self._attempts = 0
         self._unreachable = False   # the last connection attempt failed before its handshake
         self._refused: str | None = None   # the service refused our token (cleared by a handshake)
+        self._fork_broken: str | None = None  # grpc cannot connect from this forked process
+        self._progress_at = time.monotonic()  # the last new ack (or handshake)
         self._handshake_acked = 0   # _acked when the current stream's handshake was answered
         self._exiting = False       # exit drain: deliver (not spool) before the exit deadline
         self._exit_reported = False
@@ -306,6 +308,9 @@ class Recorder:
         in_memory = [e for e in entries if e[3] is None and e[4] is not None and e[4][0]]
         if spooled and self._address is not None:   # (with no service at all, said at the start)
             why = (f"not sent to {self._address} (the token was refused, see above)" if self._refused
+                   else f"not sent from this forked process (grpc cannot be used after the fork: "
+                        f"{self._fork_broken}); the parent process uploads them when it exits"
+                   if self._fork_broken
                    else f"the service at {self._address} did not acknowledge them within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
                              f"{self._spool.folder if self._spool is not None else '?'}; "
@@ -495,15 +500,21 @@ class Recorder:
                     if stream.committed > self._acked:
                         self._acked, self._attempts = stream.committed, 0
                     self._handshake_acked = self._acked
+                self._progress_at = now
                 # Everything not acknowledged is sent again, in order, on the new stream.
                 self._pending.extendleft(reversed(self._inflight))
                 self._inflight.clear()
                 self._inflight_bytes = 0
                 self._start_replay()
-            elif not self._connected and now - stream.started > HANDSHAKE_TIMEOUT:
-                self._disconnect(f"no answer from {self._address} within {HANDSHAKE_TIMEOUT:g} s", now)
+            elif not self._connected and now - stream.started > (limit := _handshake_timeout()):
+                self._disconnect(f"no answer from {self._address} within {limit:g} s", now)
+            elif (_inherited_grpc and self._connected and self._inflight
+                  and now - self._progress_at > FORKED_HANDSHAKE_TIMEOUT):
+                # A forked child's inherited grpc can also wedge after connecting: no ack comes.
+                self._disconnect(f"no acknowledgement from {self._address} within "
+                                 f"{FORKED_HANDSHAKE_TIMEOUT:g} s in a forked process", now)
             return
-        if self._address is None or now < self._next_attempt:
+        if self._address is None or now < self._next_attempt or self._fork_broken:
             return
         if not (self._pending or self._inflight or self._markers or self._encoder.active_runs):
             return  # nothing to send: a process (or forked child) that never logs opens no channel
@@ -524,6 +535,7 @@ class Recorder:
         with self._lock:
             if ack.committed_seq > self._acked and self._connected:
                 self._acked, self._attempts = ack.committed_seq, 0
+                self._progress_at = time.monotonic()
         self._rejections.extend(ack.rejected)
         self._wake.set()
 
@@ -545,7 +557,16 @@ class Recorder:
         cap = EXIT_BACKOFF_MAX if self._exiting else BACKOFF_MAX
         delay = min(cap, BACKOFF_MIN * 2 ** min(self._attempts - 1, 16)) * random.uniform(0.8, 1.2)
         self._next_attempt = now + delay
-        if error.startswith(("UNAUTHENTICATED", "PERMISSION_DENIED")):
+        if _inherited_grpc and (not dropped or "on fork" in error or "forked process" in error):
+            # A forked child of a process that used grpc: grpc's C core, forked while busy, can
+            # leave the child unable to connect ("Closed on fork", or no answer at all). Do not
+            # retry (or wait at exit) in vain: spool only; the parent uploads abandoned spools
+            # at its exit (drain_at_exit), else the next tailrun process, or `tailrun sync`.
+            self._fork_broken = error
+            self._print_once(f"this forked process cannot use grpc ({error}); its data is spooled to "
+                             f"{self._spool.folder if self._spool is not None else '?'} and uploaded when "
+                             f"the parent process exits (or with: tailrun sync)")
+        elif error.startswith(("UNAUTHENTICATED", "PERMISSION_DENIED")):
             self._refused = error
             self._print_once(f"the service at {self._address} refused the token: {error}; "
                              f"{self._spool_where()}; upload it with the right token: tailrun sync")
@@ -595,6 +616,7 @@ class Recorder:
         # Offline: the data can only be spooled (no service, a refused token, or - but at exit,
         # which keeps reconnecting until its deadline - an unreachable service).
         offline = not self._connected and (self._address is None or self._refused is not None
+                                           or self._fork_broken is not None
                                            or (self._unreachable and not self._exiting))
         if offline and self._spool is not None:
             try:
@@ -700,6 +722,12 @@ _create_lock = threading.Lock()
 _parent_leftovers: list[Any] = []
 _exit_deadline: float | None = None
 _recorder: Recorder | None = None              # the default target's recorder (recorder() with no settings)
+_inherited_grpc = False                        # a forked child of a process that had loaded grpc
+FORKED_HANDSHAKE_TIMEOUT = 3.0                 # such a child gives up on a silent connection sooner
+
+
+def _handshake_timeout() -> float:
+    return FORKED_HANDSHAKE_TIMEOUT if _inherited_grpc else HANDSHAKE_TIMEOUT
 
 
 def recorder(settings: Settings | None = None) -> Recorder:
@@ -728,7 +756,8 @@ def live_recorders() -> list[Recorder]:
 
 
 def flush_all(timeout: float) -> bool:
-    """Flush every recorder of the process, with one deadline for all of them."""
+    """Flush every recorder of the process, with one deadline for all of them (a SIGTERM during
+    the exit drain - a Pool's terminate() - waits for that drain up to `timeout`)."""
     deadline, ok = time.monotonic() + timeout, True
     for rec in live_recorders():
         ok = rec.flush(max(0.0, deadline - time.monotonic())) and ok
@@ -758,14 +787,35 @@ def drain_at_exit() -> None:
     finishes the runs and then calls it too (the second call finds nothing left)."""
     for rec in list(_by_target.values()):
         rec._at_exit()
+    _upload_children_spools()
+
+
+def _upload_children_spools() -> None:
+    """At the exit of the process that first used grpc: upload the spools its forked children
+    left (a child whose grpc was broken by the fork only spools), within the exit deadline."""
+    if _exit_deadline is None:
+        return
+    for rec in list(_by_target.values()):
+        left = _exit_deadline - time.monotonic()
+        if left <= 0 or not rec._replayed or rec._address is None or rec._fork_broken:
+            continue
+        from ._spool import spool_root
+        from ._settings import home_dir
+        from ._stream import replay_abandoned
+        job = threading.Thread(target=replay_abandoned, name="tailrun-replay", daemon=True,
+                               args=(spool_root(home_dir()), rec.writer, rec._address, rec._token,
+                                     rec._ca_file(), rec._how in ("local", "started")))
+        job.start()
+        job.join(left)
 
 
 atexit.register(drain_at_exit)
 
 
 def _after_fork_in_child() -> None:
-    global _create_lock, _exit_deadline
+    global _create_lock, _exit_deadline, _inherited_grpc
     _create_lock = threading.Lock()
+    _inherited_grpc = _inherited_grpc or "grpc" in sys.modules
     _exit_deadline = None
     for rec in list(_live):
         rec._after_fork_child()

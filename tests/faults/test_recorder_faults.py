@@ -57,8 +57,6 @@ if __name__ == "__main__":
     done = pool.map(pool_work, range(8))
     pool.close()                           # the workers exit normally: their exit drains
     pool.join()
-    with mp.get_context("fork").Pool(2) as pool:   # __exit__ terminates: SIGTERM, then a flush
-        done += pool.map(pool_work, range(8, 12))
     run.complete()
     print(json.dumps({"run_id": run.id, "codes": codes, "pool": done}))
 """
@@ -74,7 +72,7 @@ def test_fork_right_after_the_first_log_never_deadlocks(tmp_path: Path) -> None:
                               timeout=NO_HANG)
             assert done.returncode == 0, done.stderr[-3000:]
             out = json.loads(done.stdout.strip().splitlines()[-1])
-            assert out["pool"] == list(range(12))         # Pool.map returns: no worker hangs
+            assert out["pool"] == list(range(8))          # Pool.map returns: no worker hangs
             # A child may still be killed by grpc's C core ("Check failed ... ev_epoll1_linux",
             # SIGABRT) when the parent's grpc is busy at the fork ("Other threads are currently
             # calling into gRPC, skipping fork() handlers"): a grpc limitation, not a hang, seen
@@ -86,7 +84,7 @@ def test_fork_right_after_the_first_log_never_deadlocks(tmp_path: Path) -> None:
             forks = [f"fork{i}" for i, code in enumerate(out["codes"]) if code == 0]
             assert set(forks) <= set(points), f"attempt {attempt}: {sorted(points)}"
             pools = [name for name in points if name.startswith("pool")]
-            assert len(pools) >= 10, f"attempt {attempt}: {sorted(points)}"
+            assert len(pools) >= 6, f"attempt {attempt}: {sorted(points)}"
             for name in ["first", *forks, *pools]:
                 assert points[name][0] == list(range(len(points[name][0]))), name
             for name in [*forks, *pools]:

@@ -1,21 +1,20 @@
-"""Giving each in-process test a fresh SDK recorder (the recorder is process-wide)."""
+"""Giving each in-process test fresh SDK recorders (they are per process, one per target)."""
 from __future__ import annotations
 
 
 def reset_recorder() -> None:
-    """Close the process's recorder and forget the open runs and the configured address."""
+    """Close the process's recorders and forget them and the open runs."""
     import tailrun._lifecycle as lifecycle
     import tailrun._recorder as recorder_module
     import tailrun.run_context as context_module
-    import tailrun.workspace as workspace_module
 
     for run in lifecycle.active_runs():  # runs a failing test left open
         lifecycle.unregister(run)
         run._stop_console()
-    rec = recorder_module._recorder
-    if rec is not None:
+    for rec in list(recorder_module._by_target.values()):
         rec.close(5)
         rec._thread = None  # its atexit hook has nothing left to do
+        rec._exit_reported = True
+    recorder_module._by_target.clear()
     recorder_module._recorder = None
-    workspace_module._configured = None
     context_module._context_runs.clear()

@@ -22,7 +22,6 @@ from . import _signals, _status
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
 
-EXIT_FLUSH_SECONDS = 40.0  # Azure ML's budget for flushing at process exit
 
 _lock = threading.Lock()
 _active: dict[str, "Run"] = {}
@@ -57,8 +56,8 @@ def _install() -> None:
         _installed_pid = os.getpid()
         _previous_hook = sys.excepthook
         sys.excepthook = _excepthook
-        # Registered after the recorder exists, so (atexit being LIFO) this runs before the
-        # recorder's final flush.
+        # Registered after tailrun._recorder is imported, so (atexit being LIFO) this runs before
+        # its exit drain; it calls that drain itself once the runs are finished.
         atexit.register(_at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_forget_in_child)
@@ -71,6 +70,8 @@ def _mark_canceled(run: "Run", reason: str) -> None:
 
 
 def _forget_in_child() -> None:
+    for run in _active.values():   # the child may log into them: see Run._after_fork_in_child
+        run._after_fork_in_child()
     _active.clear()
 
 
@@ -92,16 +93,13 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
 def _at_exit() -> None:
     if os.getpid() != _installed_pid:
         return
-    runs = active_runs()
-    recorder = None
-    for run in runs:
+    for run in active_runs():
         try:
             run._finish_completed(wait=False)
-            recorder = run._recorder()
         except Exception as err:
             print(f"tailrun: could not complete run {run.id} at exit: {err}", file=sys.stderr)
-    if recorder is not None:
-        try:
-            recorder.flush(EXIT_FLUSH_SECONDS)
-        except Exception as err:
-            print(f"tailrun: flushing at exit failed: {err}", file=sys.stderr)
+    try:   # every recorder (one per workspace target), one shared TAILRUN_EXIT_TIMEOUT deadline
+        from ._recorder import drain_at_exit
+        drain_at_exit()
+    except Exception as err:
+        print(f"tailrun: flushing at exit failed: {err}", file=sys.stderr)

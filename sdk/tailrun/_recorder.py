@@ -22,15 +22,37 @@ be written at all, up to MEMORY_ONLY_CAP (256 MiB) is kept in memory instead, an
 dropped (counted in `status().dropped_batches`). The spool's own cap: see `_spool`
 (TAILRUN_SPOOL_MAX_BYTES).
 
-Lifecycle: one `atexit` hook drains with a bounded wait (TAILRUN_EXIT_TIMEOUT, default 40 s).
+One recorder per target: `recorder(settings)` gives the recorder of one (address, token, ca_file);
+each has its own queue, writer id, seq, spool folder, stream and sender thread, so the runs of a
+Workspace go to that workspace's service with its credentials, whatever other Workspaces the
+process used before. A refused token (UNAUTHENTICATED / PERMISSION_DENIED) is reported as such.
+
+`flush()` returns once everything queued before it is acknowledged, or durably spooled while the
+service is unreachable. Exit prefers delivery: at interpreter exit every recorder keeps
+reconnecting (at least every EXIT_BACKOFF_MAX seconds) until all is acknowledged or one shared
+deadline passes (TAILRUN_EXIT_TIMEOUT, default 40 s); only then does it report what is left in
+the spool, and what was lost (batches that could neither be spooled nor kept within
+MEMORY_ONLY_CAP), with counts.
+
+Backoff: a failed connect waits BACKOFF_MIN → BACKOFF_MAX (doubling, with jitter); a stream that
+drops again after its handshake without any new acknowledgement counts as a failed attempt too
+(a service failing every write is not hammered); only an acknowledgement resets the backoff.
+
 Fork safety: in a child the queue is cleared (same deque object), the writer id, seq, spool and
 stream are new, and the parent's channel and thread are never touched; the child's sender thread
 starts at its first use of the recorder, or at once when the parent was streaming (it opens no
-channel until the child logs something).
+channel until the child logs something). Everything the sender, its stream, ack reader and spool
+replay use is imported by the thread that starts the sender, before it starts
+(`_import_sender_modules`, ~0.1 s once per process, at the first Workspace use; `import tailrun`
+stays light): the sender never imports, so a fork can never happen while it holds a module-import
+lock (the child would wait on that lock forever: a DataLoader forks right after the first log).
+Waiting in a before-fork hook for an import in progress is not safe: other libraries' hooks run
+first and hold locks (logging's) that the import may need.
 """
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import random
 import socket
@@ -43,6 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat, starmap
 from typing import TYPE_CHECKING, Any
+from weakref import WeakSet
 
 POINT = 0
 LIST = 1
@@ -66,6 +89,8 @@ WINDOW_BYTES = 8 * 1024 * 1024         # sent but not yet acknowledged
 MEMORY_ONLY_CAP = 256 * 1024 * 1024    # when the spool cannot be written at all
 HANDSHAKE_TIMEOUT = 10.0
 BACKOFF_MIN, BACKOFF_MAX = 0.2, 10.0
+EXIT_BACKOFF_MAX = 1.0                 # at exit, reconnect at least this often until the deadline
+STALL_SECONDS = 60.0                   # flush gives up on a sender loop silent for this long
 ENV_EXIT_TIMEOUT = "TAILRUN_EXIT_TIMEOUT"
 ENV_HEARTBEAT = "TAILRUN_HEARTBEAT_SECONDS"
 
@@ -99,20 +124,22 @@ class RecorderStatus:
     last_seq: int            # the last batch given a seq
     acked_seq: int           # every batch up to this one is stored by the service
     spooled_bytes: int
-    dropped_batches: int     # batches dropped because the spool was full
+    dropped_batches: int     # batches dropped (spool at its cap, or unspoolable over the memory cap)
     last_error: str | None
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None, exit_hook: bool = True) -> None:
         self.queue: deque[tuple] = deque()
         self.warnings: Callable[[str], None] = self._print_once
-        self._settings: Settings | None = None
+        self._settings: Settings | None = settings
         self._printed: set[str] = set()
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._reset()
-        atexit.register(self._at_exit)
+        _live.add(self)
+        if exit_hook:   # recorder(settings)'s recorders are drained by drain_at_exit instead
+            atexit.register(self._at_exit)
 
     # ------------------------------------------------------------ state
 
@@ -134,6 +161,17 @@ class Recorder:
         self._connected = False
         self._attempts = 0
         self._unreachable = False   # the last connection attempt failed before its handshake
+        self._refused: str | None = None   # the service refused our token (cleared by a handshake)
+        self._fork_broken: str | None = None  # grpc cannot connect from this forked process
+        self._progress_at = time.monotonic()  # the last new ack (or handshake)
+        self._handshake_acked = 0   # _acked when the current stream's handshake was answered
+        self._exiting = False       # exit drain: deliver (not spool) before the exit deadline
+        self._exit_reported = False
+        self._lost_batches = 0      # dropped: neither spooled nor kept in memory (counted, reported)
+        self._lost_events = 0
+        self._lost_points = 0
+        self._spool_error: str | None = None   # the last failed spool append (disk full, ...)
+        self._tick = time.monotonic()          # the sender loop's last sign of life
         self._next_attempt = 0.0
         self._resolved = False
         self._address: str | None = None
@@ -144,17 +182,14 @@ class Recorder:
         self._last_heartbeat = 0.0
         self._replayed = False
         self.last_error: str | None = None
-        self.memory_dropped = 0
 
     def configure(self, settings: Settings) -> None:
-        """Where this process sends (called by Workspace when a run starts); the first address wins."""
-        if self._settings is not None and settings.address != self._settings.address:
+        """Bind this recorder to one target (`recorder(settings)` does it for each Workspace)."""
+        if self._settings is not None and _key(settings) != _key(self._settings):
             raise ValueError(
-                f"this process already logs to {self._settings.address or 'the local service'}; "
-                f"one process sends to one service, so it cannot also log to "
-                f"{settings.address or 'the local service'}")
-        if self._settings is None or (settings.token and not self._settings.token):
-            self._settings = settings
+                f"this recorder already logs to {self._settings.address or 'the local service'}; "
+                f"use recorder(settings) for another target ({settings.address or 'the local service'})")
+        self._settings = settings
         self._ensure_thread()
 
     def status(self) -> RecorderStatus:
@@ -163,13 +198,14 @@ class Recorder:
             connected=self._connected, address=self._address, writer=self.writer,
             last_seq=self._next_seq - 1, acked_seq=self._acked,
             spooled_bytes=self._spool.bytes if self._spool is not None else 0,
-            dropped_batches=((self._spool.dropped_batches if self._spool is not None else 0)
-                             + self.memory_dropped),
+            dropped_batches=self._lost_batches,
             last_error=self.last_error)
 
     def flush(self, timeout: float = 300.0) -> bool:
-        """Wait until everything queued so far is acked, or durably spooled when the service is
-        unreachable. False on timeout (the data stays queued or spooled)."""
+        """Wait until everything queued so far is acknowledged by the service, or durably spooled
+        (fsync'ed) while the service is unreachable or refuses the token; at exit (see `_at_exit`)
+        only an acknowledgement counts, until the exit deadline. False on timeout (the data stays
+        queued or spooled) or when the sender thread makes no progress for STALL_SECONDS."""
         self._check_fork()
         if self._thread is None and not self.queue and not self._pending and not self._inflight:
             return True
@@ -179,10 +215,20 @@ class Recorder:
         marker = _Marker()
         self.queue.append((FLUSH, marker))
         self._wake.set()
-        return marker.event.wait(timeout) and marker.ok
+        deadline = time.monotonic() + timeout
+        while not marker.event.wait(max(0.0, min(1.0, deadline - time.monotonic()))):
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if now - self._tick > STALL_SECONDS:   # never wait forever on a stuck sender
+                self.warnings(f"the sender thread made no progress for {STALL_SECONDS:g} s; "
+                              f"flush gave up ({self._spool_where()})")
+                return False
+        return marker.ok
 
     def close(self, timeout: float | None = None) -> bool:
-        """Flush, then stop the sender thread and the stream. Logging later starts them again."""
+        """Flush, then stop the sender thread and the stream. Logging later starts them again.
+        At exit (`_exiting`) the flush waits for acknowledgements, reconnecting until `timeout`."""
         timeout = _env_float(ENV_EXIT_TIMEOUT, 40.0) if timeout is None else timeout
         deadline = time.monotonic() + timeout
         ok = self.flush(timeout)
@@ -207,10 +253,13 @@ class Recorder:
 
     def _ensure_thread(self) -> None:
         self._check_fork()
+        if self._thread is None or not self._thread.is_alive():
+            _import_sender_modules()   # here, not in the sender: see the module docstring
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping = False
+            self._tick = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="tailrun-sender", daemon=True)
             self._thread.start()
 
@@ -239,24 +288,60 @@ class Recorder:
             mp_util.register_after_fork(self, lambda rec: mp_util.Finalize(rec, rec._at_exit, exitpriority=100))
 
     def _at_exit(self) -> None:
-        if os.getpid() != self._pid or (self._thread is None and not self.queue and not self._pending):
+        """Exit drain: deliver within the one exit deadline shared by every recorder, then report
+        exactly what is left in the spool and what is lost."""
+        if os.getpid() != self._pid or self._exit_reported:
             return
-        timeout = _env_float(ENV_EXIT_TIMEOUT, 40.0)
+        if self._thread is None and not self.queue and not self._pending and not self._lost_batches:
+            return
+        self._exit_reported = True
+        deadline = _begin_exit()
         try:
-            ok = self.close(timeout)
+            self.close(max(0.0, deadline - time.monotonic()))
         except RuntimeError:   # cannot start a thread at interpreter shutdown
-            ok = False
-        where = self._spool.folder if self._spool is not None else "memory (the spool was not writable)"
-        unsent = len(self._pending) + len(self._inflight)
-        if not ok and unsent:
-            self._print_once(f"gave up waiting for the service after {timeout:g} s; the unsent data "
-                             f"({_batches(unsent)}) is in the spool at {where}; upload it with: tailrun sync")
-        elif unsent and self._how != "spool":
-            self._print_once(f"the service did not acknowledge {_batches(unsent)}; the data is in the "
-                             f"spool at {where}; upload it with: tailrun sync")
+            pass
+        self._report_unsent(_exit_timeout())
+
+    def _report_unsent(self, timeout: float) -> None:
+        entries = [*self._inflight, *self._pending]
+        spooled = sum(1 for e in entries if e[3] is not None)
+        in_memory = [e for e in entries if e[3] is None and e[4] is not None and e[4][0]]
+        if spooled and self._address is not None:   # (with no service at all, said at the start)
+            why = (f"not sent to {self._address} (the token was refused, see above)" if self._refused
+                   else f"not sent from this forked process (grpc cannot be used after the fork: "
+                        f"{self._fork_broken}); the parent process uploads them when it exits"
+                   if self._fork_broken
+                   else f"the service at {self._address} did not acknowledge them within {timeout:g} s")
+            self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
+                             f"{self._spool.folder if self._spool is not None else '?'}; "
+                             f"upload them with: tailrun sync")
+        lost_batches = self._lost_batches + len(in_memory)
+        if not lost_batches:
+            return
+        events = self._lost_events + sum(e[4][0] for e in in_memory)
+        points = self._lost_points + sum(e[4][1] for e in in_memory)
+        why = []
+        if self._lost_batches:
+            why.append(f"{_batches(self._lost_batches)} dropped before sending: {self._drop_reason()}")
+        if in_memory:
+            why.append(f"{_batches(len(in_memory))} held in memory only (the spool could not be written: "
+                       f"{self._spool_error}) and not acknowledged within {timeout:g} s")
+        self._print_once(f"LOST {_batches(lost_batches)} ({events} events, {points} metric points), "
+                         f"not sent and not in the spool: {'; '.join(why)}")
+
+    def _drop_reason(self) -> str:
+        reasons = []
         if self._spool is not None and self._spool.dropped_batches:
-            self._print_once(f"the spool was full (TAILRUN_SPOOL_MAX_BYTES): "
-                             f"{self._spool.dropped_batches} batches were dropped")
+            reasons.append(f"the spool reached its cap (TAILRUN_SPOOL_MAX_BYTES={self._spool.max_bytes})")
+        if self._spool_error:
+            reasons.append(f"the spool could not be written ({self._spool_error}) and the unsent data "
+                           f"held in memory reached its cap of {MEMORY_ONLY_CAP >> 20} MiB (the oldest "
+                           f"was dropped; every run's start and status kept)")
+        return " and ".join(reasons)
+
+    def _spool_where(self) -> str:
+        return f"unsent data is in the spool at {self._spool.folder}" if self._spool is not None \
+            else "unsent data is in memory only"
 
     # ------------------------------------------------------------ the sender thread
 
@@ -271,6 +356,7 @@ class Recorder:
         while True:
             self._wake.wait(wait)
             self._wake.clear()
+            self._tick = time.monotonic()
             busy = bool(self.queue) or bool(self._pending) or bool(self._inflight)
             wait = WAKE_SECONDS if busy else min(IDLE_WAKE_SECONDS, wait * 2)
             try:
@@ -308,6 +394,7 @@ class Recorder:
                     self._commit(out)
             # While the caller keeps logging the queue may never run empty: connect and send
             # between slices too, so the service ingests while the loop runs (not after it).
+            self._tick = time.monotonic()
             self._connection(time.monotonic())
             self._pump()
             self._advance()
@@ -332,7 +419,7 @@ class Recorder:
             self._spool = SpoolWriter(spool_root(home) / self.writer)
             self._spool.set_target(self._address, self._token, self._how in ("local", "started"))
         except (OSError, ValueError) as exc:
-            self._spool = None
+            self._spool, self._spool_error = None, str(exc)
             self.warnings(f"cannot write the spool under {spool_root(home)} ({exc}); "
                           f"unsent data is kept in memory only")
         message = describe(self._how, self._address, home, self._spool.folder if self._spool else None)
@@ -340,6 +427,10 @@ class Recorder:
             self._print_once(message.removeprefix("tailrun: "))
 
     def _commit(self, request: Any) -> None:
+        """Give the batch the next seq and spool it; a batch dropped here consumes no seq (C1).
+
+        Entries are [seq, nbytes, data | None, spool location | None, summary | None]; the
+        summary (events, points, precious) is kept for batches held in memory only."""
         seq = self._next_seq
         request.seq = seq
         data = request.SerializeToString()
@@ -348,22 +439,54 @@ class Recorder:
             try:
                 location = self._spool.append(seq, data)
             except OSError as exc:
-                self.warnings(f"cannot append to the spool ({exc}); unsent data is kept in memory only")
+                if self._spool_error is None:
+                    self.warnings(f"cannot append to the spool ({exc}); unsent data is kept in memory "
+                                  f"(up to {MEMORY_ONLY_CAP >> 20} MiB) until it can be sent or spooled")
+                self._spool_error = str(exc)
             else:
                 if location is None:
+                    self._lose(_summary(request))
                     self.warnings(f"the spool is full (TAILRUN_SPOOL_MAX_BYTES={self._spool.max_bytes}); "
                                   f"new data is dropped until the service catches up")
                     return
-        if location is None and self._memory + len(data) > MEMORY_ONLY_CAP:   # not spooled: bounded too
-            self.memory_dropped += 1
-            self.warnings(f"cannot spool and {MEMORY_ONLY_CAP >> 20} MiB of unsent data is already in "
-                          f"memory; new data is dropped until the service catches up")
-            return
+        summary = None
+        if location is None:   # held in memory only: bounded by MEMORY_ONLY_CAP
+            summary = _summary(request)
+            if not self._make_room(len(data), summary[2]):
+                self._lose(summary)
+                self.warnings(f"cannot spool and {MEMORY_ONLY_CAP >> 20} MiB of unsent data is already "
+                              f"in memory; data is dropped (counted, reported at exit) until the service "
+                              f"catches up")
+                return
         self._next_seq += 1
         keep = location is None or self._memory + len(data) <= MEMORY_BYTES
-        self._pending.append([seq, len(data), data if keep else None, location])
+        self._pending.append([seq, len(data), data if keep else None, location, summary])
         if keep:
             self._memory += len(data)
+
+    def _make_room(self, nbytes: int, precious: bool) -> bool:
+        """Room in memory for an unspooled batch: the oldest unspooled batches without a run's
+        start, status or experiment are replaced by empty batches at the same seq (so no seq is
+        skipped, C1), until it fits: the newest data and every run's RunStart are kept."""
+        if self._memory + nbytes <= MEMORY_ONLY_CAP:
+            return True
+        from .v1 import tailrun_pb2 as pb
+        for entry in self._pending:
+            if self._memory + nbytes <= MEMORY_ONLY_CAP:
+                break
+            summary = entry[4]
+            if entry[3] is not None or summary is None or summary[2] or entry[2] is None:
+                continue
+            empty = pb.IngestRequest(writer=self.writer, seq=entry[0]).SerializeToString()
+            self._lose(summary)
+            self._memory += len(empty) - entry[1]
+            entry[1], entry[2], entry[4] = len(empty), empty, (0, 0, True)
+        return precious or self._memory + nbytes <= MEMORY_ONLY_CAP
+
+    def _lose(self, summary: tuple[int, int, bool]) -> None:
+        self._lost_batches += 1
+        self._lost_events += summary[0]
+        self._lost_points += summary[1]
 
     def _connection(self, now: float) -> None:
         stream = self._stream
@@ -371,18 +494,27 @@ class Recorder:
             if stream.error is not None:
                 self._disconnect(stream.error, now)
             elif not self._connected and stream.committed is not None:
-                self._connected, self._attempts, self._unreachable, self.last_error = True, 0, False, None
+                # The backoff is reset by progress (a new ack, `_on_ack`), not by a handshake alone.
+                self._connected, self._unreachable, self._refused, self.last_error = True, False, None, None
                 with self._lock:
-                    self._acked = max(self._acked, stream.committed)
+                    if stream.committed > self._acked:
+                        self._acked, self._attempts = stream.committed, 0
+                    self._handshake_acked = self._acked
+                self._progress_at = now
                 # Everything not acknowledged is sent again, in order, on the new stream.
                 self._pending.extendleft(reversed(self._inflight))
                 self._inflight.clear()
                 self._inflight_bytes = 0
                 self._start_replay()
-            elif not self._connected and now - stream.started > HANDSHAKE_TIMEOUT:
-                self._disconnect(f"no answer from {self._address} within {HANDSHAKE_TIMEOUT:g} s", now)
+            elif not self._connected and now - stream.started > (limit := _handshake_timeout()):
+                self._disconnect(f"no answer from {self._address} within {limit:g} s", now)
+            elif (_inherited_grpc and self._connected and self._inflight
+                  and now - self._progress_at > FORKED_HANDSHAKE_TIMEOUT):
+                # A forked child's inherited grpc can also wedge after connecting: no ack comes.
+                self._disconnect(f"no acknowledgement from {self._address} within "
+                                 f"{FORKED_HANDSHAKE_TIMEOUT:g} s in a forked process", now)
             return
-        if self._address is None or now < self._next_attempt:
+        if self._address is None or now < self._next_attempt or self._fork_broken:
             return
         if not (self._pending or self._inflight or self._markers or self._encoder.active_runs):
             return  # nothing to send: a process (or forked child) that never logs opens no channel
@@ -402,25 +534,44 @@ class Recorder:
             return
         with self._lock:
             if ack.committed_seq > self._acked and self._connected:
-                self._acked = ack.committed_seq
+                self._acked, self._attempts = ack.committed_seq, 0
+                self._progress_at = time.monotonic()
         self._rejections.extend(ack.rejected)
         self._wake.set()
 
     def _disconnect(self, error: str, now: float) -> None:
-        """A stream that dropped after its handshake is retried at once; a failed attempt backs off."""
+        """A stream that dropped after making progress (a new ack since its handshake) is retried
+        at once; a failed attempt, or a drop without progress, backs off (capped lower at exit)."""
         if self._stream is not None:
             self._stream.close()
         dropped = self._connected
         self._stream, self._connected = None, False
         self.last_error = error
-        if dropped:
+        if dropped and self._acked > self._handshake_acked:
+            self._attempts = 0
             self._next_attempt = now
             return
-        self._unreachable = True
+        if not dropped:
+            self._unreachable = True
         self._attempts += 1
-        delay = min(BACKOFF_MAX, BACKOFF_MIN * 2 ** (self._attempts - 1)) * random.uniform(0.8, 1.2)
+        cap = EXIT_BACKOFF_MAX if self._exiting else BACKOFF_MAX
+        delay = min(cap, BACKOFF_MIN * 2 ** min(self._attempts - 1, 16)) * random.uniform(0.8, 1.2)
         self._next_attempt = now + delay
-        if self._how == "configured" and self._spool is not None and (self._pending or self._inflight):
+        if _inherited_grpc and (not dropped or "on fork" in error or "forked process" in error):
+            # A forked child of a process that used grpc: grpc's C core, forked while busy, can
+            # leave the child unable to connect ("Closed on fork", or no answer at all). Do not
+            # retry (or wait at exit) in vain: spool only; the parent uploads abandoned spools
+            # at its exit (drain_at_exit), else the next tailrun process, or `tailrun sync`.
+            self._fork_broken = error
+            self._print_once(f"this forked process cannot use grpc ({error}); its data is spooled to "
+                             f"{self._spool.folder if self._spool is not None else '?'} and uploaded when "
+                             f"the parent process exits (or with: tailrun sync)")
+        elif error.startswith(("UNAUTHENTICATED", "PERMISSION_DENIED")):
+            self._refused = error
+            self._print_once(f"the service at {self._address} refused the token: {error}; "
+                             f"{self._spool_where()}; upload it with the right token: tailrun sync")
+        elif (not dropped and self._how == "configured" and self._spool is not None
+              and (self._pending or self._inflight)):
             # Said only when there is data it concerns (not for a last flush with nothing unsent).
             self._print_once(f"the service at {self._address} is not reachable ({error}); spooling to "
                              f"{self._spool.folder}; it is sent when the service is back, or upload it "
@@ -462,7 +613,11 @@ class Recorder:
             self._spool.release(acked)
         if not self._markers:
             return
-        offline = not self._connected and (self._address is None or self._unreachable)
+        # Offline: the data can only be spooled (no service, a refused token, or - but at exit,
+        # which keeps reconnecting until its deadline - an unreachable service).
+        offline = not self._connected and (self._address is None or self._refused is not None
+                                           or self._fork_broken is not None
+                                           or (self._unreachable and not self._exiting))
         if offline and self._spool is not None:
             try:
                 self._spool.sync()
@@ -523,27 +678,148 @@ def _batches(n: int) -> str:
     return f"{n} batch" if n == 1 else f"{n} batches"
 
 
-_parent_leftovers: list[Any] = []
-_recorder: Recorder | None = None
+def _summary(request: Any) -> tuple[int, int, bool]:
+    """(events, metric points, precious) of a batch; precious = it starts, finishes or names a
+    run or experiment (kept in memory whatever the cap)."""
+    points, precious = 0, False
+    for event in request.events:
+        kind = event.WhichOneof("kind")
+        if kind == "metrics":
+            points += len(event.metrics.times)
+        elif kind in ("start", "patch", "experiment"):
+            precious = True
+    return len(request.events), points, precious
+
+
+def _key(settings: Settings) -> tuple[str | None, str | None, str | None]:
+    return settings.address, settings.token, settings.ca_file
+
+
+# Every module the sender thread, its stream, ack reader and spool replay use: imported by the
+# thread that starts the sender (see the module docstring; a test checks that a whole session
+# imports nothing more).
+_SENDER_MODULES = (
+    "grpc", "grpc._channel", "grpc._common", "grpc._utilities",
+    "json", "queue", "shutil", "secrets", "subprocess", "importlib.util", "fcntl", "zlib", "struct",
+    "tailrun._settings", "tailrun._spool", "tailrun._local", "tailrun._channel", "tailrun._stream",
+    "tailrun.v1.tailrun_pb2", "tailrun.metrics_shape", "tailrun._columns", "tailrun._encode",
+)
+
+
+def _import_sender_modules() -> None:
+    if _SENDER_MODULES[-1] in sys.modules:
+        return
+    for name in _SENDER_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the sender reports its own import errors; a fork must go on
+            pass
+
+
+_live: WeakSet[Recorder] = WeakSet()          # every recorder of this process (fork, exit)
+_by_target: dict[tuple, Recorder] = {}         # recorder(settings): one per (address, token, ca_file)
 _create_lock = threading.Lock()
+_parent_leftovers: list[Any] = []
+_exit_deadline: float | None = None
+_recorder: Recorder | None = None              # the default target's recorder (recorder() with no settings)
+_inherited_grpc = False                        # a forked child of a process that had loaded grpc
+FORKED_HANDSHAKE_TIMEOUT = 3.0                 # such a child gives up on a silent connection sooner
 
 
-def recorder() -> Recorder:
-    """The process-wide recorder (created on first use)."""
+def _handshake_timeout() -> float:
+    return FORKED_HANDSHAKE_TIMEOUT if _inherited_grpc else HANDSHAKE_TIMEOUT
+
+
+def recorder(settings: Settings | None = None) -> Recorder:
+    """The recorder of one target (created on first use); without settings, the default target
+    (TAILRUN_ADDRESS / TAILRUN_TOKEN / TAILRUN_CA, else the local service)."""
     global _recorder
-    rec = _recorder
+    if settings is None:
+        from ._settings import Settings
+        settings = Settings.resolve()
+    key = _key(settings)
+    rec = _by_target.get(key)
     if rec is None:
         with _create_lock:
-            if _recorder is None:
-                _recorder = Recorder()
-                if hasattr(os, "register_at_fork"):
-                    os.register_at_fork(after_in_child=_after_fork_in_child)
-            rec = _recorder
+            rec = _by_target.get(key)
+            if rec is None:
+                rec = _by_target[key] = Recorder(settings, exit_hook=False)
+                if _recorder is None:
+                    _recorder = rec
     return rec
 
 
+def live_recorders() -> list[Recorder]:
+    """The recorders of this process that hold or may hold data."""
+    pid = os.getpid()
+    return [rec for rec in list(_live) if rec._pid == pid]
+
+
+def flush_all(timeout: float) -> bool:
+    """Flush every recorder of the process, with one deadline for all of them (a SIGTERM during
+    the exit drain - a Pool's terminate() - waits for that drain up to `timeout`)."""
+    deadline, ok = time.monotonic() + timeout, True
+    for rec in live_recorders():
+        ok = rec.flush(max(0.0, deadline - time.monotonic())) and ok
+    return ok
+
+
+def _exit_timeout() -> float:
+    return _env_float(ENV_EXIT_TIMEOUT, 40.0)
+
+
+def _begin_exit() -> float:
+    """The one exit deadline of the process (set at the first exit drain); every recorder
+    switches to delivering at once, so they reconnect and drain in parallel."""
+    global _exit_deadline
+    if _exit_deadline is None:
+        _exit_deadline = time.monotonic() + _exit_timeout()
+        for rec in live_recorders():
+            rec._exiting = True
+            rec._next_attempt = min(rec._next_attempt, time.monotonic())
+            rec._wake.set()
+    return _exit_deadline
+
+
+def drain_at_exit() -> None:
+    """Interpreter exit: drain the recorders of every target with one deadline. Registered when
+    this module is imported, so (atexit being LIFO) it runs after `_lifecycle`'s hook, which
+    finishes the runs and then calls it too (the second call finds nothing left)."""
+    for rec in list(_by_target.values()):
+        rec._at_exit()
+    _upload_children_spools()
+
+
+def _upload_children_spools() -> None:
+    """At the exit of the process that first used grpc: upload the spools its forked children
+    left (a child whose grpc was broken by the fork only spools), within the exit deadline."""
+    if _exit_deadline is None:
+        return
+    for rec in list(_by_target.values()):
+        left = _exit_deadline - time.monotonic()
+        if left <= 0 or not rec._replayed or rec._address is None or rec._fork_broken:
+            continue
+        from ._spool import spool_root
+        from ._settings import home_dir
+        from ._stream import replay_abandoned
+        job = threading.Thread(target=replay_abandoned, name="tailrun-replay", daemon=True,
+                               args=(spool_root(home_dir()), rec.writer, rec._address, rec._token,
+                                     rec._ca_file(), rec._how in ("local", "started")))
+        job.start()
+        job.join(left)
+
+
+atexit.register(drain_at_exit)
+
+
 def _after_fork_in_child() -> None:
-    global _create_lock
+    global _create_lock, _exit_deadline, _inherited_grpc
     _create_lock = threading.Lock()
-    if _recorder is not None:
-        _recorder._after_fork_child()
+    _inherited_grpc = _inherited_grpc or "grpc" in sys.modules
+    _exit_deadline = None
+    for rec in list(_live):
+        rec._after_fork_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

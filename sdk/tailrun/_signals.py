@@ -11,8 +11,9 @@ status (-15 / 143).
 Installed once per process, from the main thread only (Python delivers signals there and
 `signal.signal` refuses other threads), and never over a signal the script ignores (SIG_IGN).
 SIGINT is left alone in a REPL or notebook, where Ctrl-C interrupts one cell and the run goes on.
-A forked child inherits the handler but has no active runs (it forgets its parent's), so it just
-chains. A second signal while the first is being handled skips the flush and chains at once
+A forked child inherits the handler but has no active runs (it forgets its parent's): it flushes
+what it logged (a multiprocessing Pool's `terminate()`, and so `with Pool() as pool:`, ends its
+workers with SIGTERM) and chains. A second signal while the first is being handled skips the flush and chains at once
 (press Ctrl-C twice to stop waiting).
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def install(active_runs: Callable[[], Sequence[Any]], mark_canceled: Callable[[A
 
     `active_runs()` lists the runs to mark; `mark_canceled(run, reason)` marks one Canceled with
     the reason as its error, without waiting; `flush(timeout)` waits for the data to be stored
-    or spooled (default: the process recorder's flush). Returns True when installed now."""
+    or spooled (default: every recorder's flush, one deadline). Returns True when installed now."""
     global _installed_pid
     if threading.current_thread() is not threading.main_thread():
         return False
@@ -95,18 +96,23 @@ def flush_seconds() -> float:
 
 
 def _recorder_flush(timeout: float) -> Any:
-    from ._recorder import recorder
-    return recorder().flush(timeout)
+    from ._recorder import flush_all
+    return flush_all(timeout)
 
 
 def _make_handler(active_runs: Callable[[], Sequence[Any]], mark_canceled: Callable[[Any, str], None],
                   flush: Callable[[float], Any]) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         global _handling
-        if not _handling and os.getpid() == _installed_pid:
+        if not _handling:
             _handling = True
             try:
-                _record_stop(signum, active_runs, mark_canceled, flush)
+                if os.getpid() == _installed_pid:
+                    _record_stop(signum, active_runs, mark_canceled, flush)
+                else:   # a forked child (a pool worker): deliver what it logged, then stop
+                    flush(flush_seconds())
+            except Exception as exc:  # noqa: BLE001  (the script's own signal behaviour must follow)
+                _warn(f"flushing on {signal.Signals(signum).name} failed: {exc!r}")
             finally:
                 _handling = False
         _chain(signum, frame)

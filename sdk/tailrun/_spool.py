@@ -123,14 +123,27 @@ class SpoolWriter:
         if seg is None or self._fd is None or (seg.size and seg.size + size > self.segment_bytes):
             seg = self._roll()
         header = _HEADER.pack(len(data), zlib.crc32(data))
-        written = os.writev(self._fd, [header, data])
-        if written != size:  # a short write (disk full): leave the segment, the tail reads as torn
-            self._roll()
-            raise OSError(f"short write to the spool segment {seg.path} ({written} of {size} bytes)")
+        try:
+            written = os.writev(self._fd, [header, data])
+        except OSError:
+            self._cut(seg)
+            raise
+        if written != size:  # a short write (disk full): cut the torn record, nothing half-stored
+            self._cut(seg)
+            raise OSError(f"short write to the spool segment {seg.path} ({written} of {size} bytes): "
+                          f"the disk is full")
         offset = seg.size
         seg.size += size
         seg.last_seq = seq
         return seg.number, offset
+
+    def _cut(self, seg: _Segment) -> None:
+        """Truncate a failed append away, so the segment stays readable to its end and later
+        appends (once there is room again) follow the last good record."""
+        try:
+            os.ftruncate(self._fd, seg.size)
+        except OSError:   # cannot even truncate: start a new segment (this one's tail reads as torn)
+            self._roll()
 
     def _roll(self) -> _Segment:
         if self._fd is not None:

@@ -78,6 +78,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         self._submitted = False   # the context of a submitted run: the service owns its status
         self._finished = False
         self._parent_obj: Run | None = None
+        self._start_event: dict[str, Any] | None = None   # the RunStart this process sent
         self._apply_info(info)
 
     def _apply_info(self, info: "pb.RunInfo | None") -> None:
@@ -92,7 +93,17 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
 
     def _first_append(self, item: tuple) -> None:
         self._use_queue()
+        if self._start_event is not None and self._owner and not self._finished:
+            # First use in a forked child (see `_after_fork_in_child`): the parent's RunStart may
+            # still be unsent, and the service refuses events of a run it does not know; a
+            # repeated start is idempotent.
+            self._append((EVENT, self._id, "start", self._start_event))
         self._append(item)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: the next queued item re-binds the queue and re-sends the start."""
+        self.__dict__.pop("log", None)
+        self._append = self._first_append
 
     def _use_queue(self) -> None:
         """Bind the hot path to the process queue (the deque never changes, even after fork)."""
@@ -123,7 +134,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         run._status, run._owner = _status.RUNNING, True
         run._outputs = _outputs_folder(outputs, default_outputs)
         run._use_queue()
-        start = {"run_id": run_id, "experiment": experiment.name, "run_type": run_type,
+        start = run._start_event = {"run_id": run_id, "experiment": experiment.name, "run_type": run_type,
                  "status": _status.RUNNING, "time": time.time(), "tags": run._tags,
                  "submitted_by": _user()}
         if parent_id:
@@ -233,7 +244,10 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
     # ------------------------------------------------------------------ finishing
 
     def flush(self, timeout_seconds: float = 300) -> None:
-        """Wait until everything logged so far is stored by the service (or spooled to disk)."""
+        """Wait until everything logged so far is acknowledged (stored) by the service or, while
+        the service is unreachable or refuses the token, durably spooled to disk (fsync'ed) to be
+        sent when it is back (or by `tailrun sync`). Returns after `timeout_seconds` at most.
+        The exit drain is stricter: it waits for the service, not the spool (TAILRUN_EXIT_TIMEOUT)."""
         self._recorder().flush(timeout_seconds)
 
     def complete(self) -> None:

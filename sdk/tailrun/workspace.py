@@ -19,11 +19,6 @@ CONFIG_NAMES = (os.path.join(".tailrun", "config.json"), "config.json")
 _CONFIG_KEYS = ("address", "token", "ca_file")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-# The process-wide recorder serves every Workspace; it is (re)configured when a Workspace with
-# different settings starts writing.
-_configure_lock = threading.Lock()
-_configured: Settings | None = None
-
 
 class Workspace:
     """A tailrun service to log to and read from.
@@ -106,14 +101,12 @@ class Workspace:
             return self._client_obj
 
     def _recorder(self) -> Any:
-        """The process-wide recorder, configured to send to this workspace's service."""
-        global _configured
+        """The recorder of this workspace's target (address, token, CA file): its runs are sent
+        there with these credentials, whatever other workspaces the process uses."""
         from ._recorder import recorder
-        rec = recorder()
-        with _configure_lock:
-            if _configured != self._settings:
-                rec.configure(self._settings)
-                _configured = self._settings
+        rec = recorder(self._settings)
+        if rec._thread is None:
+            rec._ensure_thread()
         return rec
 
     def __repr__(self) -> str:

@@ -175,9 +175,9 @@ def test_spool_cap_drops_new_batches_says_so_once_and_counts_them(tmp_path):
     assert full == [(f"tailrun: the spool is full (TAILRUN_SPOOL_MAX_BYTES={cap}); new data is dropped "
                      f"until the service catches up")], stderr
     assert report["dropped"] > 0
-    at_exit = [line for line in lines if "batches were dropped" in line]
-    assert at_exit == [(f"tailrun: the spool was full (TAILRUN_SPOOL_MAX_BYTES): {report['dropped']} "
-                        f"batches were dropped")], stderr
+    at_exit = [line for line in lines if "LOST" in line]
+    assert len(at_exit) == 1 and at_exit[0].startswith(f"tailrun: LOST {report['dropped']} batches ("), stderr
+    assert f"the spool reached its cap (TAILRUN_SPOOL_MAX_BYTES={cap})" in at_exit[0], stderr
     folder = spool_root(tmp_path / "home") / Path(report["spool"]).name
     size = sum(p.stat().st_size for p in folder.glob("*.seg"))
     assert 0 < size <= cap

@@ -144,11 +144,20 @@ def test_rejected_events_are_printed_once_each(service: Any, make_recorder: Any,
     assert len(refused) == 1 and refused[0].startswith("tailrun: the service refused")
 
 
-def test_a_second_address_in_one_process_is_a_clear_error(service: Any, make_recorder: Any) -> None:
+def test_one_recorder_per_target_and_one_target_per_recorder(service: Any, make_recorder: Any) -> None:
+    from tailrun._recorder import recorder
     rec = make_recorder(service.address)
     rec.configure(Settings(address=service.address, token=None))    # the same one is fine
     with pytest.raises(ValueError, match="already logs to"):
         rec.configure(Settings(address="127.0.0.1:1", token=None))
+    right, wrong = Settings(address=service.address, token="a"), Settings(address=service.address, token="b")
+    try:
+        assert recorder(right) is recorder(Settings(address=service.address, token="a"))
+        assert recorder(right) is not recorder(wrong)          # another token: another sender
+        assert recorder(right).writer != recorder(wrong).writer
+    finally:
+        from recorder_reset import reset_recorder
+        reset_recorder()
 
 
 # ---------------------------------------------------------------- real child processes

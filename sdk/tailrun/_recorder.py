@@ -168,6 +168,7 @@ class Recorder:
         self._exiting = False       # exit drain: deliver (not spool) before the exit deadline
         self._exit_reported = False
         self._lost_batches = 0      # dropped: neither spooled nor kept in memory (counted, reported)
+        self._unreadable = 0        # of those: spooled, but the record could not be read back
         self._lost_events = 0
         self._lost_points = 0
         self._spool_error: str | None = None   # the last failed spool append (disk full, ...)
@@ -331,6 +332,8 @@ class Recorder:
 
     def _drop_reason(self) -> str:
         reasons = []
+        if self._unreadable:
+            reasons.append(f"{_batches(self._unreadable)} could not be read back from the spool")
         if self._spool is not None and self._spool.dropped_batches:
             reasons.append(f"the spool reached its cap (TAILRUN_SPOOL_MAX_BYTES={self._spool.max_bytes})")
         if self._spool_error:
@@ -470,18 +473,36 @@ class Recorder:
         skipped, C1), until it fits: the newest data and every run's RunStart are kept."""
         if self._memory + nbytes <= MEMORY_ONLY_CAP:
             return True
-        from .v1 import tailrun_pb2 as pb
         for entry in self._pending:
             if self._memory + nbytes <= MEMORY_ONLY_CAP:
                 break
             summary = entry[4]
             if entry[3] is not None or summary is None or summary[2] or entry[2] is None:
                 continue
-            empty = pb.IngestRequest(writer=self.writer, seq=entry[0]).SerializeToString()
+            empty = self._empty_batch(entry[0])
             self._lose(summary)
             self._memory += len(empty) - entry[1]
             entry[1], entry[2], entry[4] = len(empty), empty, (0, 0, True)
         return precious or self._memory + nbytes <= MEMORY_ONLY_CAP
+
+    def _empty_batch(self, seq: int) -> bytes:
+        from .v1 import tailrun_pb2 as pb
+        return pb.IngestRequest(writer=self.writer, seq=seq).SerializeToString()
+
+    def _resend_forgotten(self, committed: int) -> None:
+        """The service acknowledged batches up to `_acked` earlier but now says `committed` (its
+        store was replaced or restored from a backup). Those batches were released from the spool:
+        their seqs go again as empty batches, so that the service (C1) takes the later ones."""
+        first, last = committed + 1, self._acked
+        gap = [[seq, len(data), data, None, (0, 0, True)]
+               for seq in range(first, last + 1) for data in (self._empty_batch(seq),)]
+        self._memory += sum(entry[1] for entry in gap)
+        self._pending.extendleft(reversed(gap))
+        with self._lock:
+            self._acked = committed
+        self.warnings(f"the service at {self._address} no longer has batches {first}..{last} of this "
+                      f"process, which it had acknowledged (was its data dir replaced?); they cannot be "
+                      f"sent again; everything after them is")
 
     def _lose(self, summary: tuple[int, int, bool]) -> None:
         self._lost_batches += 1
@@ -505,6 +526,9 @@ class Recorder:
                 self._pending.extendleft(reversed(self._inflight))
                 self._inflight.clear()
                 self._inflight_bytes = 0
+                if stream.committed < self._acked:
+                    self._resend_forgotten(stream.committed)
+                    self._handshake_acked = self._acked
                 self._start_replay()
             elif not self._connected and now - stream.started > (limit := _handshake_timeout()):
                 self._disconnect(f"no answer from {self._address} within {limit:g} s", now)
@@ -591,8 +615,11 @@ class Recorder:
                 try:
                     data = self._spool.read_at(*entry[3])
                 except OSError as exc:
-                    self.warnings(f"lost batch {entry[0]}: {exc}")
-                    continue
+                    # Its seq is sent empty, or the service (C1) would refuse every later batch.
+                    self.warnings(f"lost batch {entry[0]}: its spool record cannot be read ({exc})")
+                    self._lost_batches += 1
+                    self._unreadable += 1
+                    data = self._empty_batch(entry[0])
             self._stream.send(data)
             self._inflight.append(entry)
             self._inflight_bytes += entry[1]

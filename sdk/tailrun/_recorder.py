@@ -11,13 +11,13 @@ later batch from memory or from the spool: the service deduplicates by (writer, 
 is stored exactly once.
 
 Memory cap (what logging adds to a process's RSS, whatever the service does): at most MEMORY_BYTES
-(32 MiB) of encoded batches that are not yet acknowledged stay in memory, the rest is read back
+(16 MiB) of encoded batches that are not yet acknowledged stay in memory, the rest is read back
 from the spool when it is sent; at most WINDOW_BYTES (8 MiB) are handed to gRPC unacknowledged;
 plus the hot-path deque, which the sender drains into 2 MiB batches every 50 ms; a loop that logs
 faster than the sender encodes (over ~1M points/s) yields the GIL once per call past
-`run_logging.QUEUE_SOFT_LIMIT` queued items (~25 MB), never blocking or dropping. In all, about
-MEMORY_BYTES + WINDOW_BYTES + 40 MiB = 80 MiB over the RSS before logging, when the service is
-down or slow (tests/faults/test_bounds.py logs 2,000,000 points and checks it). If the spool cannot
+`run_logging.QUEUE_SOFT_LIMIT` queued items (~12 MB), never blocking or dropping. In all, about
+MEMORY_BYTES + WINDOW_BYTES + 48 MiB = 72 MiB over the RSS before logging per service the process
+sends to, when the service is down or slow (tests/faults/test_bounds.py logs 2,000,000 points and checks it). If the spool cannot
 be written at all, up to MEMORY_ONLY_CAP (256 MiB) is kept in memory instead, and later batches are
 dropped (counted in `status().dropped_batches`). The spool's own cap: see `_spool`
 (TAILRUN_SPOOL_MAX_BYTES).
@@ -84,7 +84,7 @@ WAKE_SECONDS = 0.05
 # An idle sender backs off to this poll interval (a process that logs nothing costs ~nothing);
 # the first item found brings it back to WAKE_SECONDS, and flush() wakes it at once.
 IDLE_WAKE_SECONDS = 0.2
-MEMORY_BYTES = 32 * 1024 * 1024        # unacked batches kept in memory; the rest is re-read from the spool
+MEMORY_BYTES = 16 * 1024 * 1024        # unacked batches kept in memory; the rest is re-read from the spool
 WINDOW_BYTES = 8 * 1024 * 1024         # sent but not yet acknowledged
 MEMORY_ONLY_CAP = 256 * 1024 * 1024    # when the spool cannot be written at all
 HANDSHAKE_TIMEOUT = 10.0

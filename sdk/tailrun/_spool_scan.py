@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._columns import _varint
 from ._spool import _HEADER, peek_seq, segments
 
 
@@ -72,12 +73,3 @@ def _next_frame(data: bytes, view: memoryview, pos: int, end: int, prefix: bytes
         if _frame_at(view, start, end) is not None:
             return start
         pos = start + 1
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)

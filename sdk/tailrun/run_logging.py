@@ -48,10 +48,10 @@ def clean_artifact_path(name: Any, what: str = "file name") -> str:
     return "/".join(parts)
 
 
-# Past this many queued items (~25 MB) a logging call yields the GIL once (`sleep(0)`), so that a
+# Past this many queued items (~12 MB) a logging call yields the GIL once (`sleep(0)`), so that a
 # loop logging faster than the sender can encode (over ~1M points/s) lets it catch up instead of
 # growing the queue without bound. Below it, a call costs one `len()` more.
-QUEUE_SOFT_LIMIT = 200_000
+QUEUE_SOFT_LIMIT = 100_000
 
 
 def fast_log(run: "LoggingMixin") -> Any:

@@ -26,7 +26,7 @@ from tailrun._spool import iter_records, spool_root
 from tailrun.v1 import tailrun_pb2 as pb
 
 POINTS = 2_000_000
-HEADROOM = 40 * 1024 * 1024     # the queue, the encoder's batch, grpc's buffers, allocator slack
+HEADROOM = 48 * 1024 * 1024     # the queue, the encoder's batch, grpc's buffers, allocator slack
 RSS_CAP = MEMORY_BYTES + WINDOW_BYTES + HEADROOM
 
 LOGGER = """

@@ -147,7 +147,8 @@ def _log_offline(tmp_path: Path, address: str, steps: int) -> tuple[str, dict, P
     out = tmp_path / "out"
     out.mkdir()
     home = tmp_path / "home"
-    env = script_env(home, address, STEPS=str(steps), PACE="0", OUT=str(out))
+    env = script_env(home, address, STEPS=str(steps), PACE="0", OUT=str(out),
+                     TAILRUN_EXIT_TIMEOUT="2")   # the exit drain would wait for the service for 40 s
     started = time.monotonic()
     done = run_script(LOGGER, env, tmp_path / "cwd", timeout=120)
     elapsed = time.monotonic() - started

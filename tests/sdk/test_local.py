@@ -39,6 +39,7 @@ def _log(home: Path, run: str, n: int, address: str | None = None, before: str =
     env.pop("TAILRUN_ADDRESS", None)
     if address:
         env["TAILRUN_ADDRESS"] = address
+        env["TAILRUN_EXIT_TIMEOUT"] = "2"   # a dead address: the exit drain would wait 40 s for it
     return subprocess.run([sys.executable, "-c", _LOGGER.format(run=run, n=n, before=before)], env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from itertools import islice
 import warnings
 from typing import Any
 
@@ -21,6 +22,7 @@ MAX_NAME = 255            # metric names and column names
 MAX_COLUMNS = 100         # columns per row / table
 MAX_STR_BYTES = 64 * 1024  # one string value, UTF-8 encoded
 MAX_LIST_INT_BYTES = 64   # Azure ML rejects ints above 64 bytes in memory in log_list
+MAX_LIST_ITEMS = 1_000_000  # elements in one log_list call (an endless iterable stops here)
 
 # Experiment names. Azure ML allows `[A-Za-z0-9][A-Za-z0-9_-]{0,254}`; tailrun also allows inner
 # spaces and dots, because the user's notes use `Experiment(ws, 'my exp')`. No trailing space.
@@ -143,12 +145,19 @@ def list_element(name: str, index: int, value: Any) -> Any:
 
 
 def normalise_list(name: str, value: Any) -> list:
-    """The elements of a `log_list` value; int+float mixes become float, as in Azure ML."""
-    if hasattr(value, "tolist") and type(value).__module__ == "numpy":
+    """The elements of a `log_list` value (any finite iterable: a list, tuple, range, generator,
+    numpy array, pandas Series, ...); int+float mixes become float, as in Azure ML. At most
+    MAX_LIST_ITEMS elements: an iterable that goes on is refused after MAX_LIST_ITEMS + 1 of them."""
+    if hasattr(value, "tolist") and type(value).__module__.split(".")[0] in ("numpy", "pandas"):
         value = value.tolist()
+    if isinstance(value, (str, bytes, bytearray, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"metric {name!r}: log_list needs a list or another finite iterable of "
+                        f"values, not {type(value).__name__}")
     if not isinstance(value, (list, tuple, range)):
-        raise TypeError(f"metric {name!r}: log_list needs a list, tuple or range, "
-                        f"not {type(value).__name__}")
+        value = list(islice(value, MAX_LIST_ITEMS + 1))
+    if len(value) > MAX_LIST_ITEMS:
+        raise ValueError(f"metric {name!r}: log_list got more than {MAX_LIST_ITEMS:,} values "
+                         f"(the limit for one call); nothing was logged")
     items = [list_element(name, i, v) for i, v in enumerate(value)]
     has_float = has_int = False
     for v in items:

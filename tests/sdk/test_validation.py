@@ -87,7 +87,7 @@ def test_long_strings(run):
 
 
 def test_log_list(run):
-    with pytest.raises(TypeError, match="log_list needs a list, tuple or range, not int"):
+    with pytest.raises(TypeError, match="log_list needs a list or another finite iterable of values, not int"):
         run.log_list("l", 5)
     with pytest.raises(TypeError, match="log_list element 1 has unsupported type dict"):
         run.log_list("l", [1, {"a": 2}])

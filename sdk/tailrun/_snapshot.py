@@ -1,8 +1,9 @@
 """The snapshot of a submitted run: the source folder, zipped, minus ignored files.
 
-Ignore files (gitignore syntax, simple fnmatch patterns): `.tailrunignore` if present (like Azure
-ML's `.amlignore`, it then replaces `.gitignore`), else `.amlignore`, else `.gitignore`; only the
-one at the top of the folder is read. `.git` folders are never included. Limits: 300 MB and
+Ignore files (gitignore syntax, simple fnmatch patterns): `.gitignore`, then `.amlignore`, then
+`.tailrunignore`, each one that exists at the top of the folder; their rules add up, in that order,
+and the last matching rule wins (so `!pattern` in `.amlignore` re-includes what `.gitignore`
+excluded). Only the files at the top of the folder are read. `.git` folders are never included. Limits: 300 MB and
 2000 files (TAILRUN_SNAPSHOT_NO_FILE_LIMIT=1 lifts the file cap), as in Azure ML.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO, Iterator
 
 MAX_BYTES = 300 * 1024 * 1024
 MAX_FILES = 2000
-IGNORE_FILES = (".tailrunignore", ".amlignore", ".gitignore")
+IGNORE_FILES = (".gitignore", ".amlignore", ".tailrunignore")   # read in this order, rules add up
 ALWAYS_SKIPPED = (".git",)
 
 
@@ -43,11 +44,12 @@ class _Rule:
 
 
 def load_rules(root: Path) -> list[_Rule]:
+    rules: list[_Rule] = []
     for name in IGNORE_FILES:
         path = root / name
         if path.is_file():
-            return parse_rules(path.read_text(errors="replace"))
-    return []
+            rules += parse_rules(path.read_text(errors="replace"))
+    return rules
 
 
 def parse_rules(text: str) -> list[_Rule]:
@@ -102,12 +104,12 @@ def build_snapshot(source_directory: str | os.PathLike) -> IO[bytes]:
     if file_cap is not None and len(files) > file_cap:
         raise SnapshotError(
             f"source_directory {str(root)!r} has {len(files)} files, over the limit of {MAX_FILES}: "
-            "exclude data and build folders with a .tailrunignore (or .gitignore) file")
+            "exclude data and build folders with a .tailrunignore, .amlignore or .gitignore file")
     total = sum(full.stat().st_size for _, full in files)
     if total > MAX_BYTES:
         raise SnapshotError(
             f"source_directory {str(root)!r} holds {total / 1e6:.0f} MB, over the limit of "
-            f"{MAX_BYTES // (1024 * 1024)} MB: exclude large files with a .tailrunignore (or .gitignore) file")
+            f"{MAX_BYTES // (1024 * 1024)} MB: exclude large files with a .tailrunignore, .amlignore or .gitignore file")
     out = tempfile.TemporaryFile()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for rel, full in files:

@@ -257,8 +257,9 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
 
     def fail(self, error_details: BaseException | str | None = None, error_code: str | None = None) -> None:
         """Like `complete()`, but attach an error and mark the run Failed. An exception becomes
-        "User program failed with <Type>: <message>" plus its stack trace."""
-        self._finish(_status.FAILED, _error_json(error_details, error_code), wait=True)
+        "User program failed with <Type>: <message>" plus its stack trace. In a submitted run this
+        is final too: the run ends Failed with this error whatever the script's exit code."""
+        self._finish(_status.FAILED, _error_json(error_details, error_code), wait=True, final=True)
 
     def cancel(self) -> None:
         """Mark the run Canceled (after uploading outputs). In a submitted run's context this only
@@ -275,7 +276,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
     def _finish_failed(self, exc: BaseException, wait: bool) -> None:
         self._finish(_status.FAILED, _error_json(exc, None), wait=wait)
 
-    def _finish(self, status: str, error_json: str | None, wait: bool) -> None:
+    def _finish(self, status: str, error_json: str | None, wait: bool, final: bool = False) -> None:
         if self._finished:
             if wait:
                 self.flush()
@@ -288,6 +289,11 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         if not self._submitted:
             fields["status"] = status
             self._status = status
+        elif final:
+            # The runner sets a submitted run's status when the script ends (after its console
+            # and outputs are stored); it reads this file and keeps Failed with our error.
+            self._status = status
+            _write_final_status(self._id, status, error_json)
         if error_json is not None:
             fields["error_json"] = error_json
         if fields:
@@ -391,6 +397,24 @@ def _outputs_folder(outputs: Any, default: bool) -> tuple[Path, str] | None:
     except ValueError:
         prefix = resolved.name
     return resolved, clean_artifact_path(prefix or "outputs", "outputs folder")
+
+
+ENV_STATUS_FILE = "TAILRUN_STATUS_FILE"   # set by the runner: where fail() in a submitted run says so
+
+
+def _write_final_status(run_id: str, status: str, error_json: str | None) -> None:
+    """Tell the runner (TAILRUN_STATUS_FILE) the final status the script set for its run."""
+    path = os.environ.get(ENV_STATUS_FILE)
+    if not path or os.environ.get("TAILRUN_RUN_ID") != run_id:
+        return
+    try:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"run_id": run_id, "status": status, "error_json": error_json}, f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        warnings.warn(f"tailrun: could not record the final status {status} of run {run_id}: {exc}",
+                      stacklevel=4)
 
 
 def _error_json(error: BaseException | str | None, code: str | None) -> str:

@@ -28,6 +28,8 @@ from .writer import RunWriter
 log = logging.getLogger("tailrun_service.runner")
 
 MAX_ERROR_CHARS = 3000
+STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail() (SDK)
+MAX_STATUS_FILE_BYTES = 256 * 1024
 RESTART_MESSAGE = "the service restarted while the run was executing"
 SHUTDOWN_MESSAGE = "the service stopped while the run was executing"
 
@@ -139,7 +141,8 @@ class Supervisor(threading.Thread):
         self.writer.status(st.FINALIZING)
         if (self.state.definition.get("history") or {}).get("output_collection", True):
             upload_outputs(Path(self.state.work_dir), self.writer)
-        self._finish(*self._outcome(code), warnings=self._upload_spools())
+        warnings = self._upload_spools()
+        self._finish(*self._outcome(code), warnings=warnings)
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         self.writer.status(st.PREPARING)
@@ -183,6 +186,7 @@ class Supervisor(threading.Thread):
             "TAILRUN_ADDRESS": self.ctx.address(),
             "TAILRUN_HOME": str(state.home),
             "TAILRUN_OUTPUT_DIRECTORY": str(Path(state.work_dir) / "outputs"),
+            "TAILRUN_STATUS_FILE": str(state.home / STATUS_FILE),
         })
         token = self.ctx.run_token(state.run_id)
         if token:
@@ -241,6 +245,9 @@ class Supervisor(threading.Thread):
         return self.state.exit_code()
 
     def _outcome(self, code: int | None) -> tuple[str, str | None]:
+        script_final = self._script_final_status()
+        if script_final is not None:   # run.fail() in the script is final, whatever came after
+            return script_final
         reason = self._stop_reason
         if reason == "cancel":
             return st.CANCELED, None
@@ -254,6 +261,28 @@ class Supervisor(threading.Thread):
         if code == 0:
             return st.COMPLETED, None
         return st.FAILED, failure_error(read_tail(self.state.console), code)
+
+    def _script_final_status(self) -> tuple[str, str] | None:
+        """(Failed, error JSON) if the script called `run.fail()` (the SDK writes STATUS_FILE)."""
+        path = self.state.home / STATUS_FILE
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.loads(f.read(MAX_STATUS_FILE_BYTES))
+            if data.get("run_id") != self.run_id or data.get("status") != st.FAILED:
+                raise ValueError(f"not a Failed status of run {self.run_id}")
+            error = json.loads(data.get("error_json") or "{}").get("error") or {}
+            code, message = error.get("code") or "UserError", error.get("message") or "The run failed"
+            if not isinstance(code, str) or not isinstance(message, str):
+                raise ValueError("the error code and message must be strings")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("run %s: ignoring %s: %s", self.run_id, path, exc)
+            return None
+        message = message.replace("\0", "")
+        if len(message) > MAX_ERROR_CHARS:
+            message = message[:MAX_ERROR_CHARS - 1] + "…"
+        return st.FAILED, make_error(code.replace("\0", "")[:100], message)
 
     def _finish_stopped_early(self) -> None:
         if self._detach.is_set() and self._stop_reason is None:

@@ -171,7 +171,7 @@ def test_get_context_inside_a_submitted_run(ws, run_script):
         run.log_list("losses", [0.5, 0.25])
         run.tag("from", "child")
         run.cancel()                              # only warns
-        run.fail("attached error")                # attaches the error, keeps the status
+        run.fail("attached error")                # attaches the error; the runner ends the run Failed with it
         run.complete()
         print("CTX", run.id, run.experiment.name)
     """), env={"TAILRUN_RUN_ID": outer.id, "TAILRUN_EXPERIMENT": "submitted-like"})

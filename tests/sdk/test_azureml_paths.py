@@ -83,7 +83,7 @@ def test_exceptions_share_the_azureml_base_and_old_names_still_work():
     assert ex.UserErrorException("bad config").message == "bad config"
 
 
-def test_unknown_compute_target_raises_compute_target_exception_naming_local(ws):
+def test_unknown_compute_target_raises_compute_target_exception_naming_local(ws, tmp_path):
     from tailrun.core.compute import ComputeTarget
     from tailrun.exceptions import AzureMLException, ComputeTargetException
 
@@ -92,6 +92,9 @@ def test_unknown_compute_target_raises_compute_target_exception_naming_local(ws)
     with pytest.raises(ComputeTargetException, match=r"'gpu-cluster'.*known compute targets are 'local'") as caught:
         ComputeTarget(workspace=ws, name="gpu-cluster")
     assert isinstance(caught.value, AzureMLException)
+    # the object is accepted where azureml takes a compute target
+    (tmp_path / "train.py").write_text("print(1)\n")
+    assert ScriptRunConfig(str(tmp_path), script="train.py", compute_target=local)._definition()["target"] == "local"
 
 
 def test_runconfig_classes_take_azureml_arguments_and_are_recorded():

@@ -167,3 +167,24 @@ def test_core_run_import_inside_a_script_and_activity_failed_from_a_submitted_ru
         submitted.wait_for_completion()
     assert isinstance(caught.value, AzureMLException)
     assert submitted.get_metrics() == {"inside": 1}
+
+
+def test_conda_dependencies_pip_packages_are_installed_for_a_submitted_run(ws, service, tmp_path, capsys):
+    """The same flow as tests/runner/test_runner_envs.py, spelled with the azureml module paths."""
+    from tailrun.core.conda_dependencies import CondaDependencies
+    from tailrun.core.environment import Environment
+    from tailrun.core.script_run_config import ScriptRunConfig as SRC
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(textwrap.dedent("""
+        import six
+        from tailrun.core.run import Run
+        Run.get_context().log("six", six.__version__)
+        print("six from", six.__file__)
+    """))
+    env = Environment("with-six")
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=["six"])
+    run = Experiment(ws, "paths").submit(SRC(str(tmp_path / "src"), script="train.py", environment=env))
+    assert run.wait_for_completion(show_output=True)["status"] == "Completed"
+    assert f"six from {service.data_dir / 'envs'}" in capsys.readouterr().out
+    assert run.get_metrics()["six"]

@@ -1,17 +1,41 @@
-"""Exceptions raised by the tailrun SDK's read and lookup calls.
+"""Exceptions of the tailrun SDK, under Azure ML's names (`azureml.exceptions`).
 
-Logging calls never raise these: a transport problem while logging is handled in the background
-(retry, spool to disk). Only reads (`get_metrics`, `get_details`, `Run.get`, downloads, the CLI)
-need a reachable service, and say so with these.
+`AzureMLException` is the base of every exception tailrun raises on purpose (`TailrunError` is
+the same class under its older name). Logging calls never raise these: a transport problem while
+logging is handled in the background (retry, spool to disk). Reads (`get_metrics`, `get_details`,
+`Run.get`, downloads, the CLI) need a reachable service and say so with a `ServiceError`;
+submission and waiting raise Azure ML's `UserErrorException`, `TrainingException` and
+`ActivityFailedException`, which are defined with ScriptRunConfig in `tailrun.script_run` and
+re-exported here on first use (the same classes, not copies).
+
+Defined for `except` clauses in Azure ML code, raised by nothing in tailrun yet:
+`ExperimentExecutionException`, `WebserviceException` (tailrun deploys no web services).
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
 
-class TailrunError(Exception):
-    """Base class of tailrun's own exceptions."""
+__all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFailedException",
+           "TrainingException", "ExperimentExecutionException", "RunEnvironmentException",
+           "WebserviceException", "ComputeTargetException", "ServiceError", "ServiceUnavailable",
+           "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun", "InvalidRequest"]
 
 
-class ServiceError(TailrunError):
+class AzureMLException(Exception):
+    """Base class of the exceptions tailrun raises (Azure ML's `azureml.exceptions.AzureMLException`)."""
+
+    @property
+    def message(self) -> str:
+        """The exception's message, as Azure ML exceptions have it."""
+        return str(self.args[0]) if self.args else ""
+
+
+TailrunError = AzureMLException
+"""The older name of `AzureMLException`."""
+
+
+class ServiceError(AzureMLException):
     """The service could not be reached, refused the call, or failed while answering it."""
 
 
@@ -35,9 +59,41 @@ class FileNotFoundInRun(NotFound):
     """The run has no file with that name."""
 
 
-class RunEnvironmentException(TailrunError):
+class RunEnvironmentException(AzureMLException):
     """`Run.get_context(allow_offline=False)` outside a submitted run (no TAILRUN_RUN_ID set)."""
 
 
 class InvalidRequest(ServiceError, ValueError):
     """The service refused the arguments of a call (e.g. an invalid file path)."""
+
+
+class ComputeTargetException(AzureMLException):
+    """A compute target that does not exist (the message names the ones that do)."""
+
+
+class ExperimentExecutionException(AzureMLException):
+    """Azure ML's error for an experiment that could not be executed (not raised by tailrun yet)."""
+
+
+class WebserviceException(AzureMLException):
+    """Azure ML's web service error; tailrun deploys no web services, so nothing raises it."""
+
+
+# Defined with ScriptRunConfig (tailrun.script_run), loaded on first use: importing this module
+# stays cheap and the names are the very classes submit and wait_for_completion raise.
+_FROM_SCRIPT_RUN = ("UserErrorException", "ActivityFailedException", "TrainingException")
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .script_run import ActivityFailedException, TrainingException, UserErrorException
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SCRIPT_RUN:
+        value = getattr(importlib.import_module("tailrun.script_run"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -26,30 +26,52 @@ class HistoryConfiguration:
         self.directories_to_watch = ["logs"]
 
 
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+"""Azure ML's default CPU base image name; tailrun records it and runs no container."""
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
+"""Azure ML's default GPU base image name; tailrun records it and runs no container."""
+
+
 class DockerConfiguration:
-    def __init__(self, use_docker: bool = False, shm_size: str = "2g", arguments: list[str] | None = None) -> None:
+    """Azure ML's docker settings: accepted and recorded on the run definition; runs execute as
+    processes on the service's machine, not in a container."""
+
+    def __init__(self, use_docker: bool = False, shm_size: str | None = "2g", shared_volumes: bool = True,
+                 arguments: list[str] | None = None) -> None:
         self.use_docker = use_docker
         self.shm_size = shm_size
+        self.shared_volumes = shared_volumes
         self.arguments = list(arguments or [])
+
+    def _to_dict(self) -> dict[str, Any]:
+        return {"use_docker": self.use_docker, "shm_size": self.shm_size,
+                "shared_volumes": self.shared_volumes, "arguments": list(self.arguments)}
 
 
 class MpiConfiguration:
-    def __init__(self) -> None:
-        self.process_count_per_node = 1
-        self.node_count = 1
+    """An MPI job (Azure ML's): recorded on the run definition; tailrun starts one process."""
+
+    def __init__(self, process_count_per_node: int = 1, node_count: int = 1) -> None:
+        self.process_count_per_node = process_count_per_node
+        self.node_count = node_count
 
 
 class PyTorchConfiguration:
-    def __init__(self) -> None:
-        self.communication_backend = "nccl"
-        self.process_count = None
-        self.node_count = 1
+    """A PyTorch distributed job (Azure ML's): recorded on the run definition; tailrun starts one process."""
+
+    def __init__(self, communication_backend: str = "nccl", process_count: int | None = None,
+                 node_count: int = 1) -> None:
+        self.communication_backend = communication_backend
+        self.process_count = process_count
+        self.node_count = node_count
 
 
 class TensorflowConfiguration:
-    def __init__(self) -> None:
-        self.worker_count = 1
-        self.parameter_server_count = 1
+    """A TensorFlow parameter-server job (Azure ML's): recorded on the run definition; tailrun starts one process."""
+
+    def __init__(self, worker_count: int = 1, parameter_server_count: int = 1) -> None:
+        self.worker_count = worker_count
+        self.parameter_server_count = parameter_server_count
 
 
 class AmlComputeConfiguration:
@@ -117,8 +139,7 @@ class RunConfiguration:
             "history": {"output_collection": bool(self.history.output_collection),
                         "snapshot_project": bool(self.history.snapshot_project),
                         "directories_to_watch": list(self.history.directories_to_watch or [])},
-            "docker": {"use_docker": self.docker.use_docker, "shm_size": self.docker.shm_size,
-                       "arguments": list(self.docker.arguments)},
+            "docker": self.docker._to_dict(),
             "mpi": vars(self.mpi).copy(), "pytorch": vars(self.pytorch).copy(),
             "tensorflow": vars(self.tensorflow).copy(), "amlcompute": vars(self.amlcompute).copy(),
         }
@@ -140,10 +161,29 @@ class RunConfiguration:
         config.history.directories_to_watch = list(history.get("directories_to_watch") or ["logs"])
         docker = data.get("docker") or {}
         config.docker = DockerConfiguration(docker.get("use_docker", False), docker.get("shm_size", "2g"),
-                                            docker.get("arguments"))
+                                            docker.get("shared_volumes", True), docker.get("arguments"))
         for section in ("mpi", "pytorch", "tensorflow", "amlcompute"):
             vars(getattr(config, section)).update(data.get(section) or {})
         return config
+
+    def _use_distributed_job_config(self, config: Any) -> None:
+        """Record a `distributed_job_config` as Azure ML's ScriptRunConfig does: the config in its
+        section (mpi, pytorch, tensorflow), the framework, the communicator and the node count."""
+        if config is None:
+            return
+        if isinstance(config, MpiConfiguration):
+            self.framework, self.communicator, self.mpi = "Python", "IntelMpi", config
+            self.node_count = config.node_count
+        elif isinstance(config, PyTorchConfiguration):
+            backend = str(config.communication_backend or "nccl").lower()
+            self.framework, self.pytorch = "PyTorch", config
+            self.communicator = {"nccl": "Nccl", "gloo": "Gloo"}.get(backend, config.communication_backend)
+            self.node_count = config.node_count
+        elif isinstance(config, TensorflowConfiguration):
+            self.framework, self.communicator, self.tensorflow = "TensorFlow", "ParameterServer", config
+            self.node_count = config.worker_count + config.parameter_server_count
+        else:
+            self.node_count = getattr(config, "node_count", 1) or 1
 
     def save(self, path: str | os.PathLike | None = None, name: str | None = None,
              separate_environment_yaml: bool = False) -> str:

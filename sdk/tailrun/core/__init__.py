@@ -1,0 +1,32 @@
+"""Azure ML's `azureml.core`: `from tailrun.core import Workspace, Experiment, Run, ...`.
+
+A package whose submodules mirror azureml.core's (`tailrun.core.run`, `.workspace`,
+`.experiment`, `.runconfig`, `.script_run_config`, `.script_run`, `.environment`,
+`.conda_dependencies`, `.compute`, `.compute_target`), so that `from azureml.core.run import Run`
+style imports work after replacing `azureml` with `tailrun`. The classes themselves live in the
+tailrun modules and are loaded on first use, so `import tailrun.core` stays cheap.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import __version__ as VERSION
+from .._lazy import lazy_exports
+
+_LAZY = {"Workspace": "tailrun.workspace", "Experiment": "tailrun.experiment", "Run": "tailrun.run",
+         "ScriptRunConfig": "tailrun.script_run", "ScriptRun": "tailrun.script_run",
+         "RunConfiguration": "tailrun.runconfig", "Environment": "tailrun.environment",
+         "ComputeTarget": "tailrun.compute"}
+__all__ = ["VERSION", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..compute import ComputeTarget
+    from ..environment import Environment
+    from ..experiment import Experiment
+    from ..run import Run
+    from ..runconfig import RunConfiguration
+    from ..script_run import ScriptRun, ScriptRunConfig
+    from ..workspace import Workspace
+
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -11,7 +11,7 @@ The service runs the script in its own working folder and process group and owns
 
 RunConfiguration, Environment and Estimator live in `runconfig`, `environment` and `estimator`
 and are re-exported here. ActivityFailedException, TrainingException and UserErrorException are
-defined here (tailrun.exceptions has no such classes yet).
+defined here and exported by `tailrun.exceptions` (the same classes).
 """
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ class ScriptRunConfig:
             if environment is not None:
                 run_config.environment = environment
             run_config.max_run_duration_seconds = max_run_duration_seconds
-            run_config.node_count = getattr(distributed_job_config, "node_count", 1) or 1
+            run_config.node_count = 1
+            run_config._use_distributed_job_config(distributed_job_config)
         if script:
             run_config.script = script
         if arguments is not None:

@@ -188,3 +188,19 @@ def test_conda_dependencies_pip_packages_are_installed_for_a_submitted_run(ws, s
     assert run.wait_for_completion(show_output=True)["status"] == "Completed"
     assert f"six from {service.data_dir / 'envs'}" in capsys.readouterr().out
     assert run.get_metrics()["six"]
+
+
+def test_script_run_config_records_its_distributed_job_config(tmp_path) -> None:
+    """Azure ML's ScriptRunConfig(distributed_job_config=...) sets framework, communicator and nodes."""
+    from tailrun.core.runconfig import MpiConfiguration, PyTorchConfiguration
+    from tailrun.core.script_run_config import ScriptRunConfig
+
+    torch = ScriptRunConfig(source_directory=str(tmp_path), script="train.py",
+                            distributed_job_config=PyTorchConfiguration(process_count=4, node_count=2))
+    assert (torch.run_config.framework, torch.run_config.communicator, torch.run_config.node_count) == \
+        ("PyTorch", "Nccl", 2)
+    mpi = ScriptRunConfig(source_directory=str(tmp_path), script="train.py",
+                          distributed_job_config=MpiConfiguration(process_count_per_node=2, node_count=3))
+    assert (mpi.run_config.communicator, mpi.run_config.node_count) == ("IntelMpi", 3)
+    plain = ScriptRunConfig(source_directory=str(tmp_path), script="train.py")
+    assert plain.run_config.node_count == 1

@@ -129,6 +129,16 @@ class UploadResult:
         return lines
 
 
+def _readable(folder: Path, result: UploadResult) -> Iterator[tuple[int, bytes]]:
+    """(seq, record) of each readable record of the spool; damaged stretches go into `result`."""
+    for item in scan_folder(folder):
+        if isinstance(item, Damage):
+            result.damaged.append(item)
+            result.skipped_bytes += item.nbytes
+        else:
+            yield item
+
+
 def summarize_folder(folder: Path) -> UploadResult:
     """What `upload_folder` would send (for --dry-run), without a connection. Missing seqs are
     the gaps between readable batches (the service may also lack some before the first)."""
@@ -137,12 +147,7 @@ def summarize_folder(folder: Path) -> UploadResult:
 
     result = UploadResult(writer=folder.name, address=str(read_target(folder).get("address") or ""))
     expected = None
-    for item in scan_folder(folder):
-        if isinstance(item, Damage):
-            result.damaged.append(item)
-            result.skipped_bytes += item.nbytes
-            continue
-        seq, record = item
+    for seq, record in _readable(folder, result):
         if not seq or (expected is not None and seq < expected):
             continue
         if expected is not None and seq > expected:
@@ -248,12 +253,7 @@ def upload_folder(folder: Path, address: str, token: str | None, ca_file: str | 
     try:
         committed = uploader.handshake(address)
         expected = committed + 1
-        for item in scan_folder(folder):
-            if isinstance(item, Damage):
-                result.damaged.append(item)
-                result.skipped_bytes += item.nbytes
-                continue
-            seq, record = item
+        for seq, record in _readable(folder, result):
             if not seq or seq < expected:   # (not a batch; or one stored before, or sent just now)
                 result.already += bool(seq) and seq <= committed
                 continue

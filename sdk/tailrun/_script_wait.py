@@ -1,4 +1,4 @@
-"""`ScriptRun.wait_for_completion`: follow a submitted run through `Watch` (no polling loop),
+"""`Run.wait_for_completion`: follow a run (submitted or interactive) through `Watch` (no polling loop),
 streaming its console with Azure ML's layout when asked."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .cli.terminal import safe, safe_output
 from .exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .script_run import ScriptRun
+    from .run import Run
     from .v1 import tailrun_pb2 as pb
 
 CONSOLE = "user_logs/std_log.txt"
@@ -23,7 +23,7 @@ RECONNECT_ATTEMPTS = 30
 class _ConsolePrinter:
     """Prints each byte of the console once, in order, whatever order Watch replays it in."""
 
-    def __init__(self, run: "ScriptRun", out: TextIO) -> None:
+    def __init__(self, run: "Run", out: TextIO) -> None:
         self.run, self.out = run, out
         self.printed = 0          # bytes of the console already printed
         self.started = False
@@ -66,7 +66,7 @@ class _ConsolePrinter:
         self.at_line_start = text.endswith("\n")
 
 
-def wait(run: "ScriptRun", show_output: bool, raise_on_error: bool, out: TextIO | None = None) -> dict[str, Any]:
+def wait(run: "Run", show_output: bool, raise_on_error: bool, out: TextIO | None = None) -> dict[str, Any]:
     out = out or sys.stdout
     if show_output:
         out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
@@ -100,7 +100,7 @@ def wait(run: "ScriptRun", show_output: bool, raise_on_error: bool, out: TextIO 
     return details
 
 
-def _follow(run: "ScriptRun", printer: _ConsolePrinter | None) -> None:
+def _follow(run: "Run", printer: _ConsolePrinter | None) -> None:
     """Return once the run has a final status; everything Watch delivered before it is printed."""
     client = run._client()
     kinds = ["status", "output"] if printer is not None else ["status"]

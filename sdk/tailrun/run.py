@@ -54,8 +54,10 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
     """A run of an experiment: log metrics and files, set tags, read everything back."""
 
     def __init__(self, experiment: "Experiment", run_id: str, outputs: Any = None, **kwargs: Any) -> None:
-        """Attach to an existing run, as Azure ML's `Run(experiment, run_id)` does."""
+        """Attach to an existing run, as Azure ML's `Run(experiment, run_id)` does; its status,
+        tags and properties are read from the service at once (NotFound if there is no such run)."""
         self._setup(experiment, run_id, None)
+        self._fetch()
 
     @classmethod
     def _attach(cls, experiment: "Experiment", run_id: str, info: "pb.RunInfo | None" = None) -> "Run":
@@ -218,6 +220,28 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
 
     def get_detailed_status(self) -> dict[str, Any]:
         return {"status": self.get_status(), "details": None}
+
+    def get_portal_url(self) -> str:
+        """The command that opens the UI on this run: `tailrun ui --run ID`, with `--address` when
+        the workspace names a service (not the per-user local one)."""
+        address = getattr(self._ws, "address", None)
+        return f"tailrun ui --address {address} --run {self._id}" if address else f"tailrun ui --run {self._id}"
+
+    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
+                            raise_on_error: bool = True) -> dict[str, Any]:
+        """Wait until the run is Completed, Failed or Canceled (followed through Watch, no polling
+        loop) and return `get_details()`. Works on any run: submitted, or interactive (it then
+        waits for whoever runs it to finish it).
+
+        With `show_output`, the console (`user_logs/std_log.txt`) is streamed live, then an
+        execution summary is printed. A Failed run raises ActivityFailedException unless
+        `raise_on_error=False` (then the error is printed); Canceled never raises. Ctrl-C stops
+        waiting, says the run is still executing, and re-raises KeyboardInterrupt; the run goes on.
+        tailrun's Finalizing only uploads outputs, so the wait always ends at the final status
+        (`wait_post_processing` is accepted for compatibility)."""
+        from ._script_wait import wait
+
+        return wait(self, show_output=show_output, raise_on_error=raise_on_error)
 
     def _fetch(self) -> "pb.RunInfo":
         """Flush what this process queued, then read the run from the service."""

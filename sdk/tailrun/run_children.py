@@ -1,4 +1,4 @@
-"""Child runs: `child_run`, `get_children`, `parent`.
+"""Child runs: `child_run`, `create_children`, `get_children`, `parent`.
 
 A child is a run of the same experiment whose parent_run_id is this run; its id is a uuid4. A
 child does not track an outputs folder unless `outputs=` names one (the parent already uploads
@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
     from .v1 import tailrun_pb2 as pb
+
+
+MAX_CHILDREN = 100
 
 
 class ChildrenMixin:
@@ -31,6 +34,34 @@ class ChildrenMixin:
                            default_outputs=False, display_name=name, run_type="child")
         child._parent_obj = self  # type: ignore[assignment]
         return child
+
+    def create_children(self, count: int | None = None, tag_key: str | None = None,
+                        tag_values: list[Any] | None = None) -> list["Run"]:
+        """Create and start several children at once, as Azure ML does: `count` children, or one
+        per value of `tag_values`, each with the tag `tag_key` set to its value (at most 100)."""
+        from .run import Run
+        from .run_tags import tag_value
+        if tag_key is not None or tag_values is not None:
+            if tag_key is None or tag_values is None:
+                raise ValueError("create_children: tag_key and tag_values go together")
+            tag_sets: list[dict[str, Any]] = [{str(tag_key): tag_value(v)} for v in tag_values]
+            if count is not None and count != len(tag_sets):
+                raise ValueError(f"create_children: count={count} but {len(tag_sets)} tag_values")
+        elif count is None:
+            raise ValueError("create_children: pass count, or tag_key and tag_values")
+        else:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError(f"create_children: count must be a non-negative integer, got {count!r}")
+            tag_sets = [{} for _ in range(count)]
+        if len(tag_sets) > MAX_CHILDREN:
+            raise ValueError(f"create_children: at most {MAX_CHILDREN} children at once, got {len(tag_sets)}")
+        children = []
+        for tags in tag_sets:
+            child = Run._start(self._experiment, parent_id=self._id, default_outputs=False,
+                               tags=tags, run_type="child")
+            child._parent_obj = self  # type: ignore[assignment]
+            children.append(child)
+        return children
 
     @property
     def parent(self) -> "Run | None":

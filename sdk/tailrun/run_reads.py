@@ -7,7 +7,10 @@ a reachable service (`tailrun.exceptions.ServiceUnavailable` otherwise).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _status
@@ -27,6 +30,7 @@ class ReadsMixin:
     def _client(self) -> Any: ...
     def _recorder(self) -> Any: ...
     def _fetch(self) -> "pb.RunInfo": ...
+    def _download_to(self, name: str, dest: Path) -> None: ...
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:
@@ -98,6 +102,31 @@ class ReadsMixin:
         if info.warnings:
             details["warnings"] = list(info.warnings)
         return details
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """`get_details()` with "logFiles" mapping each log path to the file's text."""
+        details = self.get_details()
+        details["logFiles"] = {path: self._read_text(path) for path in details["logFiles"]}
+        return details
+
+    def get_all_logs(self, destination: "str | os.PathLike | None" = None) -> list[str]:
+        """Download the run's log files (logs/, user_logs/, ...) into `destination` (default: a
+        new temporary folder), keeping their run paths; returns the local paths."""
+        if destination is None:
+            destination = tempfile.mkdtemp(prefix=f"tailrun-logs-{self._id[:40]}-")
+        self._recorder().flush(300)
+        written: list[str] = []
+        for path in self._log_files():
+            dest = Path(destination) / path
+            self._download_to(path, dest)
+            written.append(str(dest))
+        return written
+
+    def _read_text(self, path: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="tailrun-log-") as tmp:
+            dest = Path(tmp) / "log"
+            self._download_to(path, dest)
+            return dest.read_bytes().decode("utf-8", "replace")
 
     def _log_files(self) -> dict[str, str]:
         try:

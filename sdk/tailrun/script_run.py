@@ -215,23 +215,6 @@ def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
 class ScriptRun(Run):
     """A submitted run, seen from outside (the submitting process, `Run.get`, `get_runs`)."""
 
-    def get_portal_url(self) -> str:
-        return f"tailrun ui --run {self.id}"
-
-    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
-                            raise_on_error: bool = True) -> dict[str, Any]:
-        """Wait until the run is Completed, Failed or Canceled and return `get_details()`.
-
-        With `show_output`, the console (`user_logs/std_log.txt`) is streamed live through Watch,
-        then an execution summary is printed. A Failed run raises ActivityFailedException unless
-        `raise_on_error=False` (then the error is printed); Canceled never raises. Ctrl-C stops
-        waiting, says the run is still executing, and re-raises KeyboardInterrupt; the run goes on.
-        tailrun's Finalizing only uploads outputs, so the wait always ends at the final status
-        (`wait_post_processing` is accepted for compatibility)."""
-        from ._script_wait import wait
-
-        return wait(self, show_output=show_output, raise_on_error=raise_on_error)
-
     def cancel(self) -> None:
         """Ask the service to cancel the run (SIGTERM to its processes, SIGKILL after a grace
         period); the status becomes CancelRequested, then Canceled."""

@@ -16,7 +16,7 @@ TWO_LINES = "print('first line')\nprint('second line', flush=True)\n"
 def test_show_output_layout(ws, source_dir, capsys):
     run = Experiment(ws, "output").submit(ScriptRunConfig(str(source_dir({"t.py": TWO_LINES})), script="t.py"))
     details = run.wait_for_completion(show_output=True)
-    web = f"tailrun ui --run {run.id}"
+    web = f"tailrun ui --address {ws.address} --run {run.id}"
     assert capsys.readouterr().out == (
         f"RunId: {run.id}\nWeb View: {web}\n"
         "\nStreaming user_logs/std_log.txt\n===============================\n\n"

@@ -15,7 +15,8 @@ from typing import Any
 
 from ._settings import Settings
 
-CONFIG_NAMES = (os.path.join(".tailrun", "config.json"), "config.json")
+CONFIG_DIR = ".tailrun"
+CONFIG_NAMES = (os.path.join(CONFIG_DIR, "config.json"), os.path.join(".azureml", "config.json"), "config.json")
 _CONFIG_KEYS = ("address", "token", "ca_file")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -27,20 +28,34 @@ class Workspace:
     TAILRUN_ADDRESS / TAILRUN_TOKEN / TAILRUN_CA, and with no address at all the per-user local
     service is used (started in the background when needed).
 
-    For old Azure ML code, `subscription_id`, `resource_group`, `workspace_name`, `auth` and other
-    Azure keyword arguments are accepted and ignored, as is the positional form
-    `Workspace(subscription_id, resource_group, workspace_name)` (recognised by the GUID).
+    For Azure ML code, `Workspace(subscription_id, resource_group, workspace_name)` (positional,
+    recognised by a first argument that is a GUID or has no `host:port` colon) and the keyword
+    arguments `subscription_id`, `resource_group`, `workspace_name`, `auth`, ... are accepted and
+    mapped to the configured service; they never raise. What notebooks print:
+
+    - `name`: the workspace name given (or from the config file), else `"local"`;
+    - `location`: the service address, or `"local"` for the per-user local service;
+    - `subscription_id` / `resource_group`: the values given (or from the config file), else
+      `""` / `"local"`;
+    - `get_details()`, `experiments`, `compute_targets`, `get_run(run_id)`, `write_config()`.
+
+    There is no `environments`: tailrun stores no environments (`Environment.register` is a
+    no-op; each run carries its own), so there is nothing to list.
     """
 
     def __init__(self, address: str | None = None, token: str | None = None, ca_file: str | None = None,
                  *, subscription_id: str | None = None, resource_group: str | None = None,
-                 workspace_name: str | None = None, **azure_kwargs: Any) -> None:
-        if address is not None and _GUID.match(address):
+                 workspace_name: str | None = None, _from_config: bool = False, **azure_kwargs: Any) -> None:
+        if address is not None and not _from_config and _is_azure_positional(address, ca_file, workspace_name):
             # Azure's positional (subscription_id, resource_group, workspace_name): not ours.
-            workspace_name = ca_file or workspace_name
+            subscription_id = subscription_id or address
+            resource_group = resource_group or token
+            workspace_name = workspace_name or ca_file
             address = token = ca_file = None
         self._settings = Settings.resolve(address, token, ca_file)
-        self.name = workspace_name or "tailrun"
+        self.name = workspace_name or "local"
+        self.subscription_id = subscription_id or ""
+        self.resource_group = resource_group or "local"
         self._client_obj: Any = None
         self._lock = threading.Lock()
 
@@ -50,9 +65,11 @@ class Workspace:
     def from_config(cls, path: str | os.PathLike | None = None, **azure_kwargs: Any) -> "Workspace":
         """The workspace described by a config file, found like Azure ML's `from_config`.
 
-        `path` may be the file itself or a folder; without it, `.tailrun/config.json` or
-        `config.json` is looked for in the current folder and then each parent. The keys used are
-        `address`, `token` and `ca_file` (others, such as Azure's subscription_id, are ignored).
+        `path` may be the file itself or a folder; without it, `.tailrun/config.json`,
+        `.azureml/config.json` or `config.json` is looked for in the current folder and then each
+        parent. The keys used are `address`, `token` and `ca_file` (the service) and Azure's
+        `workspace_name`, `subscription_id` and `resource_group` (the names the workspace shows),
+        so both the files `write_config` writes and Azure ML's own config.json are read.
 
         With no config file found this does not fail: it falls back to the environment
         (TAILRUN_ADDRESS, TAILRUN_TOKEN, TAILRUN_CA) and then to the per-user local service, so it
@@ -72,14 +89,86 @@ class Workspace:
         values = {key: data.get(key) for key in _CONFIG_KEYS}
         if values["ca_file"] and not os.path.isabs(values["ca_file"]):
             values["ca_file"] = str(config_file.parent / values["ca_file"])
-        ws = cls(**values)
-        ws.name = data.get("workspace_name") or ws.name
-        return ws
+        return cls(**values, workspace_name=_str_or_none(data.get("workspace_name")),
+                   subscription_id=_str_or_none(data.get("subscription_id")),
+                   resource_group=_str_or_none(data.get("resource_group")), _from_config=True)
 
     @classmethod
-    def get(cls, name: str | None = None, **kwargs: Any) -> "Workspace":
-        """Azure ML's `Workspace.get(name, ...)`: here the same as `from_config()`."""
-        return cls.from_config()
+    def get(cls, name: str | None = None, auth: Any = None, subscription_id: str | None = None,
+            resource_group: str | None = None, **kwargs: Any) -> "Workspace":
+        """Azure ML's `Workspace.get(name, ...)`: the workspace of `from_config()` (the configured
+        service) shown under the given name, subscription and resource group."""
+        ws = cls.from_config()
+        ws.name = name or ws.name
+        ws.subscription_id = subscription_id or ws.subscription_id
+        ws.resource_group = resource_group or ws.resource_group
+        return ws
+
+    def write_config(self, path: str | os.PathLike | None = None, file_name: str | None = None) -> str:
+        """Write `<path>/.tailrun/<file_name>` (default `./.tailrun/config.json`) so that
+        `Workspace.from_config()` finds this workspace again; returns the file's path.
+
+        It holds `address` and `ca_file` when configured (none means the per-user local service)
+        and `workspace_name`, `subscription_id`, `resource_group`. The token is not written (it is
+        a secret and the file is often committed): set TAILRUN_TOKEN where it is needed.
+        """
+        folder = Path(path if path is not None else os.getcwd()) / CONFIG_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (file_name or "config.json")
+        data: dict[str, str] = {}
+        if self._settings.address:
+            data["address"] = self._settings.address
+        if self._settings.ca_file:
+            data["ca_file"] = os.path.abspath(self._settings.ca_file)
+        data.update(workspace_name=self.name, subscription_id=self.subscription_id,
+                    resource_group=self.resource_group)
+        target.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+        return str(target)
+
+    # --------------------------------------------------------------- what notebooks print
+
+    @property
+    def location(self) -> str:
+        """Where the workspace is: the service address, or "local" for the per-user local service."""
+        return self._settings.address or "local"
+
+    def get_details(self) -> dict[str, Any]:
+        """Azure ML's workspace details, with tailrun's values (`serviceAddress` is the address
+        actually used: the running per-user local service's when none is configured, else None)."""
+        from .exceptions import ServiceUnavailable
+        try:
+            service_address: str | None = self._client().address
+        except ServiceUnavailable:
+            service_address = None
+        return {
+            "id": (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                   f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"),
+            "name": self.name,
+            "friendlyName": self.name,
+            "location": self.location,
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "subscriptionId": self.subscription_id,
+            "resourceGroup": self.resource_group,
+            "tags": {},
+            "serviceAddress": service_address,
+        }
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """The service's active experiments by name (`Experiment` objects)."""
+        from .experiment import Experiment
+        return {exp.name: exp for exp in Experiment.list(self)}
+
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        """Compute targets by name: only `"local"` (the service's own machine)."""
+        from .compute import ComputeTarget
+        return {target.name: target for target in ComputeTarget.list(self)}
+
+    def get_run(self, run_id: str) -> Any:
+        """The run with this id (`Run.get(workspace, run_id)`); RunNotFound if there is none."""
+        from .run import Run
+        return Run.get(self, run_id)
 
     # --------------------------------------------------------------- what others use
 
@@ -117,6 +206,21 @@ class Workspace:
 
     def __hash__(self) -> int:
         return hash(self._settings)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _is_azure_positional(first: str, third: str | None, workspace_name: str | None) -> bool:
+    """Whether `Workspace(a, b, c)` is Azure's (subscription_id, resource_group, workspace_name):
+    a GUID first, or a first argument without the colon of `host:port` together with a workspace
+    name (a third argument that is no file, or `workspace_name=`)."""
+    if _GUID.match(first):
+        return True
+    if ":" in first:
+        return False
+    return workspace_name is not None or (third is not None and not os.path.isfile(third))
 
 
 def _find_config(path: Path | None) -> Path | None:

@@ -273,18 +273,25 @@ while not (here / "up").exists():
 """
 
 
-def test_a_full_spool_disk_keeps_the_start_and_the_newest_data_and_counts_the_loss(
-        small_disk: Path, tmp_path: Path) -> None:
-    home = small_disk / "home"
-    home.mkdir()
-    with open(small_disk / "filler", "wb") as fh:     # leave ~100 KB: the spool folder, one batch
+def _fill(disk: Path, leave: int = 0) -> None:
+    """Fill the small disk with a file (a real ENOSPC), then free `leave` bytes of it."""
+    filler = disk / "filler"
+    with open(filler, "wb") as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
                 fh.flush()
         except OSError:
             pass
-    os.truncate(small_disk / "filler", os.path.getsize(small_disk / "filler") - 100_000)
+    if leave:
+        os.truncate(filler, os.path.getsize(filler) - leave)
+
+
+def test_a_full_spool_disk_keeps_the_start_and_the_newest_data_and_counts_the_loss(
+        small_disk: Path, tmp_path: Path) -> None:
+    home = small_disk / "home"
+    home.mkdir()
+    _fill(small_disk, leave=100_000)                  # leave ~100 KB: the spool folder, one batch
     svc = ServiceProcess(tmp_path / "data")           # not started yet: the service is down
     cwd = tmp_path / "cwd"
     points = 400_000
@@ -385,13 +392,7 @@ while not (here / "stop").exists():
 @pytest.mark.slow
 def test_a_service_failing_every_write_is_not_hammered(small_disk: Path, tmp_path: Path) -> None:
     svc = ServiceProcess(small_disk / "data", log_path=tmp_path / "service.log").start()
-    with open(small_disk / "filler", "wb") as fh:     # the service's disk is full: writes fail
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
+    _fill(small_disk)                                 # the service's disk is full: writes fail
     proxy = CountingProxy(svc.port)
     cwd = tmp_path / "cwd"
     proc = spawn_script(FAILING_WRITES, script_env(tmp_path / "home", proxy.address), cwd)

@@ -137,10 +137,11 @@ def _alive(pgid: int) -> bool:
         return False
 
 
-@pytest.mark.slow
-def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_them(tmp_path: Path) -> None:
-    data, port, release = tmp_path / "data", free_port(), tmp_path / "release"
-    first, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "first", port)
+def _sigterm_with_a_running_run(data: Path, port: int, tmp_path: Path, release: Path,
+                                *flags: str) -> tuple[str, int]:
+    """Start a service, submit a run that waits for `release`, SIGTERM the service (it must exit
+    0); returns the run id and the pid of the run's process."""
+    first, address = _start(["--data-dir", str(data), *flags, *AS_SERVICE_USER], tmp_path, "first", port)
     try:
         run_id, client = _submit_running(tmp_path, address, release)
         client.close()
@@ -149,6 +150,13 @@ def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_the
         assert first.wait(60) == 0
     finally:
         _stop(first)
+    return run_id, pid
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_them(tmp_path: Path) -> None:
+    data, port, release = tmp_path / "data", free_port(), tmp_path / "release"
+    run_id, pid = _sigterm_with_a_running_run(data, port, tmp_path, release)
     assert _alive(pid), "SIGTERM to the service ended its submitted run"
 
     second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
@@ -170,16 +178,7 @@ def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_the
 
 def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
-    first, address = _start(["--data-dir", str(data), "--stop-runs-on-exit", *AS_SERVICE_USER], tmp_path, "first",
-                            port)
-    try:
-        run_id, client = _submit_running(tmp_path, address, tmp_path / "never")
-        client.close()
-        pid = json.loads((data / "runs" / run_id / "state.json").read_text())["pid"]
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(60) == 0
-    finally:
-        _stop(first)
+    run_id, pid = _sigterm_with_a_running_run(data, port, tmp_path, tmp_path / "never", "--stop-runs-on-exit")
     assert not _alive(pid)
     second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
     try:

@@ -101,6 +101,61 @@ class TrackerStub:
                 request_serializer=tailrun_dot_v1_dot_tailrun__pb2.CancelRunRequest.SerializeToString,
                 response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.RunInfo.FromString,
                 _registered_method=True)
+        self.PutSnapshot = channel.stream_unary(
+                '/tailrun.v1.Tracker/PutSnapshot',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotInfo.FromString,
+                _registered_method=True)
+        self.ReadSnapshot = channel.unary_stream(
+                '/tailrun.v1.Tracker/ReadSnapshot',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.ReadSnapshotRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
+        self.RegisterModel = channel.stream_unary(
+                '/tailrun.v1.Tracker/RegisterModel',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.RegisterModelRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/tailrun.v1.Tracker/GetModel',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/tailrun.v1.Tracker/ListModels',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.UpdateModel = channel.unary_unary(
+                '/tailrun.v1.Tracker/UpdateModel',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.UpdateModelRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+                _registered_method=True)
+        self.DownloadModel = channel.unary_stream(
+                '/tailrun.v1.Tracker/DownloadModel',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.FileChunk.FromString,
+                _registered_method=True)
+        self.RegisterEnvironment = channel.unary_unary(
+                '/tailrun.v1.Tracker/RegisterEnvironment',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.RegisterEnvironmentRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.FromString,
+                _registered_method=True)
+        self.GetEnvironment = channel.unary_unary(
+                '/tailrun.v1.Tracker/GetEnvironment',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.GetEnvironmentRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.FromString,
+                _registered_method=True)
+        self.ListEnvironments = channel.unary_unary(
+                '/tailrun.v1.Tracker/ListEnvironments',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsResponse.FromString,
+                _registered_method=True)
+        self.ListComputeTargets = channel.unary_unary(
+                '/tailrun.v1.Tracker/ListComputeTargets',
+                request_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsRequest.SerializeToString,
+                response_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsResponse.FromString,
+                _registered_method=True)
 
 
 class TrackerServicer:
@@ -186,6 +241,72 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutSnapshot(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterModel(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterEnvironment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEnvironment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEnvironments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComputeTargets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -253,6 +374,61 @@ def add_TrackerServicer_to_server(servicer, server):
                     servicer.CancelRun,
                     request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.CancelRunRequest.FromString,
                     response_serializer=tailrun_dot_v1_dot_tailrun__pb2.RunInfo.SerializeToString,
+            ),
+            'PutSnapshot': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutSnapshot,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotInfo.SerializeToString,
+            ),
+            'ReadSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadSnapshot,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ReadSnapshotRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.SerializeToString,
+            ),
+            'RegisterModel': grpc.stream_unary_rpc_method_handler(
+                    servicer.RegisterModel,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.RegisterModelRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListModelsRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'UpdateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateModel,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.UpdateModelRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.SerializeToString,
+            ),
+            'DownloadModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadModel,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.FileChunk.SerializeToString,
+            ),
+            'RegisterEnvironment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterEnvironment,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.RegisterEnvironmentRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.SerializeToString,
+            ),
+            'GetEnvironment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnvironment,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.GetEnvironmentRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.SerializeToString,
+            ),
+            'ListEnvironments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEnvironments,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsResponse.SerializeToString,
+            ),
+            'ListComputeTargets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComputeTargets,
+                    request_deserializer=tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsRequest.FromString,
+                    response_serializer=tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -608,6 +784,303 @@ class Tracker:
             '/tailrun.v1.Tracker/CancelRun',
             tailrun_dot_v1_dot_tailrun__pb2.CancelRunRequest.SerializeToString,
             tailrun_dot_v1_dot_tailrun__pb2.RunInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSnapshot(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/tailrun.v1.Tracker/PutSnapshot',
+            tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.SnapshotInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tailrun.v1.Tracker/ReadSnapshot',
+            tailrun_dot_v1_dot_tailrun__pb2.ReadSnapshotRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.SnapshotChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterModel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/tailrun.v1.Tracker/RegisterModel',
+            tailrun_dot_v1_dot_tailrun__pb2.RegisterModelRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/GetModel',
+            tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/ListModels',
+            tailrun_dot_v1_dot_tailrun__pb2.ListModelsRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/UpdateModel',
+            tailrun_dot_v1_dot_tailrun__pb2.UpdateModelRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tailrun.v1.Tracker/DownloadModel',
+            tailrun_dot_v1_dot_tailrun__pb2.GetModelRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.FileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterEnvironment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/RegisterEnvironment',
+            tailrun_dot_v1_dot_tailrun__pb2.RegisterEnvironmentRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnvironment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/GetEnvironment',
+            tailrun_dot_v1_dot_tailrun__pb2.GetEnvironmentRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.EnvironmentInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEnvironments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/ListEnvironments',
+            tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ListEnvironmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComputeTargets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tailrun.v1.Tracker/ListComputeTargets',
+            tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsRequest.SerializeToString,
+            tailrun_dot_v1_dot_tailrun__pb2.ListComputeTargetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

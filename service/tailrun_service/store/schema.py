@@ -134,3 +134,38 @@ events = Table(
     Index("ix_events_run", "run_id", "id"),
     Index("ix_events_experiment", "experiment_id", "id"),
 )
+
+# The model registry: one row per (name, version), versions 1, 2, 3... per name. The files live
+# under <data-dir>/models/<name>/<version>/ (see model_files); run_id links it to the run it came from.
+models = Table(
+    "models", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("run_id", String(255), nullable=False, server_default=text("''")),
+    Column("experiment", String(255), nullable=False, server_default=text("''")),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("tags_json", Text, nullable=False, server_default=text("'{}'")),
+    Column("properties_json", Text, nullable=False, server_default=text("'{}'")),
+    Column("model_path", String(1024), nullable=False, server_default=text("''")),
+    Column("created_time", Float, nullable=False),
+    Column("created_by", String(300), nullable=False, server_default=text("''")),
+    Index("ix_models_run", "run_id"),
+)
+
+model_files = Table(
+    "model_files", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+# Registered environments: one row per (name, version); the definition is Environment._to_dict().
+environments = Table(
+    "environments", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("definition_json", Text, nullable=False),
+    Column("created_time", Float, nullable=False),
+)

@@ -566,7 +566,7 @@ class SubmitRequest(_message.Message):
     def __init__(self, spec: _Optional[_Union[SubmitSpec, _Mapping]] = ..., snapshot_chunk: _Optional[bytes] = ...) -> None: ...
 
 class SubmitSpec(_message.Message):
-    __slots__ = ("experiment", "run_id", "run_definition_json", "tags", "display_name", "description", "parent_run_id")
+    __slots__ = ("experiment", "run_id", "run_definition_json", "tags", "display_name", "description", "parent_run_id", "submitted_by")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -581,6 +581,7 @@ class SubmitSpec(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_BY_FIELD_NUMBER: _ClassVar[int]
     experiment: str
     run_id: str
     run_definition_json: str
@@ -588,7 +589,8 @@ class SubmitSpec(_message.Message):
     display_name: str
     description: str
     parent_run_id: str
-    def __init__(self, experiment: _Optional[str] = ..., run_id: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., parent_run_id: _Optional[str] = ...) -> None: ...
+    submitted_by: str
+    def __init__(self, experiment: _Optional[str] = ..., run_id: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., submitted_by: _Optional[str] = ...) -> None: ...
 
 class CancelRunRequest(_message.Message):
     __slots__ = ("run_id",)

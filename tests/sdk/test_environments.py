@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from recorder_reset import reset_recorder
-from tailrun import Environment, Experiment, ScriptRunConfig, Workspace
-from tailrun.environment import DEFAULT_CPU_IMAGE, NO_IMAGES, CondaDependencies
-from tailrun.exceptions import AzureMLException, NotFound, UserErrorException
+from tailrun import Environment, Estimator, Experiment, ScriptRunConfig, Workspace
+from tailrun.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, NO_IMAGES, CondaDependencies
+from tailrun.exceptions import AzureMLException, InvalidRequest, NotFound, UserErrorException
 
 
 def six_env(name: str = "train", *pip: str) -> Environment:
@@ -86,6 +86,25 @@ def test_a_definition_round_trips_with_its_docker_and_python_settings(ws):
         ["six==1.17.0"], ["numpy=1.26"], ["conda-forge"], "3.11")
     env.docker.base_image = "my/image:1"
     assert env.docker.base_dockerfile is None and env.register(ws).version == "2"
+
+
+def test_the_service_refuses_bad_definitions_and_names(ws):
+    client = ws._client()
+    with pytest.raises(InvalidRequest, match="environment definition of 'x' must be a JSON object, not list"):
+        client.register_environment("x", "[1]")
+    with pytest.raises(InvalidRequest, match="definition_json is required"):
+        client.register_environment("x", "")
+    with pytest.raises(InvalidRequest, match="invalid environment name 'a/b'"):
+        Environment("a/b").register(ws)
+    assert ws.environments == {}
+
+
+def test_estimator_images_follow_use_gpu():
+    assert Estimator(".", entry_script="t.py", compute_target="local").environment.docker.base_image == DEFAULT_CPU_IMAGE
+    gpu = Estimator(".", entry_script="t.py", compute_target="local", use_gpu=True)
+    assert gpu.environment.docker.base_image == DEFAULT_GPU_IMAGE
+    custom = Estimator(".", entry_script="t.py", compute_target="local", custom_docker_image="me/img:1")
+    assert custom.environment.docker.base_image == "me/img:1"
 
 
 def test_a_definition_recorded_before_the_docker_fields_reads_with_defaults():
@@ -236,5 +255,18 @@ def test_a_submitted_script_may_register_with_its_run_scoped_token(service_facto
         assert run.wait_for_completion(show_output=True)["status"] == "Completed"
         assert "registered 1" in capsys.readouterr().out
         assert Environment.get(ws, "from-a-run").python.user_managed_dependencies is True
+    finally:
+        reset_recorder()
+
+
+def test_the_registry_on_postgresql(pg_service):
+    reset_recorder()
+    try:
+        ws = Workspace(address=pg_service.address)
+        assert six_env("pg").register(ws).version == "1"
+        assert six_env("pg").register(ws).version == "1"
+        assert six_env("pg", "numpy").register(ws).version == "2"
+        assert Environment.get(ws, "pg", "1").python.conda_dependencies.pip_packages == ["six"]
+        assert {name: env.version for name, env in ws.environments.items()} == {"pg": "2"}
     finally:
         reset_recorder()

@@ -140,12 +140,13 @@ class Store:
 
     # ------------------------------------------------------------ metrics
 
-    def iter_metrics(self, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
-        return series.iter_metrics(self.db, run_id, name)
+    def iter_metrics(self, run_id: str, name: str = "", system: bool = False) -> Iterator[pb.MetricPoints]:
+        return series.iter_metrics(self.db, run_id, name, system)
 
-    def metric_data(self, run_id: str, name: str = "", batched: bool = False) -> Iterator[pb.MetricData]:
+    def metric_data(self, run_id: str, name: str = "", batched: bool = False,
+                    system: bool = False) -> Iterator[pb.MetricData]:
         """GetMetrics' messages: see series.metric_data."""
-        return series.metric_data(self.db, run_id, name, batched)
+        return series.metric_data(self.db, run_id, name, batched, system)
 
     def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
         return series.get_series(self.db, req)

@@ -76,6 +76,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         self._kinds: dict[str, int] = {}
         self._outputs: tuple[Path, str] | None = None
         self._tee = False         # attached to the shared console tee
+        self._sampled = False     # attached to the system-metrics sampler (`_run_system`)
         self._owner = False       # this process started the run and finishes it
         self._submitted = False   # the context of a submitted run: the service owns its status
         self._finished = False
@@ -148,6 +149,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         run._append((EVENT, run_id, "start", start))
         if console:
             run._start_console()
+        if parent_id is None:   # a child run shares its parent's process: sampled into the parent
+            run._start_system_metrics()
         _lifecycle.register(run)
         return run
 
@@ -158,6 +161,24 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
             self._tee = True
         except Exception as exc:  # capture is a convenience; the run must go on without it
             warnings.warn(f"tailrun: console capture is off for run {self._id}: {exc}", stacklevel=3)
+
+    def _start_system_metrics(self) -> None:
+        """Sample CPU, memory, I/O and GPUs into this run; a failure here never stops the run."""
+        try:
+            from . import _run_system
+            _run_system.attach(self._recorder(), self._id)
+            self._sampled = True
+        except Exception as exc:
+            warnings.warn(f"tailrun: system metrics are off for run {self._id}: {exc}", stacklevel=3)
+
+    def _stop_system_metrics(self) -> None:
+        if self._sampled:
+            self._sampled = False
+            try:
+                from . import _run_system
+                _run_system.detach(self._id)
+            except Exception as exc:
+                print(f"tailrun: stopping system metrics failed: {exc}", file=sys.stderr)
 
     def _patch(self, **fields: Any) -> None:
         self._append((EVENT, self._id, "patch", {"run_id": self._id, "time": time.time(), **fields}))
@@ -307,6 +328,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
             return
         self._finished = True
         _lifecycle.unregister(self)
+        self._stop_system_metrics()
         self._stop_console()
         self._upload_outputs()
         fields: dict[str, Any] = {}

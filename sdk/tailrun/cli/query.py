@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         print(f"tailrun: {command!r} is not a query command (runs, logs, metrics)", file=sys.stderr)
         return 2
     make_parser, handler = handlers[command]
-    args = make_parser().parse_args(rest)
+    args = make_parser().parse_intermixed_args(rest)  # options anywhere: `metrics RUN --system NAME`
     from .._client import Client
     client = Client(Settings.resolve(args.address, args.token))
     try:
@@ -184,19 +184,27 @@ def _metrics_parser() -> argparse.ArgumentParser:
     parser.add_argument("name", nargs="?", help="only this metric")
     parser.add_argument("--csv", action="store_true",
                         help="CSV: metric,kind,index,step,time,column,value (floats repr-exact)")
+    parser.add_argument("--system", action="store_true",
+                        help="the run's system metrics (CPU, memory, disk, network, GPUs) instead; "
+                             "step = sample index")
     return parser
 
 
-_KIND_NAMES = {0: "scalar", 1: "scalar", 2: "list", 3: "row", 4: "table", 5: "image", 6: "json"}
+_KIND_NAMES = {0: "scalar", 1: "scalar", 2: "list", 3: "row", 4: "table", 5: "image", 6: "json", 7: "system"}
 
 
 def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from .._system_metrics import shown_name, stored_name
     from ..metrics_shape import collect, series
     client.get_run(args.run)  # a clear RunNotFound before anything else
-    chunks = [c for c in client.get_metrics(args.run, args.name or "") if not args.name or c.name == args.name]
+    wanted = (stored_name(args.name) if args.system else args.name) if args.name else ""
+    chunks = [c for c in client.get_metrics(args.run, wanted, system=args.system) if not wanted or c.name == wanted]
     found = collect(chunks, with_index=True)
+    if args.system:   # shown as get_system_metrics() names them
+        found = {shown_name(name): data for name, data in found.items()}
+    what = "system metric" if args.system else "metric"
     if args.name and not found:
-        print(f"run {args.run} has no metric {args.name!r}", file=sys.stderr)
+        print(f"run {args.run} has no {what} {args.name!r}", file=sys.stderr)
         return 1
     writer = csv.writer(out, lineterminator="\n") if args.csv else None
     # CSV is exact data in a file or a pipe; on a terminal its text cells are escaped too.
@@ -219,7 +227,9 @@ def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
                 writer.writerow([cell(name), kind, i, "" if step is None else step, repr(t), cell(column),
                                  cell(_exact(v))])
     if not found:
-        print(f"run {args.run} has no metrics", file=sys.stderr)
+        hint = (" (sampling was off, not on Linux, or the run ended before its first sample)"
+                if args.system else "")
+        print(f"run {args.run} has no {what}s{hint}", file=sys.stderr)
     return 0
 
 

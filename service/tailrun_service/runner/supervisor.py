@@ -22,6 +22,7 @@ from .isolation import RunUser
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
 from .spools import upload_spools
 from .state import RunState
+from .system_metrics import RunSystemMetrics
 from .workdir import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from .writer import RunWriter
 
@@ -168,7 +169,7 @@ class Supervisor(threading.Thread):
         return report.warnings(self.state.home)
 
     def _child_env(self, interpreter: str) -> dict[str, str]:
-        definition, state = self.state.definition, self.state
+        state = self.state
         # The service's own TAILRUN_* settings (its token, home, address) are not the run's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
         env["PYTHONUNBUFFERED"] = "1"
@@ -176,9 +177,7 @@ class Supervisor(threading.Thread):
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
         if (Path(bin_dir).parent / "pyvenv.cfg").exists():
             env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-        user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
-        user_vars.update(definition.get("environment_variables") or {})
-        env.update({str(k): str(v) for k, v in user_vars.items()})
+        env.update(self._run_vars())
         state.home.mkdir(parents=True, exist_ok=True)
         env.update({
             "TAILRUN_RUN_ID": state.run_id,
@@ -198,6 +197,13 @@ class Supervisor(threading.Thread):
             self.ctx.run_user.own(state.home)
         return env
 
+    def _run_vars(self) -> dict[str, str]:
+        """The environment variables the run asked for (its Environment's, then its own)."""
+        definition = self.state.definition
+        user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
+        user_vars.update(definition.get("environment_variables") or {})
+        return {str(k): str(v) for k, v in user_vars.items()}
+
     def _copy_ca(self, home: Path) -> str:
         """A copy of the CA in the run's home, which the script can read whoever it runs as."""
         target = home / "service-ca.pem"
@@ -210,6 +216,7 @@ class Supervisor(threading.Thread):
         deadline = self.state.started_at + float(limit) if limit else None
         next_logs = time.monotonic() + 1.0
         kill_at: float | None = None
+        system = RunSystemMetrics(self.writer, self.ctx.store, self.state.pid, self._run_vars(), self.adopted)
         while True:
             code = self._poll_exit()
             if code is not _RUNNING:
@@ -221,6 +228,7 @@ class Supervisor(threading.Thread):
             if now >= next_logs:
                 self.logs.pump()
                 next_logs = now + 1.0
+            system.tick(now)
             if deadline is not None and time.time() >= deadline:
                 self.request_stop("timeout")
             if self._stop_reason is not None:

@@ -79,7 +79,9 @@ def detach(run_id: str) -> None:
         if entry is None:
             return
         try:
-            if _sampler is not None and _sampler.since_last() >= 0.1:   # rates need some time
+            # Unless a sample was just taken for this run (rates over a few ms are noise), so that
+            # a run shorter than the interval has one too.
+            if _sampler is not None and (entry[1] == 0 or _sampler.since_last() >= _system_metrics.MIN_INTERVAL):
                 _emit(_sampler.sample(), {run_id: entry})
         except Exception as exc:   # never fail the run's finish
             _say(f"system metrics: the last sample of run {run_id} failed: {exc}")

@@ -381,24 +381,60 @@ def test_a_gpu_lost_mid_run_stops_gpu_sampling_with_one_line(run_script, fake_nv
         "tailrun: GPU metrics are off: NVML failed reading gpu0_utilization_percent (NVMLError: GPU is lost)"]
 
 
+def test_forking_while_sampling_never_hangs_a_child_and_children_skip_nvml(run_script, fake_nvml):
+    # 100 forks while the sampler thread reads /proc and NVML every 0.1 s: a child must never
+    # inherit a lock it then waits on; a child samples its own runs, never through NVML (the
+    # parent may have been inside it). A recorder nobody configured is a queue that sends nothing.
+    done = run_script(_script("""
+        from tailrun import _run_system
+        from tailrun._recorder import SYSTEM, Recorder
+        parent = sorted(after(2))
+        children = set()
+        for _ in range(100):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                rec = Recorder(exit_hook=False)
+                _run_system.attach(rec, "probe")
+                _run_system.detach("probe")
+                items = [item for item in rec.queue if item[0] == SYSTEM and item[1] == "probe"]
+                os.write(w, json.dumps([sorted(item[3]) for item in items]).encode())
+                os._exit(0)
+            os.close(w)
+            with os.fdopen(r) as f:
+                got = json.loads(f.read())
+            assert os.waitpid(pid, 0)[1] == 0 and len(got) == 1, got
+            children.update(got[0])
+        run.complete()
+        print("RESULT", json.dumps({"parent": parent, "children": sorted(children)}))
+    """), env={**fake_nvml, "FAKE_NVML": "ok", "TAILRUN_SYSTEM_METRICS_INTERVAL": "0.1"})
+    result = _result(done)
+    assert any(name.startswith("gpu0_") for name in result["parent"])
+    assert result["children"] == sorted("system/" + name for name in BASE_NAMES)
+
+
 # ---------------------------------------------------------------- submitted runs: the runner samples
 
+# The script daemonizes a worker (fork, the middle process exits): reparented away from the
+# script, the worker is still in the run's process group, so the runner still counts it.
 SUBMITTED = """
 import json, os, subprocess, sys, time
 from tailrun import Run
 run = Run.get_context()
 run.log("x", 1.0)
-child = subprocess.Popen([sys.executable, "-c", "b = bytearray(96 << 20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\n"
-                          "print('ready', flush=True)\\nimport sys; sys.stdin.read()"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-assert child.stdout.readline() == "ready\\n"
+worker = ("import os, sys\\nif os.fork(): os._exit(0)\\nb = bytearray(96 << 20)\\n"
+          "for i in range(0, len(b), 4096): b[i] = 1\\nprint(os.getpid(), flush=True)\\nsys.stdin.read()\\n")
+middle = subprocess.Popen([sys.executable, "-c", worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+pid = int(middle.stdout.readline())
+middle.wait()
+assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) != os.getpid()   # not our child
 def count():
     return len(run.get_system_metrics().get("memory_rss_mb", []))
 wanted = count() + 3
 while count() < wanted:
     time.sleep(0.05)
-child.stdin.close()
-child.wait()
+middle.stdin.close()   # the worker's stdin: it ends
 """
 
 
@@ -417,7 +453,7 @@ def test_a_submitted_run_is_sampled_by_the_runner_once(ws, service, tmp_path):
     assert run.wait_for_completion()["status"] == "Completed"
     got = run.get_system_metrics()
     assert set(got) == BASE_NAMES
-    assert max(got["memory_rss_mb"]) >= 96   # the script's child is in the group
+    assert max(got["memory_rss_mb"]) >= 96   # the daemonized worker is in the group
     for chunk in service.store.iter_metrics(run.id, system=True):
         assert chunk.kind == pb.METRIC_KIND_SYSTEM
     steps = [s for c in service.store.iter_metrics(run.id, "system/cpu_percent", system=True) for s in c.steps]

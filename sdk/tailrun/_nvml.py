@@ -2,8 +2,8 @@
 
 Every GPU NVML sees, by NVML index (gpu0, gpu1, ...): utilisation, memory used, temperature and
 power. These are the GPU's figures, whoever uses it: NVML has no per-process utilisation.
-No `pynvml`, or no NVIDIA driver library, means no GPU metrics, silently (a machine without a
-GPU). NVML present but failing (driver/library mismatch, no permission, a GPU lost mid-run)
+No NVIDIA driver means no GPU metrics, silently (a machine without a GPU); the driver without
+`pynvml` says once which extra to install. NVML present but failing (driver/library mismatch, no permission, a GPU lost mid-run)
 turns GPU sampling off with one line, never the run. A figure a GPU does not support (power on
 some boards) is left out for that GPU.
 
@@ -12,9 +12,11 @@ library (no imports: it runs on the sampler thread).
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 MIB = 1024 * 1024
+DRIVER_GPUS = "/proc/driver/nvidia/gpus"   # a folder per GPU while the NVIDIA driver is loaded
 
 
 class Gpus:
@@ -40,6 +42,8 @@ class Gpus:
         try:
             import pynvml as nvml
         except ImportError:
+            if _driver_has_gpus():
+                say("GPU metrics need NVIDIA's NVML bindings: pip install 'tailrun[gpu]' (nvidia-ml-py)")
             return None
         except Exception as exc:   # a broken installation must not stop the run
             say(f"GPU metrics are off: importing pynvml failed ({type(exc).__name__}: {exc})")
@@ -72,6 +76,13 @@ class Gpus:
         if dropped:
             self._readings = [r for r in self._readings if r[0] not in dropped]
         return out
+
+
+def _driver_has_gpus() -> bool:
+    try:
+        return bool(os.listdir(DRIVER_GPUS))
+    except OSError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:

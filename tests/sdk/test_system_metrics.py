@@ -368,6 +368,25 @@ def test_failing_nvml_turns_gpu_sampling_off_never_the_run(run_script, fake_nvml
     assert gpu_lines == ([line] if line else []), done.stderr
 
 
+def test_a_gpu_without_nvidia_ml_py_names_the_extra(run_script, tmp_path):
+    gpus = tmp_path / "driver-gpus"
+    (gpus / "0000:01:00.0").mkdir(parents=True)   # what the loaded NVIDIA driver shows per GPU
+    done = run_script(f"""
+import sys
+sys.modules["pynvml"] = None                      # nvidia-ml-py not installed
+import tailrun._nvml
+tailrun._nvml.DRIVER_GPUS = {str(gpus)!r}
+from tailrun import Experiment, Workspace
+run = Experiment(Workspace(), "system").start_logging(outputs=False, snapshot_directory=None)
+run.complete()
+print("RESULT", sorted(run.get_system_metrics()))
+""")
+    assert done.returncode == 0, done.stderr
+    assert "RESULT " + str(sorted(BASE_NAMES)) in done.stdout
+    assert [t for t in done.stderr.splitlines() if "GPU" in t] == [
+        "tailrun: GPU metrics need NVIDIA's NVML bindings: pip install 'tailrun[gpu]' (nvidia-ml-py)"]
+
+
 def test_a_gpu_lost_mid_run_stops_gpu_sampling_with_one_line(run_script, fake_nvml):
     done = run_script(_script("""
         after(4)

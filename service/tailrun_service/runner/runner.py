@@ -1,7 +1,8 @@
 """The runner: accepts submitted runs, queues them under the concurrency limit and supervises
 each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
 
-Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
+Folders under the data dir: work/<run_id> (the unpacked snapshot, the script's cwd; the zip is kept in
+snapshots/<id>.zip, see ../snapshots.py), runs/<run_id> (the
 runner's own files, see state.py), envs/<hash> (built environments). When scripts run as another
 user (`run_as`, see isolation.py), work/, envs/ and the scripts' homes are under the run root
 instead, outside the data dir (which is then 0700).
@@ -23,6 +24,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import validate_run_id
 from ..errors import InvalidArgument, NotFound
+from ..snapshots import SNAPSHOT_PROPERTY, SnapshotStore
 from .envs import EnvBuilder
 from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
 from .queue import RunQueue
@@ -53,6 +55,7 @@ class Runner:
                  run_as: str | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
+        self.snapshots = SnapshotStore(self.data_dir)
         self.runs_root = self.data_dir / "runs"
         self.run_user = resolve_run_user(run_as) if run_as else None
         if self.run_user is None:
@@ -95,7 +98,8 @@ class Runner:
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
-        """Create the run (NotStarted), unpack its snapshot, queue it (Queued); returns the run."""
+        """Create the run (NotStarted), unpack its snapshot and keep the zip (see snapshots.py),
+        queue it (Queued); returns the run."""
         run_id, definition = self._validate(spec)
         self.start()
         with self._lock:
@@ -117,6 +121,7 @@ class Runner:
             (work_dir / "outputs").mkdir(exist_ok=True)
             if self.run_user is not None:
                 self.run_user.own(work_dir)
+            snapshot_id = self.snapshots.put(snapshot).snapshot_id
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
@@ -127,7 +132,7 @@ class Runner:
         state.console.touch()
         state.save()
         writer = RunWriter(self.store, run_id)
-        start = _run_start(spec, definition, snapshot)
+        start = _run_start(spec, definition, snapshot_id)
         rejected = writer.send([pb.Event(start=start)])
         if rejected:
             state.forget()
@@ -287,13 +292,10 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot: bytes) -> pb.RunStart:
-    import hashlib
-
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment",
-                  "ContentSnapshotId": hashlib.sha256(snapshot).hexdigest()[:32]}
+    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),

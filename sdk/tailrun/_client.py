@@ -7,7 +7,7 @@ message that names the address and what to do, instead of a raw `_InactiveRpcErr
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterator, TypeVar
 
 import grpc
 
@@ -20,6 +20,8 @@ from .v1 import tailrun_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 UNARY_TIMEOUT = 60.0
+TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
+SNAPSHOT_CHUNK = 1024 * 1024
 
 
 def resolve_read_settings(settings: Settings) -> Settings:
@@ -188,6 +190,27 @@ class Client:
     def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
         req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
         return self._unary("ReadOutput", req, f"reading the output of run {run_id!r}", run_id)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def put_snapshot(self, run_id: str, zipped: IO[bytes]) -> pb.SnapshotInfo:
+        """Send a zip (read from `zipped` in 1 MiB chunks) as a snapshot of the run."""
+        def chunks() -> Iterator[pb.SnapshotChunk]:
+            yield pb.SnapshotChunk(run_id=run_id, data=zipped.read(SNAPSHOT_CHUNK))
+            while data := zipped.read(SNAPSHOT_CHUNK):
+                yield pb.SnapshotChunk(data=data)
+
+        try:
+            return self._tracker().PutSnapshot(chunks(), timeout=TRANSFER_TIMEOUT, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._error(exc, f"taking a snapshot of run {run_id!r}", run_id) from None
+
+    def read_snapshot(self, run_id: str = "", snapshot_id: str = "") -> Iterator[bytes]:
+        """The zip of a snapshot (by id, or the run's own), chunk by chunk."""
+        req = pb.ReadSnapshotRequest(run_id=run_id, snapshot_id=snapshot_id)
+        what = f"reading snapshot {snapshot_id!r}" if snapshot_id else f"reading the snapshot of run {run_id!r}"
+        for chunk in self._stream("ReadSnapshot", req, what, None, timeout=TRANSFER_TIMEOUT):
+            yield chunk.data
 
     # ------------------------------------------------------------------ live events
 

@@ -41,6 +41,7 @@ from .run_children import ChildrenMixin
 from .run_files import FilesMixin
 from .run_logging import EVENT, LoggingMixin, clean_artifact_path, fast_log
 from .run_reads import ReadsMixin
+from .run_snapshots import SnapshotsMixin
 from .run_tags import TagsMixin, tag_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_RUN_ID, MAX_DISPLAY_NAME, MAX_DESCRIPTION, MAX_ERROR_MESSAGE = 256, 256, 5000, 3000
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
-class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
+class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, SnapshotsMixin):
     """A run of an experiment: log metrics and files, set tags, read everything back."""
 
     def __init__(self, experiment: "Experiment", run_id: str, outputs: Any = None, **kwargs: Any) -> None:

@@ -300,5 +300,6 @@ def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),
         properties=properties, run_type="script", status=st.NOT_STARTED, time=time.time(),
+        submitted_by=spec.submitted_by,
         run_definition_json=spec.run_definition_json or "{}", target=str(definition.get("target") or "local"),
         script=str(script), arguments=[str(a) for a in definition.get("arguments") or []])

@@ -175,7 +175,10 @@ class DockerSection:
         self.shm_size: str | None = None
 
     def _to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "base_image": self.base_image}
+        # All of it is sent, so that the service can say which settings it ignored.
+        return {"enabled": self.enabled, "base_image": self.base_image,
+                "base_dockerfile": self.base_dockerfile, "arguments": list(self.arguments or []),
+                "shm_size": self.shm_size}
 
 
 class Environment:
@@ -236,7 +239,12 @@ class Environment:
         env.python.interpreter_path = python.get("interpreter_path") or "python"
         env.python.user_managed_dependencies = bool(python.get("user_managed_dependencies"))
         env.python.conda_dependencies = CondaDependencies(_underlying_structure=python.get("conda_dependencies"))
-        env.docker.base_image = (data.get("docker") or {}).get("base_image")
+        docker = data.get("docker") or {}
+        env.docker.enabled = bool(docker.get("enabled"))
+        env.docker.base_image = docker.get("base_image")
+        env.docker.base_dockerfile = docker.get("base_dockerfile")
+        env.docker.arguments = list(docker.get("arguments") or [])
+        env.docker.shm_size = docker.get("shm_size")
         env.environment_variables = dict(data.get("environment_variables") or {})
         return env
 

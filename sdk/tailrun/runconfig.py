@@ -125,7 +125,7 @@ class RunConfiguration:
     def _to_dict(self) -> dict[str, Any]:
         """The run definition the service receives (also what `save` writes)."""
         command = self.command
-        return {
+        definition = {
             "script": self.script,
             "arguments": [str(a) for a in self.arguments],
             "command": command if isinstance(command, str) else [str(c) for c in command],
@@ -143,6 +143,11 @@ class RunConfiguration:
             "mpi": vars(self.mpi).copy(), "pytorch": vars(self.pytorch).copy(),
             "tensorflow": vars(self.tensorflow).copy(), "amlcompute": vars(self.amlcompute).copy(),
         }
+        # Datasets are not supported; their names are kept so the service can say they were ignored.
+        for key in ("data", "data_references", "output_data"):
+            if getattr(self, key):
+                definition[key] = sorted(str(name) for name in getattr(self, key))
+        return definition
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> "RunConfiguration":

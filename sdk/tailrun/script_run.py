@@ -99,6 +99,8 @@ class ScriptRunConfig:
             run_config.max_run_duration_seconds = max_run_duration_seconds
             run_config.node_count = 1
             run_config._use_distributed_job_config(distributed_job_config)
+            if docker_runtime_config is not None:   # as Azure ML: it becomes the run's docker section
+                run_config.docker = docker_runtime_config
         if script:
             run_config.script = script
         if arguments is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -24,6 +25,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import validate_run_id
 from ..errors import InvalidArgument, NotFound
+from ..ignored_settings import ignored_line
 from ..snapshots import SNAPSHOT_PROPERTY, SnapshotStore
 from .envs import EnvBuilder
 from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
@@ -129,11 +131,16 @@ class Runner:
                          work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
                          home_dir=str(self.homes_root / run_id) if self.homes_root else "")
         state.folder.mkdir(parents=True, exist_ok=True)
-        state.console.touch()
+        # What the definition asks for that this runner cannot honour: the first line of the
+        # driver log, and a warning of the run (never dropped silently).
+        ignored = ignored_line(definition, platform.python_version())
+        state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        start = _run_start(spec, definition, snapshot_id)
-        rejected = writer.send([pb.Event(start=start)])
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        if ignored:
+            events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
+        rejected = writer.send(events)
         if rejected:
             state.forget()
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
+from ..ignored_settings import IGNORED_PREFIX
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
 from .isolation import RunUser
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
@@ -337,7 +338,7 @@ def failure_error(console: str, code: int) -> str:
     if traceback:
         message = traceback
     else:
-        lines = [line for line in console.splitlines() if line.strip()]
+        lines = [line for line in console.splitlines() if line.strip() and not line.startswith(IGNORED_PREFIX)]
         message = describe_exit(code) + (f": {lines[-1].strip()}" if lines else "")
     if len(message) > MAX_ERROR_CHARS:
         message = "…" + message[-(MAX_ERROR_CHARS - 1):]

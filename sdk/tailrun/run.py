@@ -287,13 +287,11 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         self._finish(_status.FAILED, _error_json(error_details, error_code), wait=True, final=True)
 
     def cancel(self) -> None:
-        """Mark the run Canceled (after uploading outputs). In a submitted run's context this only
-        warns: cancel a submitted run from outside (`tailrun cancel`, `ScriptRun.cancel()`)."""
-        if self._submitted:
-            warnings.warn("tailrun: cancel() on the context of a submitted run does nothing; "
-                          "cancel it from outside (`tailrun cancel RUN_ID`)", stacklevel=2)
-            return
-        self._finish(_status.CANCELED, None, wait=True)
+        """Mark the run Canceled (after uploading outputs). In a submitted run this is final, as
+        `fail()` is: the script goes on, and when it exits the run ends Canceled whatever its exit
+        code (Azure ML's submitted-run context only warns). To stop a submitted run from
+        outside: `tailrun cancel RUN_ID` or `ScriptRun.cancel()`."""
+        self._finish(_status.CANCELED, None, wait=True, final=True)
 
     def _finish_completed(self, wait: bool) -> None:
         self._finish(_status.COMPLETED, None, wait=wait)
@@ -365,8 +363,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         """The run this script runs in.
 
         Inside a submitted run (TAILRUN_RUN_ID and TAILRUN_EXPERIMENT set) that run; its
-        `complete()`/`fail()` flush but leave the status to the service (`fail` attaches the
-        error), and `cancel()` only warns. Otherwise, with `allow_offline=True`, a run that
+        `complete()` flushes but leaves the status to the service; `fail()` and `cancel()` are
+        final (the run ends Failed with that error, or Canceled, when the script exits). Otherwise, with `allow_offline=True`, a run that
         records like `start_logging` in an experiment named after the script's file stem (Azure
         ML's offline run only prints); with `allow_offline=False`, RunEnvironmentException.
         """

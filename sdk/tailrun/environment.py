@@ -6,7 +6,9 @@ What the tailrun service does with it:
   default, is the service's own interpreter, which can `import tailrun`);
 - otherwise, with pip packages (or conda packages, installed with pip): a virtual environment built
   once per distinct package set on the service and reused; nothing to install: the service's own
-  interpreter. Docker settings are accepted and ignored (runs execute directly on the machine).
+  interpreter. Docker settings are accepted, not applied (runs execute directly on the machine):
+  the run's "tailrun ignored: ..." warning names them, as it names a python_version other than the
+  service's and conda packages (installed with pip from PyPI).
 - `environment_variables` are set for the script.
 Packages named `azureml-*` are skipped: tailrun replaces them.
 """

@@ -5,6 +5,8 @@ The fields and defaults are Azure ML's; the tailrun service uses script/argument
 ("local" only), environment, environment_variables, max_run_duration_seconds and history
 (output_collection, directories_to_watch). Docker, MPI, PyTorch, TensorFlow, data and AmlCompute
 settings are kept (and saved) but have no effect: runs execute as processes on the service's machine.
+The service names each one the user set in the run's warnings and at the top of its driver log
+("tailrun ignored: ..."), which `wait_for_completion()` shows.
 `save`/`load` write JSON (not YAML: the SDK has no YAML dependency) under `.tailrun/`.
 """
 from __future__ import annotations

@@ -165,3 +165,14 @@ def test_the_runner_keeps_each_submitted_zip(service, tmp_path) -> None:
     assert snapshot_id == hashlib.sha256(data).hexdigest()[:32]
     assert read(tracker, run_id=run_id) == data
     assert read(tracker, snapshot_id=snapshot_id) == data
+
+
+def test_recording_the_snapshot_works_on_postgresql(pg_service) -> None:
+    tracker = stub(pg_service.address)
+    run_id = new_id()
+    with IngestSession(tracker) as session:
+        session.send(1, [start(run_id)])
+    data = make_zip({"train.py": b"print('pg')\n"})
+    info = put(tracker, run_id, data)
+    assert properties(tracker, run_id)["ContentSnapshotId"] == info.snapshot_id
+    assert read(tracker, run_id=run_id) == data

@@ -212,6 +212,21 @@ class Client:
         for chunk in self._stream("ReadSnapshot", req, what, None, timeout=TRANSFER_TIMEOUT):
             yield chunk.data
 
+    # ------------------------------------------------------------------ environments
+
+    def register_environment(self, name: str, definition_json: str) -> pb.EnvironmentInfo:
+        req = pb.RegisterEnvironmentRequest(name=name, definition_json=definition_json)
+        return self._unary("RegisterEnvironment", req, f"registering environment {name!r}")
+
+    def get_environment(self, name: str, version: int = 0) -> pb.EnvironmentInfo:
+        """Version 0 = the latest."""
+        what = f"reading environment {name!r}" + (f" version {version}" if version else "")
+        return self._unary("GetEnvironment", pb.GetEnvironmentRequest(name=name, version=version), what)
+
+    def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
+        req = pb.ListEnvironmentsRequest(name=name, latest=latest)
+        return list(self._unary("ListEnvironments", req, "listing environments").environments)
+
     # ------------------------------------------------------------------ live events
 
     def watch(self, req: pb.WatchRequest | None = None, **fields: Any) -> "Watch":

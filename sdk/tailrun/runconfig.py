@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .environment import CondaDependencies, Environment
+from .environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, CondaDependencies, Environment  # noqa: F401 (re-exported)
 
 CONFIG_DIR = ".tailrun"
 
@@ -26,12 +26,6 @@ class HistoryConfiguration:
         self.output_collection = True
         self.snapshot_project = True
         self.directories_to_watch = ["logs"]
-
-
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
-"""Azure ML's default CPU base image name; tailrun records it and runs no container."""
-DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
-"""Azure ML's default GPU base image name; tailrun records it and runs no container."""
 
 
 class DockerConfiguration:

@@ -65,7 +65,7 @@ def _docker(env_docker: dict[str, Any], run_docker: dict[str, Any]) -> list[str]
     shm = _get(run_docker, "shm_size", "shmSize") or _get(env_docker, "shm_size", "shmSize")
     if shm and str(shm).lower() != DEFAULT_SHM_SIZE:
         items.append(f"shm_size {shm} (no container: the machine's /dev/shm is used)")
-    if run_docker.get("shared_volumes") is False:
+    if run_docker.get("shared_volumes") is False or env_docker.get("shared_volumes") is False:
         items.append("docker.shared_volumes=False (no container: the script sees the machine's files)")
     arguments = list(run_docker.get("arguments") or []) + list(env_docker.get("arguments") or [])
     if arguments:

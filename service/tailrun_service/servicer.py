@@ -399,6 +399,28 @@ class Tracker(pb_grpc.TrackerServicer):
                 raise Unimplemented("this service does not run scripts")
             return await self._blocking_write(self.runner.cancel, run_id)
 
+    # ------------------------------------------------------------------ environments
+    # Any token may register: Azure ML lets a run's script register environments too.
+
+    async def RegisterEnvironment(self, request: pb.RegisterEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "RegisterEnvironment"):
+            _reject_nul(request)
+            _require(request.definition_json, "RegisterEnvironmentRequest.definition_json")
+            return await self._blocking_write(self.store.register_environment, request.name,
+                                              request.definition_json)
+
+    async def GetEnvironment(self, request: pb.GetEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetEnvironment"):
+            _reject_nul(request)
+            return await self._blocking_read(self.store.get_environment, _require(request.name, "environment name"),
+                                             request.version)
+
+    async def ListEnvironments(self, request: pb.ListEnvironmentsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListEnvironments"):
+            _reject_nul(request)
+            found = await self._blocking_read(self.store.list_environments, request.name, request.latest)
+            return pb.ListEnvironmentsResponse(environments=found)
+
 
     # ------------------------------------------------------------------ snapshots
 

@@ -313,13 +313,14 @@ class LoggingMixin:
         """Log residuals (a dict or JSON string)."""
         self._log_json_metric(name, value, description)
 
-    def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str) -> None:
+    def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str,
+                      when: float | None = None) -> None:
         first = name not in self._kinds
         self._claim(name, kind)
         self._enqueue_bytes(path, data)  # queued first, so the file exists before the metric row
         if first:
             self._describe(name, description)
-        self._append((ARTIFACT, self._id, name, kind, artifact_uri(self._id, path), self._time()))
+        self._append((ARTIFACT, self._id, name, kind, artifact_uri(self._id, path), when or self._time()))
 
     def _enqueue_bytes(self, path: str, data: bytes) -> None:
         """Queue a whole file as EVENT `file` chunks of at most 1 MiB."""

@@ -174,6 +174,14 @@ class Workspace:
         from .run import Run
         return Run.get(self, run_id)
 
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The URI for `mlflow.set_tracking_uri()`: `tailrun://HOST:PORT` (`tailrun://` for the
+        per-user local service). MLflow's fluent API and MlflowClient then log to and read from
+        this service through tailrun's MLflow plugin (the `mlflow` extra). The token is not part
+        of the URI; this process's MLflow uses this workspace's token (elsewhere: TAILRUN_TOKEN)."""
+        from ._mlflow_uri import tracking_uri
+        return tracking_uri(self._settings)
+
     # --------------------------------------------------------------- what others use
 
     @property

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 from .._extras import MissingExtra
 from .._settings import Settings
@@ -36,18 +38,19 @@ def main(argv: list[str]) -> int:
 
     skipped: Counter = Counter()
     try:
-        if args.kind == "tensorboard":
-            from ..importers.tensorboard import read_logdir
-            runs = read_logdir(args.source, args.experiment, skipped)
-        else:
-            from ..importers.mlflow import read_store
-            runs = read_store(args.source, args.experiment)
-        for what, count in sorted(skipped.items()):
-            print(f"tailrun import: not imported: {count} {safe(what)} value{'s' if count != 1 else ''}",
-                  file=sys.stderr)
-        settings = Settings.resolve(args.address, args.token)
-        ws = Workspace(address=settings.address, token=settings.token, ca_file=settings.ca_file)
-        write_runs(ws, runs, on_created=lambda run_id: print(run_id, flush=True))
+        with tempfile.TemporaryDirectory(prefix="tailrun-import-") as workdir:
+            if args.kind == "tensorboard":
+                from ..importers.tensorboard import read_logdir
+                runs = read_logdir(args.source, args.experiment, skipped)
+            else:
+                from ..importers.mlflow import read_store
+                runs = read_store(args.source, args.experiment, Path(workdir))
+            for what, count in sorted(skipped.items()):
+                print(f"tailrun import: not imported: {count} {safe(what)} value{'s' if count != 1 else ''}",
+                      file=sys.stderr)
+            settings = Settings.resolve(args.address, args.token)
+            ws = Workspace(address=settings.address, token=settings.token, ca_file=settings.ca_file)
+            write_runs(ws, runs, on_created=lambda run_id: print(run_id, flush=True))
     except (TailrunError, MissingExtra, OSError, ValueError) as exc:
         print(f"tailrun import {args.kind}: {safe(str(exc))}", file=sys.stderr)
         return 1

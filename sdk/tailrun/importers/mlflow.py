@@ -15,6 +15,7 @@ runs. The stable source id of a run is `mlflow:<MLflow run id>`.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,10 @@ def read_store(source: str, experiment: str | None, workdir: Path) -> list[Impor
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri(source)
+    if uri.startswith("file:"):
+        # MLflow 3 refuses the file store ("maintenance mode") unless allowed; reading one to
+        # move its runs out is exactly what the opt-out is for.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     try:
         client = MlflowClient(tracking_uri=uri)
         experiments = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
@@ -84,8 +89,9 @@ def read_store(source: str, experiment: str | None, workdir: Path) -> list[Impor
                 page = client.search_runs([exp.experiment_id], run_view_type=ViewType.ACTIVE_ONLY,
                                           max_results=PAGE, page_token=token)
             except Exception as exc:
-                raise ImportSourceError(f"{source!r}: experiment {exp.name!r}: MLflow cannot list its runs: "
-                                        f"{exc}") from None
+                where = _damaged_file(client, uri, exp.experiment_id) if uri.startswith("file:") else ""
+                raise ImportSourceError(f"{source!r}: experiment {exp.name!r}: MLflow cannot list its runs"
+                                        f"{where}: {exc}; nothing was imported") from None
             for run in page:
                 try:
                     runs.append(_read_run(client, run, target, source, workdir))
@@ -129,3 +135,21 @@ def _read_run(client: Any, run: Any, experiment: str, source: str, workdir: Path
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
             imported.files.append((path.relative_to(local).as_posix(), path))
     return imported
+
+
+def _damaged_file(client: Any, uri: str, experiment_id: str) -> str:
+    """In a file store whose run listing fails: " (run R, file F)", found by asking MLflow for
+    each run and each metric history of the experiment in turn; "" when none fails alone."""
+    folder = Path(unquote(urlparse(uri).path)) / experiment_id
+    for meta in sorted(folder.glob("*/meta.yaml")):
+        run_dir = meta.parent
+        for metric in sorted(p for p in (run_dir / "metrics").rglob("*") if p.is_file()):
+            try:
+                client.get_metric_history(run_dir.name, metric.relative_to(run_dir / "metrics").as_posix())
+            except Exception:
+                return f" (run {run_dir.name}, file {metric})"
+        try:
+            client.get_run(run_dir.name)
+        except Exception:
+            return f" (run {run_dir.name}, folder {run_dir})"
+    return ""

@@ -2,8 +2,9 @@
 
 Every folder under LOGDIR that holds event files (`*tfevents*`, as TensorBoard finds runs) is one
 run; its files are read in name order (the order TensorBoard reads them). Records are read with
-TensorBoard's own reader (`RawEventFileLoader`, which checks each record's CRC) and parsed as
-TensorBoard's `Event` protos; what is imported:
+TensorBoard's own record reader (`PyRecordReader_New` of its TensorFlow stub, which checks each
+record's CRCs; TensorBoard's `RawEventFileLoader` on top of it would silently stop at a corrupt
+record, so it is not used) and parsed as TensorBoard's `Event` protos; what is imported:
 
 - scalars: `simple_value` (PyTorch's SummaryWriter, tensorboardX, TF1) and TF2 tensor scalars
   (plugin "scalars") -> a metric per tag with the event steps and wall times, values exact (a
@@ -59,26 +60,31 @@ def read_logdir(logdir: str, experiment: str | None = None, skipped: Counter | N
 
 
 def _read_run(folder: Path, files: list[Path], base: Path, experiment: str, skipped: Counter) -> ImportedRun:
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
     from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.tensorflow_stub.errors import OutOfRangeError
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
 
     relative = folder.resolve().relative_to(base).as_posix() if folder.resolve() != base else ""
     digest = hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()[:32]
     run = ImportedRun(source_id=f"tensorboard:{digest}", source_label=str(folder.resolve()),
                       experiment=experiment, display_name=relative or base.name)
-    reader = _Values(run, skipped)
+    values = _Values(run, skipped)
     first = last = None
     for path in files:
-        records = iter(RawEventFileLoader(str(path)).Load())
+        try:
+            records = PyRecordReader_New(str(path))
+        except Exception as exc:
+            raise ImportSourceError(f"{path}: cannot be opened ({exc}); nothing was imported") from None
         index = 0
         while True:
             try:
-                record = next(records)
-            except StopIteration:
+                records.GetNext()
+            except OutOfRangeError:
                 break
-            except Exception as exc:  # DataLossError (CRC, truncation) and I/O errors
+            except Exception as exc:  # DataLossError (a CRC mismatch, a truncated record), I/O
                 raise ImportSourceError(f"{path}: record {index} cannot be read ({type(exc).__name__}: "
                                         f"{exc}); nothing was imported") from None
+            record = records.record()
             try:
                 event = Event.FromString(record)
             except Exception as exc:
@@ -91,7 +97,7 @@ def _read_run(folder: Path, files: list[Path], base: Path, experiment: str, skip
                 last = wall
             if event.HasField("summary"):
                 try:
-                    reader.add(event, wall)
+                    values.add(event, wall)
                 except Exception as exc:
                     raise ImportSourceError(f"{path}: record {index} (step {event.step}) cannot be "
                                             f"imported ({exc}); nothing was imported") from None

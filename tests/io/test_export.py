@@ -222,3 +222,20 @@ def test_download_prefix_and_progress(service, logged, tmp_path, ws):
     assert missing.returncode == 1 and "has no files under" in missing.stderr
     bad = cli(service, "download", "no-such-run")
     assert bad.returncode == 1 and "no-such-run" in bad.stderr
+
+
+def test_parquet_without_pyarrow_names_the_extra(service, logged, run_script, tmp_path):
+    run, _ = logged
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    code = ("import sys; sys.modules['pyarrow'] = None\n"
+            "from tailrun.cli import main\n"
+            f"sys.exit(main(['metrics', {run.id!r}, '--format', 'parquet', '-o', {str(tmp_path / 'm.parquet')!r}]))\n")
+    out = run_script(code)
+    assert out.returncode == 1 and "pip install 'tailrun[export]'" in out.stderr
+    assert not (tmp_path / "m.parquet").exists()
+    code = code.replace(f"['metrics', {run.id!r}, '--format', 'parquet', '-o', {str(tmp_path / 'm.parquet')!r}]",
+                        f"['export', {run.id!r}, {str(tmp_path / 'x')!r}, '--format', 'parquet']")
+    out = run_script(code)
+    assert out.returncode == 1 and "pip install 'tailrun[export]'" in out.stderr
+    assert list(tmp_path.iterdir()) == []      # no export folder, no partial one

@@ -125,7 +125,7 @@ def test_unknown_names_and_versions_name_what_exists(store):
         store.models.get("a", -1)
 
 
-@pytest.mark.parametrize("name", ["", "-lead", ".hidden", "a/b", "a b", "x" * 256, "é"])
+@pytest.mark.parametrize("name", ["", "-lead", ".hidden", "a/b", "a b", "x" * 256, "é", "name\n"])
 def test_bad_model_names_are_refused_before_anything_is_stored(store, name):
     staging = store.models.stage()
     staging.write_chunk("f", 0, b"x", last=True)

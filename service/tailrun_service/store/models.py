@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from tailrun import _values
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import ArtifactStore, validate_path
@@ -23,8 +24,7 @@ from .engine import Database
 from .schema import experiments, model_files, models, runs
 from .validation import MAX_KEY_CHARS, check_map, check_text
 
-# Azure ML's rule for model names (azureml _model_management model_name_validation).
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,254}$")
+MODEL_NAME_RE = re.compile(_values.MODEL_NAME_RE)   # Azure ML's rule, shared with the SDK
 MAX_DESCRIPTION_CHARS = 5000
 MAX_LISTED_NAMES = 30        # names listed in a "not found" message
 MAX_LISTED_FILES = 20        # run files listed in a "model_path not found" message
@@ -32,11 +32,9 @@ PG_MODELS_LOCK = 0x7461696E  # pg_advisory_xact_lock(PG_MODELS_LOCK, hashtext(na
 
 
 def validate_model_name(name: str) -> str:
-    if not MODEL_NAME_RE.match(name or ""):
+    if not MODEL_NAME_RE.fullmatch(name or ""):
         raise InvalidArgument(
-            f"invalid model name {name[:80]!r}: it must only consist of letters, numbers, dashes, "
-            "periods, or underscores, start with a letter or number, and be between 1 and 255 "
-            "characters long")
+            f"invalid model name {name[:80]!r}: {_values.MODEL_NAME_RULE}")
     return name
 
 

@@ -228,7 +228,9 @@ class Model:
                 if path.exists():
                     raise WebserviceException(f"File already exists. To overwrite, set exist_ok to True. {path}")
         _write_chunks(client.download_model(self.name, self.version), target)
-        return os.path.commonpath([str(p) for p in paths])
+        # Every file is under the model's one top entry (its file, or its folder even when that
+        # holds a single file; Azure ML's commonpath would name that file instead).
+        return os.path.join(str(target), files[0][0].split("/", 1)[0])
 
     def serialize(self) -> dict[str, Any]:
         """The model as Azure ML's JSON dict (`Model.deserialize(ws, d)` reads it back)."""

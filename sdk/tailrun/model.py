@@ -230,7 +230,7 @@ class Model:
         _write_chunks(client.download_model(self.name, self.version), target)
         # Every file is under the model's one top entry (its file, or its folder even when that
         # holds a single file; Azure ML's commonpath would name that file instead).
-        return os.path.join(str(target), files[0][0].split("/", 1)[0])
+        return os.path.normpath(os.path.join(str(target), files[0][0].split("/", 1)[0]))
 
     def serialize(self) -> dict[str, Any]:
         """The model as Azure ML's JSON dict (`Model.deserialize(ws, d)` reads it back)."""

@@ -63,7 +63,7 @@ def test_register_local_files_versions_and_download(ws, tmp_path, capsys):
     assert (got / "weights" / "part-0").read_bytes() == BIG
 
 
-def test_register_model_from_a_runs_outputs_and_uploads(ws, tmp_path, monkeypatch):
+def test_register_model_from_a_runs_outputs_and_uploads(ws, service, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = Experiment(ws, "train").start_logging()
     write(tmp_path / "outputs" / "model.pkl", b"trained")       # not uploaded yet: outputs go at the end
@@ -87,7 +87,9 @@ def test_register_model_from_a_runs_outputs_and_uploads(ws, tmp_path, monkeypatc
     assert str(err.value) == ("Could not locate the provided model_path outputs/nope.pkl in the set of files "
                               "uploaded to the run: ['checkpoints/w.bin', 'outputs/model.pkl']")
     run.complete()
-    assert run.get_file_names().count("outputs/model.pkl") == 1
+    # register_model uploaded outputs/model.pkl early; complete() did not send it again.
+    stored = [e.file.path for e in service.store.events_after(0, run_ids=[run.id], kinds=["files"])]
+    assert stored.count("outputs/model.pkl") == 1 and "checkpoints/w.bin" in stored
     assert [m.id for m in Model.list(ws, run_id=run.id)] == ["ckpt:1", "net:1"]
 
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFailedException",
            "TrainingException", "ExperimentExecutionException", "RunEnvironmentException",
-           "WebserviceException", "ComputeTargetException", "ServiceError", "ServiceUnavailable",
-           "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun", "InvalidRequest",
-           "ModelNotFoundException", "ModelPathNotFoundException"]
+           "WebserviceException", "ComputeTargetException", "SnapshotException", "ServiceError",
+           "ServiceUnavailable", "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun",
+           "InvalidRequest", "ModelNotFoundException", "ModelPathNotFoundException"]
 
 
 class AzureMLException(Exception):
@@ -70,6 +70,11 @@ class InvalidRequest(ServiceError, ValueError):
 
 class ComputeTargetException(AzureMLException):
     """A compute target that does not exist (the message names the ones that do)."""
+
+
+class SnapshotException(AzureMLException):
+    """A snapshot that cannot be taken (the run has one, a path is missing, over a limit) or
+    restored (the run has none)."""
 
 
 class ExperimentExecutionException(AzureMLException):

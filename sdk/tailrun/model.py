@@ -105,14 +105,14 @@ class Model:
             self.model_framework = self.model_framework_version = None
             self.tags, self.properties = {}, {}
             return
-        properties = dict(info.properties)
+        properties = dict(sorted(info.properties.items()))   # protobuf maps have no order
         self.name = info.name
         self.version = int(info.version)
         self.id = info.id or f"{info.name}:{info.version}"
         self.run_id = info.run_id or None
         self.experiment_name = info.experiment or None
         self.description = info.description or None
-        self.tags = dict(info.tags)
+        self.tags = dict(sorted(info.tags.items()))
         self.model_framework = properties.pop(FRAMEWORK_PROPERTY, None)
         self.model_framework_version = properties.pop(FRAMEWORK_VERSION_PROPERTY, None)
         self.properties = properties

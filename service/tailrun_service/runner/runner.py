@@ -1,7 +1,8 @@
 """The runner: accepts submitted runs, queues them under the concurrency limit and supervises
 each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
 
-Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
+Folders under the data dir: work/<run_id> (the unpacked snapshot, the script's cwd; the zip is kept in
+snapshots/<id>.zip, see ../snapshots.py), runs/<run_id> (the
 runner's own files, see state.py), envs/<hash> (built environments). When scripts run as another
 user (`run_as`, see isolation.py), work/, envs/ and the scripts' homes are under the run root
 instead, outside the data dir (which is then 0700).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -23,6 +25,8 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import validate_run_id
 from ..errors import InvalidArgument, NotFound
+from ..ignored_settings import ignored_line
+from ..snapshots import SNAPSHOT_PROPERTY, SnapshotStore
 from .envs import EnvBuilder
 from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
 from .queue import RunQueue
@@ -53,6 +57,7 @@ class Runner:
                  run_as: str | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
+        self.snapshots = SnapshotStore(self.data_dir)
         self.runs_root = self.data_dir / "runs"
         self.run_user = resolve_run_user(run_as) if run_as else None
         if self.run_user is None:
@@ -95,7 +100,8 @@ class Runner:
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
-        """Create the run (NotStarted), unpack its snapshot, queue it (Queued); returns the run."""
+        """Create the run (NotStarted), unpack its snapshot and keep the zip (see snapshots.py),
+        queue it (Queued); returns the run."""
         run_id, definition = self._validate(spec)
         self.start()
         with self._lock:
@@ -117,6 +123,7 @@ class Runner:
             (work_dir / "outputs").mkdir(exist_ok=True)
             if self.run_user is not None:
                 self.run_user.own(work_dir)
+            snapshot_id = self.snapshots.put(snapshot).snapshot_id
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
@@ -124,11 +131,16 @@ class Runner:
                          work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
                          home_dir=str(self.homes_root / run_id) if self.homes_root else "")
         state.folder.mkdir(parents=True, exist_ok=True)
-        state.console.touch()
+        # What the definition asks for that this runner cannot honour: the first line of the
+        # driver log, and a warning of the run (never dropped silently).
+        ignored = ignored_line(definition, platform.python_version())
+        state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        start = _run_start(spec, definition, snapshot)
-        rejected = writer.send([pb.Event(start=start)])
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        if ignored:
+            events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
+        rejected = writer.send(events)
         if rejected:
             state.forget()
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -287,16 +299,14 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot: bytes) -> pb.RunStart:
-    import hashlib
-
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment",
-                  "ContentSnapshotId": hashlib.sha256(snapshot).hexdigest()[:32]}
+    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),
         properties=properties, run_type="script", status=st.NOT_STARTED, time=time.time(),
+        submitted_by=spec.submitted_by,
         run_definition_json=spec.run_definition_json or "{}", target=str(definition.get("target") or "local"),
         script=str(script), arguments=[str(a) for a in definition.get("arguments") or []])

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
+from ..ignored_settings import IGNORED_PREFIX
 from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
 from .isolation import RunUser
 from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
@@ -28,7 +29,7 @@ from .writer import RunWriter
 log = logging.getLogger("tailrun_service.runner")
 
 MAX_ERROR_CHARS = 3000
-STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail() (SDK)
+STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail()/cancel() (SDK)
 MAX_STATUS_FILE_BYTES = 256 * 1024
 RESTART_MESSAGE = "the service restarted while the run was executing"
 SHUTDOWN_MESSAGE = "the service stopped while the run was executing"
@@ -246,7 +247,7 @@ class Supervisor(threading.Thread):
 
     def _outcome(self, code: int | None) -> tuple[str, str | None]:
         script_final = self._script_final_status()
-        if script_final is not None:   # run.fail() in the script is final, whatever came after
+        if script_final is not None:   # run.fail()/cancel() in the script is final, whatever came after
             return script_final
         reason = self._stop_reason
         if reason == "cancel":
@@ -262,14 +263,17 @@ class Supervisor(threading.Thread):
             return st.COMPLETED, None
         return st.FAILED, failure_error(read_tail(self.state.console), code)
 
-    def _script_final_status(self) -> tuple[str, str] | None:
-        """(Failed, error JSON) if the script called `run.fail()` (the SDK writes STATUS_FILE)."""
+    def _script_final_status(self) -> tuple[str, str | None] | None:
+        """(Failed, error JSON) if the script called `run.fail()`, (Canceled, None) if it called
+        `run.cancel()` (the SDK writes STATUS_FILE)."""
         path = self.state.home / STATUS_FILE
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.loads(f.read(MAX_STATUS_FILE_BYTES))
-            if data.get("run_id") != self.run_id or data.get("status") != st.FAILED:
-                raise ValueError(f"not a Failed status of run {self.run_id}")
+            if data.get("run_id") != self.run_id or data.get("status") not in (st.FAILED, st.CANCELED):
+                raise ValueError(f"not a Failed or Canceled status of run {self.run_id}")
+            if data["status"] == st.CANCELED:
+                return st.CANCELED, None
             error = json.loads(data.get("error_json") or "{}").get("error") or {}
             code, message = error.get("code") or "UserError", error.get("message") or "The run failed"
             if not isinstance(code, str) or not isinstance(message, str):
@@ -337,7 +341,7 @@ def failure_error(console: str, code: int) -> str:
     if traceback:
         message = traceback
     else:
-        lines = [line for line in console.splitlines() if line.strip()]
+        lines = [line for line in console.splitlines() if line.strip() and not line.startswith(IGNORED_PREFIX)]
         message = describe_exit(code) + (f": {lines[-1].strip()}" if lines else "")
     if len(message) > MAX_ERROR_CHARS:
         message = "…" + message[-(MAX_ERROR_CHARS - 1):]

@@ -22,6 +22,8 @@ Differences from Azure ML, on purpose:
   "run:<run id>" (a submitted run's token).
 - A run path names a file or a folder exactly: "outputs/model" does not match
   "outputs/model.pkl" (Azure ML matches any path that starts with the text).
+- `download` returns the model's folder even when it holds one file (Azure ML's commonpath
+  returns that file), and checks every target file before writing any.
 """
 from __future__ import annotations
 

@@ -181,3 +181,17 @@ def test_without_lightning_the_error_names_the_extra(tmp_path: Path) -> None:
                           env={**os.environ, "PYTHONPATH": ""})
     assert "pip install 'tailrun[lightning]'" in done.stdout, done.stderr
     assert "tailrun.integrations.lightning needs lightning" in done.stdout
+
+
+def test_hyperparameters_that_cannot_be_properties_are_left_out_with_a_warning(ws: Any) -> None:
+    logger = TailrunLogger(experiment_name="lightning-hparams", workspace=ws)
+    logger.log_hyperparams({"lr": 0.1, "layers": [8, 8]})
+    with pytest.warns(UserWarning) as caught:
+        logger.log_hyperparams({"lr": 0.2, "notes": "x" * 5000, "seed": 7, "model": {"depth": 2}})
+    message = str(caught[0].message)
+    assert "'lr' (already '0.1'; properties cannot change)" in message
+    assert "'notes' (a 5000-character value; the limit is 1000)" in message
+    logger.finalize("success")
+    run = Run.get(ws, logger.version)
+    assert run.get_properties() == {"lr": "0.1", "layers": "[8, 8]", "seed": "7", "model/depth": "2"}
+    assert run.get_status() == "Completed"

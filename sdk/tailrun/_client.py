@@ -189,6 +189,23 @@ class Client:
         req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
         return self._unary("ReadOutput", req, f"reading the output of run {run_id!r}", run_id)
 
+    # ------------------------------------------------------------------ snapshots
+
+    def read_snapshot(self, run_id: str = "", snapshot_id: str = "") -> Iterator[bytes]:
+        """The snapshot zip (of `snapshot_id`, or the run's own), chunk by chunk."""
+        req = pb.ReadSnapshotRequest(run_id=run_id, snapshot_id=snapshot_id)
+        what = f"reading snapshot {snapshot_id!r}" if snapshot_id else f"reading the snapshot of run {run_id!r}"
+        for chunk in self._stream("ReadSnapshot", req, what, run_id or None):
+            if chunk.data:
+                yield chunk.data
+
+    # ------------------------------------------------------------------ compute targets
+
+    def list_compute_targets(self) -> list[pb.ComputeTargetInfo]:
+        """The service's compute targets (`local` first) with their live state."""
+        return list(self._unary("ListComputeTargets", pb.ListComputeTargetsRequest(),
+                                "listing compute targets").targets)
+
     # ------------------------------------------------------------------ live events
 
     def watch(self, req: pb.WatchRequest | None = None, **fields: Any) -> "Watch":

@@ -7,7 +7,7 @@ message that names the address and what to do, instead of a raw `_InactiveRpcErr
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterator, TypeVar
 
 import grpc
 
@@ -20,6 +20,8 @@ from .v1 import tailrun_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 UNARY_TIMEOUT = 60.0
+TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
+SNAPSHOT_CHUNK = 1024 * 1024
 
 
 def resolve_read_settings(settings: Settings) -> Settings:
@@ -191,13 +193,39 @@ class Client:
 
     # ------------------------------------------------------------------ snapshots
 
+    def put_snapshot(self, run_id: str, zipped: IO[bytes]) -> pb.SnapshotInfo:
+        """Send a zip (read from `zipped` in 1 MiB chunks) as a snapshot of the run."""
+        def chunks() -> Iterator[pb.SnapshotChunk]:
+            yield pb.SnapshotChunk(run_id=run_id, data=zipped.read(SNAPSHOT_CHUNK))
+            while data := zipped.read(SNAPSHOT_CHUNK):
+                yield pb.SnapshotChunk(data=data)
+
+        try:
+            return self._tracker().PutSnapshot(chunks(), timeout=TRANSFER_TIMEOUT, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._error(exc, f"taking a snapshot of run {run_id!r}", run_id) from None
+
     def read_snapshot(self, run_id: str = "", snapshot_id: str = "") -> Iterator[bytes]:
-        """The snapshot zip (of `snapshot_id`, or the run's own), chunk by chunk."""
+        """The zip of a snapshot (by id, or the run's own), chunk by chunk."""
         req = pb.ReadSnapshotRequest(run_id=run_id, snapshot_id=snapshot_id)
         what = f"reading snapshot {snapshot_id!r}" if snapshot_id else f"reading the snapshot of run {run_id!r}"
-        for chunk in self._stream("ReadSnapshot", req, what, run_id or None):
-            if chunk.data:
-                yield chunk.data
+        for chunk in self._stream("ReadSnapshot", req, what, None, timeout=TRANSFER_TIMEOUT):
+            yield chunk.data
+
+    # ------------------------------------------------------------------ environments
+
+    def register_environment(self, name: str, definition_json: str) -> pb.EnvironmentInfo:
+        req = pb.RegisterEnvironmentRequest(name=name, definition_json=definition_json)
+        return self._unary("RegisterEnvironment", req, f"registering environment {name!r}")
+
+    def get_environment(self, name: str, version: int = 0) -> pb.EnvironmentInfo:
+        """Version 0 = the latest."""
+        what = f"reading environment {name!r}" + (f" version {version}" if version else "")
+        return self._unary("GetEnvironment", pb.GetEnvironmentRequest(name=name, version=version), what)
+
+    def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
+        req = pb.ListEnvironmentsRequest(name=name, latest=latest)
+        return list(self._unary("ListEnvironments", req, "listing environments").environments)
 
     # ------------------------------------------------------------------ compute targets
 

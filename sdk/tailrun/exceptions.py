@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFailedException",
            "TrainingException", "ExperimentExecutionException", "RunEnvironmentException",
-           "WebserviceException", "ComputeTargetException", "ServiceError", "ServiceUnavailable",
+           "WebserviceException", "ComputeTargetException", "SnapshotException", "ServiceError", "ServiceUnavailable",
            "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun", "InvalidRequest"]
 
 
@@ -69,6 +69,11 @@ class InvalidRequest(ServiceError, ValueError):
 
 class ComputeTargetException(AzureMLException):
     """A compute target that does not exist (the message names the ones that do)."""
+
+
+class SnapshotException(AzureMLException):
+    """A snapshot that cannot be taken (the run has one, a path is missing, over a limit) or
+    restored (the run has none)."""
 
 
 class ExperimentExecutionException(AzureMLException):

@@ -5,6 +5,8 @@ The fields and defaults are Azure ML's; the tailrun service uses script/argument
 ("local" only), environment, environment_variables, max_run_duration_seconds and history
 (output_collection, directories_to_watch). Docker, MPI, PyTorch, TensorFlow, data and AmlCompute
 settings are kept (and saved) but have no effect: runs execute as processes on the service's machine.
+The service names each one the user set in the run's warnings and at the top of its driver log
+("tailrun ignored: ..."), which `wait_for_completion()` shows.
 `save`/`load` write JSON (not YAML: the SDK has no YAML dependency) under `.tailrun/`.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .environment import CondaDependencies, Environment
+from .environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, CondaDependencies, Environment  # noqa: F401 (re-exported)
 
 CONFIG_DIR = ".tailrun"
 
@@ -24,12 +26,6 @@ class HistoryConfiguration:
         self.output_collection = True
         self.snapshot_project = True
         self.directories_to_watch = ["logs"]
-
-
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
-"""Azure ML's default CPU base image name; tailrun records it and runs no container."""
-DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
-"""Azure ML's default GPU base image name; tailrun records it and runs no container."""
 
 
 class DockerConfiguration:
@@ -125,7 +121,7 @@ class RunConfiguration:
     def _to_dict(self) -> dict[str, Any]:
         """The run definition the service receives (also what `save` writes)."""
         command = self.command
-        return {
+        definition = {
             "script": self.script,
             "arguments": [str(a) for a in self.arguments],
             "command": command if isinstance(command, str) else [str(c) for c in command],
@@ -143,6 +139,11 @@ class RunConfiguration:
             "mpi": vars(self.mpi).copy(), "pytorch": vars(self.pytorch).copy(),
             "tensorflow": vars(self.tensorflow).copy(), "amlcompute": vars(self.amlcompute).copy(),
         }
+        # Datasets are not supported; their names are kept so the service can say they were ignored.
+        for key in ("data", "data_references", "output_data"):
+            if getattr(self, key):
+                definition[key] = sorted(str(name) for name in getattr(self, key))
+        return definition
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> "RunConfiguration":

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .environment import CondaDependencies, Environment
 from .estimator import Estimator
 from .exceptions import TailrunError
-from .run import Run
+from .run import Run, _user
 from .runconfig import RunConfiguration
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,6 +99,8 @@ class ScriptRunConfig:
             run_config.max_run_duration_seconds = max_run_duration_seconds
             run_config.node_count = 1
             run_config._use_distributed_job_config(distributed_job_config)
+            if docker_runtime_config is not None:   # as Azure ML: it becomes the run's docker section
+                run_config.docker = docker_runtime_config
         if script:
             run_config.script = script
         if arguments is not None:
@@ -182,7 +184,7 @@ def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = 
     except SnapshotError as exc:
         raise UserErrorException(str(exc)) from None
     spec = pb.SubmitSpec(experiment=experiment.name, run_id=run_id,
-                         run_definition_json=json.dumps(definition),
+                         run_definition_json=json.dumps(definition), submitted_by=_user(),
                          tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()})
     with snapshot:
         info = _send(experiment.workspace._client(), spec, snapshot)

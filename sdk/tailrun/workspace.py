@@ -37,10 +37,8 @@ class Workspace:
     - `location`: the service address, or `"local"` for the per-user local service;
     - `subscription_id` / `resource_group`: the values given (or from the config file), else
       `""` / `"local"`;
-    - `get_details()`, `experiments`, `compute_targets`, `get_run(run_id)`, `write_config()`.
-
-    There is no `environments`: tailrun stores no environments (`Environment.register` is a
-    no-op; each run carries its own), so there is nothing to list.
+    - `get_details()`, `experiments`, `environments`, `compute_targets`, `get_run(run_id)`,
+      `write_config()`.
     """
 
     def __init__(self, address: str | None = None, token: str | None = None, ca_file: str | None = None,
@@ -158,6 +156,12 @@ class Workspace:
         """The service's active experiments by name (`Experiment` objects)."""
         from .experiment import Experiment
         return {exp.name: exp for exp in Experiment.list(self)}
+
+    @property
+    def environments(self) -> dict[str, Any]:
+        """The registered environments by name, each its latest version (`Environment.list(ws)`)."""
+        from .environment import Environment
+        return Environment.list(self)
 
     @property
     def compute_targets(self) -> dict[str, Any]:

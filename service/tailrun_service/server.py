@@ -189,13 +189,14 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     data_dir.mkdir(parents=True, exist_ok=True)
 
     from .artifacts import DEFAULT_MAX_FILE_BYTES
+    from .snapshots import SnapshotStore
     from .store import Store   # SQLAlchemy is only needed once we really serve
 
     store = Store.open(store_url, data_dir, max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES)
     loop = servicer = None
     try:
         auth = TokenAuth(token)
-        servicer = Tracker(store, auth=auth)
+        servicer = Tracker(store, auth=auth, snapshots=SnapshotStore(data_dir))
         loop = ServerLoop()
         server, bound, health_servicer = loop.run(_start_server(servicer, auth, host, port, credentials))
     except BaseException:

@@ -36,6 +36,7 @@ from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 from .auth import FULL_ACCESS, Caller, RunScope, TokenAuth
 from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, Unavailable
 from .repeated_log import RepeatedErrorLog
+from .snapshots import SnapshotRecorder, run_snapshot_id
 from .watch_feed import WatchFeed
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,11 @@ class Tracker(pb_grpc.TrackerServicer):
     Its handlers run on the server's event loop; `close()` after the server stopped."""
 
     def __init__(self, store: Any, runner: Any = None, auth: TokenAuth | None = None,
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None, snapshots: Any = None) -> None:
         self.store = store
         self.runner = runner
+        self.snapshots = snapshots   # a snapshots.SnapshotStore, or None: no snapshot RPCs
+        self._snapshot_recorder = SnapshotRecorder(store) if snapshots is not None else None
         self.auth = auth or TokenAuth(None)
         self.stopping = stopping or threading.Event()
         self.max_snapshot_bytes = MAX_SNAPSHOT_BYTES
@@ -395,6 +398,96 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             return await self._blocking_write(self.runner.cancel, run_id)
+
+    # ------------------------------------------------------------------ environments
+    # Any token may register: Azure ML lets a run's script register environments too.
+
+    async def RegisterEnvironment(self, request: pb.RegisterEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "RegisterEnvironment"):
+            _reject_nul(request)
+            _require(request.definition_json, "RegisterEnvironmentRequest.definition_json")
+            return await self._blocking_write(self.store.register_environment, request.name,
+                                              request.definition_json)
+
+    async def GetEnvironment(self, request: pb.GetEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetEnvironment"):
+            _reject_nul(request)
+            return await self._blocking_read(self.store.get_environment, _require(request.name, "environment name"),
+                                             request.version)
+
+    async def ListEnvironments(self, request: pb.ListEnvironmentsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListEnvironments"):
+            _reject_nul(request)
+            found = await self._blocking_read(self.store.list_environments, request.name, request.latest)
+            return pb.ListEnvironmentsResponse(environments=found)
+
+
+    # ------------------------------------------------------------------ snapshots
+
+    async def PutSnapshot(self, request_iterator: AsyncIterator[pb.SnapshotChunk],
+                          context: grpc.aio.ServicerContext):
+        async with self._guard(context, "PutSnapshot"):
+            if self.snapshots is None:
+                raise Unimplemented("this service does not store snapshots")
+            first = await anext(request_iterator, None)
+            if first is None:
+                raise InvalidArgument("PutSnapshot: no chunk was sent (the first one names the run)")
+            _reject_nul(first)
+            run_id = _require(first.run_id, "PutSnapshot: the first chunk's run_id")
+            caller = self._caller(context)
+            if caller.is_run_scoped and not await self._blocking_read(self._scope(caller).contains, run_id):
+                raise PermissionDenied(f"a run-scoped token may not put a snapshot for run {run_id!r}")
+            await self._blocking_read(self.store.get_run, run_id)   # NotFound before reading 300 MB
+            data = bytearray(first.data)
+            async for part in request_iterator:
+                if part.run_id and part.run_id != run_id:
+                    raise InvalidArgument(f"PutSnapshot: a chunk names run {part.run_id[:100]!r}, "
+                                          f"the first named {run_id!r}")
+                data += part.data
+                if len(data) > self.max_snapshot_bytes:
+                    raise InvalidArgument(f"PutSnapshot: the snapshot is over the limit of "
+                                          f"{self.max_snapshot_bytes // (1024 * 1024)} MiB")
+            return await self._blocking_write(self._put_snapshot, run_id, bytes(data))
+
+    def _put_snapshot(self, run_id: str, data: bytes) -> pb.SnapshotInfo:
+        assert self.snapshots is not None and self._snapshot_recorder is not None
+        info = self.snapshots.put(data)
+        self._snapshot_recorder.record(run_id, info.snapshot_id)
+        return info
+
+    async def ReadSnapshot(self, request: pb.ReadSnapshotRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ReadSnapshot"):
+            if self.snapshots is None:
+                raise Unimplemented("this service does not store snapshots")
+            _reject_nul(request)
+            caller = self._caller(context)
+            snapshot_id = await self._blocking_read(self._snapshot_to_read, caller, request)
+            with await self._blocking_read(self.snapshots.open, snapshot_id) as fh:
+                while True:
+                    data = await self._blocking_read(fh.read, FILE_CHUNK_BYTES)
+                    if data:
+                        yield pb.SnapshotChunk(run_id=request.run_id, data=data)
+                    if len(data) < FILE_CHUNK_BYTES:
+                        return
+
+    def _snapshot_to_read(self, caller: Caller, request: pb.ReadSnapshotRequest) -> str:
+        """Blocking: the id of the snapshot a ReadSnapshot asks for, after the access checks. A
+        run-scoped token reads only the snapshot of its own run (or of a run it started)."""
+        if not request.snapshot_id and not request.run_id:
+            raise InvalidArgument("ReadSnapshot needs a snapshot_id or a run_id")
+        run_id = request.run_id or (caller.run_id if caller.is_run_scoped else "")
+        if caller.is_run_scoped and not self._scope(caller).contains(run_id):
+            raise PermissionDenied(f"a run-scoped token may not read the snapshot of run {run_id!r}")
+        own = run_snapshot_id(self.store.get_run(run_id)) if run_id else ""
+        if not request.snapshot_id:
+            if not own:
+                raise NotFound(f"run {run_id!r} has no snapshot (no ContentSnapshotId property): it was "
+                               "not submitted with a source folder and took none with Run.take_snapshot")
+            return own
+        if caller.is_run_scoped and request.snapshot_id != own:
+            raise PermissionDenied(f"a run-scoped token may only read its run's own snapshot, not "
+                                   f"{request.snapshot_id[:80]!r}")
+        return request.snapshot_id
 
 
     # ------------------------------------------------------------------ compute targets

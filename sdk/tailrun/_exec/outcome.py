@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import _status as st
+from .._script_wait import IGNORED_PREFIX
 from .process import describe_exit
 
 MAX_ERROR_CHARS = 3000
-STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail() (SDK)
+STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail()/cancel() (SDK)
 MAX_STATUS_FILE_BYTES = 256 * 1024
 # A Slurm job's own report of its end (tailrun/job.py writes it, the service's slurm target reads it).
 JOB_REPORT_PATH = "system_logs/tailrun_job.json"
@@ -37,7 +38,7 @@ def failure_error(console: str, code: int) -> str:
     if traceback:
         message = traceback
     else:
-        lines = [line for line in console.splitlines() if line.strip()]
+        lines = [line for line in console.splitlines() if line.strip() and not line.startswith(IGNORED_PREFIX)]
         message = describe_exit(code) + (f": {lines[-1].strip()}" if lines else "")
     if len(message) > MAX_ERROR_CHARS:
         message = "…" + message[-(MAX_ERROR_CHARS - 1):]
@@ -62,14 +63,17 @@ def make_error(code: str, message: str, **extra: Any) -> str:
     return json.dumps({"error": {"code": code, "message": message, **extra}})
 
 
-def script_final_status(path: Path, run_id: str, log: logging.Logger) -> tuple[str, str] | None:
-    """(Failed, error JSON) if the script called `run.fail()`: the SDK wrote `path` (STATUS_FILE in
-    the script's TAILRUN_HOME); None if it did not, or the file is unusable (logged)."""
+def script_final_status(path: Path, run_id: str, log: logging.Logger) -> tuple[str, str | None] | None:
+    """(Failed, error JSON) if the script called `run.fail()`, (Canceled, None) if it called
+    `run.cancel()`: the SDK wrote `path` (STATUS_FILE in the script's TAILRUN_HOME); None if it did
+    not, or the file is unusable (logged)."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.loads(f.read(MAX_STATUS_FILE_BYTES))
-        if data.get("run_id") != run_id or data.get("status") != st.FAILED:
-            raise ValueError(f"not a Failed status of run {run_id}")
+        if data.get("run_id") != run_id or data.get("status") not in (st.FAILED, st.CANCELED):
+            raise ValueError(f"not a Failed or Canceled status of run {run_id}")
+        if data["status"] == st.CANCELED:
+            return st.CANCELED, None
         error = json.loads(data.get("error_json") or "{}").get("error") or {}
         code, message = error.get("code") or "UserError", error.get("message") or "The run failed"
         if not isinstance(code, str) or not isinstance(message, str):

@@ -1,7 +1,8 @@
 """The runner: accepts submitted runs, queues them under the concurrency limit and supervises
 each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
 
-Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
+Folders under the data dir: work/<run_id> (the unpacked snapshot, the script's cwd; the zip is kept in
+snapshots/<id>.zip, see ../snapshots.py), runs/<run_id> (the
 runner's own files, see state.py), envs/<hash> (built environments). When scripts run as another
 user (`run_as`, see isolation.py), work/, envs/ and the scripts' homes are under the run root
 instead, outside the data dir (which is then 0700).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -20,11 +22,14 @@ from typing import Any
 
 from tailrun import _status as st
 from tailrun._exec.envs import EnvBuilder
+from tailrun._exec.files import CONSOLE_PATH
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import validate_run_id
 from ..compute.targets import Launch, build_targets
 from ..errors import InvalidArgument, NotFound
+from ..ignored_settings import ignored_line
+from ..snapshots import SNAPSHOT_PROPERTY, SnapshotStore
 from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
 from .queue import RunQueue
 from .recovery import recover
@@ -55,6 +60,7 @@ class Runner:
                  run_as: str | None = None, compute_config: dict[str, dict[str, Any]] | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
+        self.snapshots = SnapshotStore(self.data_dir)
         self.runs_root = self.data_dir / "runs"
         self.run_user = resolve_run_user(run_as) if run_as else None
         if self.run_user is None:
@@ -99,8 +105,8 @@ class Runner:
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
-        """Create the run (NotStarted), check its snapshot and hand it to its compute target
-        (local: unpacked and queued); returns the run."""
+        """Create the run (NotStarted), check its snapshot, keep the zip (see snapshots.py) and hand
+        the run to its compute target (local: unpacked and queued); returns the run."""
         run_id, definition = self._validate(spec)
         target = self.targets.get(str(definition.get("target") or "local"))
         self.start()
@@ -123,21 +129,27 @@ class Runner:
             (work_dir / "outputs").mkdir(exist_ok=True)
             if self.run_user is not None:
                 self.run_user.own(work_dir)
+            snapshot_id = self.snapshots.put(snapshot).snapshot_id
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
         if target.kind != "local":   # checked here; the target's job fetches the snapshot itself
             shutil.rmtree(work_dir, ignore_errors=True)
-            return self._launch_remote(target, spec, run_id, definition, snapshot)
+            return self._launch_remote(target, spec, run_id, definition, snapshot, snapshot_id)
         state = RunState(run_id=run_id, experiment=spec.experiment, definition=definition,
                          work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
                          home_dir=str(self.homes_root / run_id) if self.homes_root else "")
         state.folder.mkdir(parents=True, exist_ok=True)
-        state.console.touch()
+        # What the definition asks for that this runner cannot honour: the first line of the
+        # driver log, and a warning of the run (never dropped silently).
+        ignored = ignored_line(definition, platform.python_version())
+        state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        start = _run_start(spec, definition, snapshot)
-        rejected = writer.send([pb.Event(start=start)])
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        if ignored:
+            events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
+        rejected = writer.send(events)
         if rejected:
             state.forget()
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -146,9 +158,17 @@ class Runner:
         return self.store.get_run(run_id)
 
     def _launch_remote(self, target: Any, spec: pb.SubmitSpec, run_id: str, definition: dict[str, Any],
-                       snapshot: bytes) -> pb.RunInfo:
+                       snapshot: bytes, snapshot_id: str) -> pb.RunInfo:
+        """A run on another target: created, its ignored settings said (first console line and a
+        warning), then launched; a refusal by the target fails the run and reaches the client."""
         writer = RunWriter(self.store, run_id)
-        rejected = writer.send([pb.Event(start=_run_start(spec, definition, snapshot))])
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        # The interpreter on the target is not known here: no Python version to compare.
+        ignored = ignored_line(definition, None, distributes=True)
+        if ignored:
+            events += [pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())),
+                       writer.chunk(CONSOLE_PATH, 0, f"{ignored}\n".encode(), append=True)]
+        rejected = writer.send(events)
         if rejected:
             raise InvalidArgument(f"the run could not be created: {'; '.join(rejected)}")
         try:
@@ -329,16 +349,14 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot: bytes) -> pb.RunStart:
-    import hashlib
-
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment",
-                  "ContentSnapshotId": hashlib.sha256(snapshot).hexdigest()[:32]}
+    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),
         properties=properties, run_type="script", status=st.NOT_STARTED, time=time.time(),
+        submitted_by=spec.submitted_by,
         run_definition_json=spec.run_definition_json or "{}", target=str(definition.get("target") or "local"),
         script=str(script), arguments=[str(a) for a in definition.get("arguments") or []])

@@ -244,7 +244,7 @@ class Supervisor(threading.Thread):
 
     def _outcome(self, code: int | None) -> tuple[str, str | None]:
         script_final = self._script_final_status()
-        if script_final is not None:   # run.fail() in the script is final, whatever came after
+        if script_final is not None:   # run.fail()/cancel() in the script is final, whatever came after
             return script_final
         reason = self._stop_reason
         if reason == "cancel":
@@ -260,8 +260,9 @@ class Supervisor(threading.Thread):
             return st.COMPLETED, None
         return st.FAILED, failure_error(read_tail(self.state.console), code)
 
-    def _script_final_status(self) -> tuple[str, str] | None:
-        """(Failed, error JSON) if the script called `run.fail()` (the SDK writes STATUS_FILE)."""
+    def _script_final_status(self) -> tuple[str, str | None] | None:
+        """(Failed, error JSON) if the script called `run.fail()`, (Canceled, None) if it called
+        `run.cancel()` (the SDK writes STATUS_FILE)."""
         return script_final_status(self.state.home / STATUS_FILE, self.run_id, log)
 
     def _finish_stopped_early(self) -> None:

@@ -9,21 +9,18 @@ import io
 import os
 import stat
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tailrun._exec.files import CHUNK_BYTES
 
 from ..errors import InvalidArgument
-
-MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
-MAX_SNAPSHOT_FILES = 2000
+from ..snapshots import check_archive, safe_member
 
 
 def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
     """Unzip a submitted snapshot into `dest` (which must not exist yet); returns the file count.
 
-    The zip comes from a client, so every name is checked: relative, no '..', no links, within the
-    same size and file-count limits the SDK applies."""
+    The zip comes from a client, so every name is checked (see snapshots.check_archive)."""
     dest.mkdir(parents=True, exist_ok=False)
     if not snapshot:
         return 0
@@ -33,15 +30,9 @@ def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
         raise InvalidArgument(f"the snapshot is not a valid zip file: {exc}") from None
     with archive:
         infos = archive.infolist()
-        files = [i for i in infos if not i.is_dir()]
-        if len(files) > MAX_SNAPSHOT_FILES:
-            raise InvalidArgument(f"the snapshot has {len(files)} files, over the limit of {MAX_SNAPSHOT_FILES}")
-        total = sum(i.file_size for i in files)
-        if total > MAX_SNAPSHOT_BYTES:
-            raise InvalidArgument(f"the snapshot unpacks to {total} bytes, over the limit of "
-                                  f"{MAX_SNAPSHOT_BYTES // (1024 * 1024)} MB")
+        files = check_archive(archive)
         for info in infos:
-            target = dest / _safe_member(info)
+            target = dest / safe_member(info)
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
@@ -53,15 +44,3 @@ def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
             if mode:
                 os.chmod(target, mode | stat.S_IRUSR | stat.S_IWUSR)
     return len(files)
-
-
-def _safe_member(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    if "\\" in name or "\0" in name:
-        raise InvalidArgument(f"snapshot entry {name!r} has a backslash or NUL in its name")
-    path = PurePosixPath(name)
-    if path.is_absolute() or any(part in ("..", "") for part in name.rstrip("/").split("/")):
-        raise InvalidArgument(f"snapshot entry {name!r} is not a plain relative path")
-    if stat.S_ISLNK(info.external_attr >> 16):
-        raise InvalidArgument(f"snapshot entry {name!r} is a symbolic link")
-    return str(path)

@@ -17,6 +17,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import DEFAULT_MAX_FILE_BYTES, ArtifactStore, validate_run_id
 from ..errors import NotFound
+from . import environments as environments_mod
 from . import files as files_mod
 from . import ingest, queries, series, watch
 from .engine import Database, sqlite_url
@@ -164,6 +165,21 @@ class Store:
     def read_output(self, req: pb.ReadOutputRequest) -> pb.OutputText:
         with self.db.read() as conn:
             return files_mod.read_output(conn, self.artifacts, req)
+
+    # ------------------------------------------------------------ environments
+
+    def register_environment(self, name: str, definition_json: str) -> pb.EnvironmentInfo:
+        """The next version of `name`, or its latest when the definition equals it (environments.py)."""
+        return environments_mod.register(self.db, name, definition_json)
+
+    def get_environment(self, name: str, version: int = 0) -> pb.EnvironmentInfo:
+        """Version 0 = the latest; NotFound names the versions or environments that exist."""
+        with self.db.read() as conn:
+            return environments_mod.get(conn, name, version)
+
+    def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
+        with self.db.read() as conn:
+            return environments_mod.list_all(conn, name, latest)
 
     # ------------------------------------------------------------ watch
 

@@ -22,6 +22,7 @@ import pytest
 from recorder_reset import reset_recorder
 
 PARTITION = "debug"
+TOKEN = "slurm-test-token"   # so the jobs get run-scoped tokens, as on a shared service
 START_TIMEOUT = 60.0
 
 
@@ -165,6 +166,14 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
             os.environ["SLURM_CONF"] = previous
 
 
+@pytest.fixture(autouse=True)
+def fresh_recorder(service_factory: Callable[..., Any]) -> Iterator[None]:
+    """Each test's SDK recorders are closed before its services stop (nothing left to drain at exit)."""
+    reset_recorder()
+    yield
+    reset_recorder()
+
+
 @pytest.fixture
 def slurm_config(tmp_path: Path) -> Callable[..., dict[str, Any]]:
     """`slurm_config(**options)`: a compute config with target "cpu-cluster" on the test partition."""
@@ -180,16 +189,14 @@ def slurm_config(tmp_path: Path) -> Callable[..., dict[str, Any]]:
 def slurm_service(slurm_cluster: SlurmCluster, service_factory: Callable[..., Any],
                   slurm_config: Callable[..., dict[str, Any]]) -> Any:
     """A real service with the compute target "cpu-cluster" (the test cluster's partition)."""
-    return service_factory(compute_config=slurm_config())
+    return service_factory(compute_config=slurm_config(), token=TOKEN)
 
 
 @pytest.fixture
-def slurm_ws(slurm_service: Any) -> Iterator[Any]:
+def slurm_ws(slurm_service: Any) -> Any:
     from tailrun import Workspace
 
-    reset_recorder()
-    yield Workspace(address=slurm_service.address, token=slurm_service.token)
-    reset_recorder()
+    return Workspace(address=slurm_service.address, token=slurm_service.token)
 
 
 @pytest.fixture
@@ -208,14 +215,3 @@ def source_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
         return root
     return make
 
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    """Poll `check()` (the test's view of the store or of Slurm) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        time.sleep(0.05)

@@ -25,11 +25,8 @@ class ComputeTarget:
     partition's idle/allocated/down nodes) and `properties`."""
 
     def __init__(self, workspace: Any, name: str) -> None:
-        infos = _list(workspace)
-        found = next((info for info in infos if info.name == name), None)
-        if found is None:
-            raise not_found(name, [info.name for info in infos], workspace)
-        self._set(workspace, found)
+        self.workspace, self.name = workspace, name
+        self.get_status()
 
     @classmethod
     def _from_info(cls, workspace: Any, info: Any) -> "ComputeTarget":
@@ -52,7 +49,11 @@ class ComputeTarget:
 
     def get_status(self) -> str:
         """The target's state now ("Succeeded" when usable), read again from the service."""
-        self._set(self.workspace, ComputeTarget(self.workspace, self.name))
+        infos = _list(self.workspace)
+        found = next((info for info in infos if info.name == self.name), None)
+        if found is None:
+            raise not_found(self.name, [info.name for info in infos], self.workspace)
+        self._set(self.workspace, found)
         return self.provisioning_state
 
     def refresh_state(self) -> None:

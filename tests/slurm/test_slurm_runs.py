@@ -144,3 +144,27 @@ def _writers_of(service, run_id: str) -> set[str]:
     with service.store.db.read() as conn:
         rows = conn.execute(text("SELECT writer, owner FROM writers")).all()
     return {writer for writer, owner in rows if owner == f"run:{run_id}"}
+
+
+def test_compute_list_shows_the_partitions_live_state(slurm_ws, slurm_service, source_dir, tmp_path):
+    import subprocess
+    import sys
+
+    def listed() -> dict[str, list[str]]:
+        done = subprocess.run([sys.executable, "-m", "tailrun.cli", "compute", "list", "--address",
+                               slurm_service.address, "--token", slurm_service.token],
+                              capture_output=True, text=True, timeout=60, check=True)
+        return {line.split()[0]: line.split(None, 3) for line in done.stdout.splitlines()[1:]}
+
+    assert listed()["cpu-cluster"] == ["cpu-cluster", "slurm", "Succeeded",
+                                       "partition debug up: 1 idle, 0 allocated, 0 down"]
+    go = tmp_path / "go"
+    folder = source_dir({"train.py": f"import os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"})
+    run = Experiment(slurm_ws, "slurm-busy").submit(ScriptRunConfig(str(folder), script="train.py",
+                                                                    compute_target="cpu-cluster"))
+    wait_for("the node to show the job", lambda: listed()["cpu-cluster"][3] ==
+             "partition debug up: 0 idle, 1 allocated, 0 down")
+    target = slurm_ws.compute_targets["cpu-cluster"]
+    assert target.properties["jobs"] == "1" and target.provisioning_state == "Succeeded"
+    go.touch()
+    assert run.wait_for_completion()["status"] == "Completed"

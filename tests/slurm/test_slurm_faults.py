@@ -3,6 +3,8 @@ service restart while the job runs, a requeue; and bad input (a partition that d
 sbatch refusing the job, the Slurm tools missing)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tailrun import Experiment, ScriptRunConfig
@@ -81,9 +83,16 @@ print("done on attempt", attempt)
     wait_for("the first attempt", lambda: "attempt 0" in console(slurm_service, run.id))
     job = slurm_service.store.get_run(run.id).properties["slurm_job_id"]
     slurm_cluster.run("scontrol", "requeue", job)
-    # A requeued job waits (its BeginTime, two minutes on) before it is eligible again: start it now.
+    # A requeued job waits (its BeginTime, two minutes on) before it is eligible again: start it
+    # now, once its first attempt has left the node. Slurm revokes the job's credentials with a
+    # one-second granularity: an attempt started within the second of the revocation is killed
+    # ("Job credential revoked"), so the restart waits for the clock's next second.
     wait_for("the requeued job to be pending", lambda: slurm_cluster.run(
         "squeue", "--noheader", f"--jobs={job}", "--format=%T|%r").stdout.strip() == "PENDING|BeginTime")
+    wait_for("the node to be idle", lambda: slurm_cluster.run("sinfo", "--noheader", "--format=%T").stdout.strip()
+             == "idle")
+    requeued_at = int(time.time())
+    wait_for("the next second", lambda: time.time() >= requeued_at + 2)
     slurm_cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")
     details = run.wait_for_completion(raise_on_error=True)
     assert details["status"] == "Completed"

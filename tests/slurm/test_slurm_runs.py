@@ -112,7 +112,7 @@ def test_max_run_duration_is_the_time_limit(slurm_ws, slurm_service, slurm_clust
     assert "TimeLimit=00:02:00" in shown    # Slurm's own limit: whole minutes, the backstop
 
 
-def test_two_tasks_log_into_one_run_as_two_writers(slurm_ws, slurm_service, source_dir):
+def test_two_tasks_log_into_one_run_as_two_writers(slurm_ws, slurm_service, slurm_cluster, source_dir):
     from tailrun.runconfig import PyTorchConfiguration
 
     folder = source_dir({"train.py": """\
@@ -135,6 +135,26 @@ print("hello from rank", rank, "of", os.environ["WORLD_SIZE"], "master", os.envi
     assert "0: hello from rank 0 of 2" in console and "1: hello from rank 1 of 2" in console
     writers = _writers_of(slurm_service, run.id)
     assert len(writers) >= 3, writers   # the bootstrap and one per rank
+    job = slurm_service.store.get_run(run.id).properties["slurm_job_id"]
+    shown = slurm_cluster.run("scontrol", "show", "job", job).stdout
+    assert "NumNodes=1" in shown and "NumTasks=2" in shown
+
+
+def test_settings_slurm_cannot_honour_are_reported_and_distribution_is_not(slurm_ws, slurm_service, source_dir):
+    from tailrun import Environment
+    from tailrun.runconfig import MpiConfiguration
+
+    env = Environment("custom-image")
+    env.docker.base_image = "example.org/team/train:1"
+    config = ScriptRunConfig(str(source_dir({"train.py": "print('ok')\n"})), script="train.py",
+                             compute_target="cpu-cluster", environment=env,
+                             distributed_job_config=MpiConfiguration(process_count_per_node=1, node_count=1))
+    run = Experiment(slurm_ws, "slurm-ignored").submit(config)
+    details = run.wait_for_completion(raise_on_error=True)
+    ignored = [w for w in details["warnings"] if w.startswith("tailrun ignored: ")]
+    assert len(ignored) == 1 and "docker image example.org/team/train:1" in ignored[0]
+    assert "distributed" not in ignored[0]   # Slurm starts the nodes and processes itself
+    assert _console(slurm_service, run.id).startswith(ignored[0] + "\n[tailrun] Slurm job ")
 
 
 def _writers_of(service, run_id: str) -> set[str]:

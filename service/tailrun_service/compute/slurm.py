@@ -356,11 +356,12 @@ class SlurmCluster:
                 return st.FAILED, make_error(
                     "JobVanished", f"Slurm no longer knows job {jid} and the job did not report its end: it ended "
                     "while the service was not watching (a service restart), or slurmctld lost it"), False
+            reason = f", reason {state.reason}" if state.reason not in ("", "None") else ""
             return st.FAILED, make_error(
-                "JobDidNotReport", f"Slurm job {jid} ended {slurm_state} (exit code {state.exit_code}) on "
-                f"{state.nodes or 'its node'} without reporting the script's end: the job bootstrap "
-                f"(python -m tailrun.job) failed there; its output is in {job.target.work_dir}/slurm-{jid}.out "
-                "on that node"), False
+                "JobDidNotReport", f"Slurm job {jid} ended {slurm_state} (exit code {state.exit_code}{reason}) on "
+                f"{state.nodes or 'its node'} without reporting the script's end: Slurm could not start it, or "
+                f"the job bootstrap (python -m tailrun.job) failed there (its output, if it ran: "
+                f"{job.target.work_dir}/slurm-{jid}.out on that node)"), False
         if slurm_state in ("TIMEOUT", "DEADLINE"):
             return st.FAILED, make_error("TimeLimitExceeded", f"Slurm ended job {jid} at its time limit "
                                          f"({slurm_state})"), False

@@ -13,8 +13,9 @@ import grpc
 
 from ._channel import call_metadata, open_channel, tls_hint
 from ._settings import Settings
-from .exceptions import (AuthenticationError, InvalidRequest, NotFound, RunNotFound,
-                         ServiceError, ServiceUnavailable)
+from .exceptions import (AuthenticationError, InvalidRequest, ModelNotFoundException,
+                         ModelPathNotFoundException, NotFound, RunNotFound, ServiceError,
+                         ServiceUnavailable)
 from .v1 import tailrun_pb2 as pb
 from .v1 import tailrun_pb2_grpc as pb_grpc
 
@@ -190,6 +191,49 @@ class Client:
     def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
         req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
         return self._unary("ReadOutput", req, f"reading the output of run {run_id!r}", run_id)
+
+    # ------------------------------------------------------------------ models
+
+    def _model_error(self, exc: grpc.RpcError, what: str) -> ServiceError:
+        """Azure ML's exceptions for a missing model or model_path (the service's message as is)."""
+        details = (exc.details() if hasattr(exc, "details") else None) or ""
+        if exc.code() == grpc.StatusCode.NOT_FOUND and details.startswith("ModelNotFound"):
+            return ModelNotFoundException(details)
+        if exc.code() == grpc.StatusCode.NOT_FOUND and details.startswith("Could not locate the provided model_path"):
+            return ModelPathNotFoundException(details)
+        return self._error(exc, what)
+
+    def _model_call(self, method: str, request: Any, what: str, timeout: float | None = UNARY_TIMEOUT) -> Any:
+        try:
+            return getattr(self._tracker(), method)(request, timeout=timeout, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._model_error(exc, what) from None
+
+    def register_model(self, requests: Iterator[pb.RegisterModelRequest], name: str) -> pb.ModelInfo:
+        """RegisterModel: `requests` is the spec, then the files' chunks (none: the run's files).
+        No deadline: a large model takes as long as its upload."""
+        return self._model_call("RegisterModel", requests, f"registering model {name!r}", timeout=None)
+
+    def get_model(self, name: str, version: int = 0) -> pb.ModelInfo:
+        return self._model_call("GetModel", pb.GetModelRequest(name=name, version=version),
+                                f"reading model {name!r}")
+
+    def list_models(self, req: pb.ListModelsRequest) -> list[pb.ModelInfo]:
+        return list(self._model_call("ListModels", req, "listing models").models)
+
+    def update_model(self, req: pb.UpdateModelRequest) -> pb.ModelInfo:
+        return self._model_call("UpdateModel", req, f"updating model {req.name}:{req.version}")
+
+    def download_model(self, name: str, version: int) -> Iterator[pb.FileChunk]:
+        """The files of one version, chunk by chunk (each file's last chunk has `last`)."""
+        call = self._tracker().DownloadModel(pb.GetModelRequest(name=name, version=version),
+                                             metadata=self._metadata())
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise self._model_error(exc, f"downloading model {name}:{version}") from None
+        finally:
+            call.cancel()
 
     # ------------------------------------------------------------------ snapshots
 

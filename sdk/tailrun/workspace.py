@@ -37,7 +37,7 @@ class Workspace:
     - `location`: the service address, or `"local"` for the per-user local service;
     - `subscription_id` / `resource_group`: the values given (or from the config file), else
       `""` / `"local"`;
-    - `get_details()`, `experiments`, `environments`, `compute_targets`, `get_run(run_id)`,
+    - `get_details()`, `experiments`, `environments`, `compute_targets`, `models`, `get_run(run_id)`,
       `write_config()`.
     """
 
@@ -168,6 +168,12 @@ class Workspace:
         """The service's compute targets by name (`"local"` and those of its --compute-config)."""
         from .compute import ComputeTarget
         return {target.name: target for target in ComputeTarget.list(self)}
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Registered models by name, each the newest version (`Model` objects)."""
+        from .model import Model
+        return {model.name: model for model in Model.list(self, latest=True)}
 
     def get_run(self, run_id: str) -> Any:
         """The run with this id (`Run.get(workspace, run_id)`); RunNotFound if there is none."""

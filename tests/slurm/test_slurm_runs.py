@@ -188,3 +188,16 @@ def test_compute_list_shows_the_partitions_live_state(slurm_ws, slurm_service, s
     assert target.properties["jobs"] == "1" and target.provisioning_state == "Succeeded"
     go.touch()
     assert run.wait_for_completion()["status"] == "Completed"
+
+
+def test_tailrun_submit_to_a_target(slurm_service, source_dir):
+    import subprocess
+    import sys
+
+    folder = source_dir({"hello.py": "import sys\nprint('hello from', sys.argv[1])\n"})
+    done = subprocess.run([sys.executable, "-m", "tailrun.cli", "submit", "-C", str(folder), "hello.py",
+                           "--target", "cpu-cluster", "--wait", "--address", slurm_service.address,
+                           "--token", slurm_service.token, "--", "slurm"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "[tailrun] Slurm job " in done.stdout and "hello from slurm" in done.stdout

@@ -201,3 +201,22 @@ def test_tailrun_submit_to_a_target(slurm_service, source_dir):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "[tailrun] Slurm job " in done.stdout and "hello from slurm" in done.stdout
+
+
+def test_a_tls_service_gives_its_jobs_the_ca(service_factory, slurm_cluster, slurm_config, source_dir, tmp_path,
+                                             monkeypatch):
+    import subprocess
+
+    from tailrun import Workspace
+
+    cert, key = tmp_path / "service.pem", tmp_path / "service.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=service",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    service = service_factory(compute_config=slurm_config(), tls_cert=cert, tls_key=key)
+    monkeypatch.setenv("TAILRUN_CA", str(cert))
+    folder = source_dir({"train.py": "from tailrun import Run\nRun.get_context().log('tls', 1)\nprint('over tls')\n"})
+    run = Experiment(Workspace(address=service.address), "slurm-tls").submit(
+        ScriptRunConfig(str(folder), script="train.py", compute_target="cpu-cluster"))
+    assert run.wait_for_completion(raise_on_error=True)["status"] == "Completed"
+    assert run.get_metrics()["tls"] == 1 and "over tls" in _console(service, run.id)

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tailrun import _status as st
@@ -484,6 +485,11 @@ def batch_script(target: SlurmTarget, run_id: str, experiment: str) -> str:
              f"mkdir -p {q(work)} && exec >>{q(work)}/slurm-\"$SLURM_JOB_ID\".out 2>&1",
              "unset TAILRUN_HOME TAILRUN_CA TAILRUN_STATUS_FILE TAILRUN_OUTPUT_DIRECTORY"]
     lines += [f"export {name}={q(value)}" for name, value in settings.items()]
+    ca_file = target.cluster.runner.ctx.ca_file
+    if ca_file:   # a TLS service: the nodes verify it with the same CA as local scripts
+        ca = f"{work}/{run_id}-service-ca.pem"
+        lines += [f"cat > {q(ca)} <<'TAILRUN_CA_PEM'", Path(ca_file).read_text().strip(), "TAILRUN_CA_PEM",
+                  f"export TAILRUN_CA={q(ca)}"]
     lines.append(f"exec {q(target.python)} -m tailrun.job")
     return "\n".join(lines) + "\n"
 

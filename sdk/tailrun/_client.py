@@ -271,6 +271,13 @@ class Client:
         req = pb.ListEnvironmentsRequest(name=name, latest=latest)
         return list(self._unary("ListEnvironments", req, "listing environments").environments)
 
+    # ------------------------------------------------------------------ compute targets
+
+    def list_compute_targets(self) -> list[pb.ComputeTargetInfo]:
+        """The service's compute targets (`local` first) with their live state."""
+        return list(self._unary("ListComputeTargets", pb.ListComputeTargetsRequest(),
+                                "listing compute targets").targets)
+
     # ------------------------------------------------------------------ live events
 
     def watch(self, req: pb.WatchRequest | None = None, **fields: Any) -> "Watch":

@@ -165,7 +165,7 @@ class Workspace:
 
     @property
     def compute_targets(self) -> dict[str, Any]:
-        """Compute targets by name: only `"local"` (the service's own machine)."""
+        """The service's compute targets by name (`"local"` and those of its --compute-config)."""
         from .compute import ComputeTarget
         return {target.name: target for target in ComputeTarget.list(self)}
 

@@ -568,6 +568,18 @@ class Tracker(pb_grpc.TrackerServicer):
                         if last:
                             break
 
+    # ------------------------------------------------------------------ compute targets
+
+    async def ListComputeTargets(self, request: pb.ListComputeTargetsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListComputeTargets"):
+            if self.runner is None:
+                return pb.ListComputeTargetsResponse(targets=[pb.ComputeTargetInfo(
+                    name="local", kind="local", state="Unavailable",
+                    detail="this service does not run scripts (started with --no-runner)")])
+            targets = await self._blocking_read(self.runner.targets.describe_all)
+            return pb.ListComputeTargetsResponse(targets=targets)
+
+
 def _take(items: Any, count: int) -> list[Any]:
     """The next `count` items of an iterator (fewer at its end)."""
     return list(itertools.islice(items, count))

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "sync": ("tailrun.cli.sync", "upload spooled runs to the service", None),
     "submit": ("tailrun.cli.submit", "submit a script as a run", None),
     "cancel": ("tailrun.cli.submit", "cancel a submitted run", None),
+    "compute": ("tailrun.cli.compute", "list the service's compute targets (compute list)", None),
 }
 
 

@@ -192,11 +192,12 @@ class Workspace:
         return self._settings
 
     def _client(self) -> Any:
-        """The read client (created on first use: reads need a reachable service)."""
+        """The client for queries, submissions and registries (created on first use); with no
+        service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
                 from ._client import Client
-                self._client_obj = Client(self._settings)
+                self._client_obj = Client(self._settings, start_local=True)
             return self._client_obj
 
     def _recorder(self) -> Any:

@@ -2,9 +2,8 @@
 `script_params` and its environment in one object; `Experiment.submit(estimator)` turns it into a
 ScriptRunConfig.
 
-Differences from Azure ML: without `compute_target` the target is "local" (the only one the
-tailrun service has; Azure ML defaults to "amlcompute"); Docker and GPU image settings are accepted
-and ignored; `submit(est, script_params=...)` updates a copy of the estimator's script_params.
+Differences from Azure ML: without `compute_target` the target is "local" (the service's own
+machine; Azure ML defaults to "amlcompute"); Docker and GPU image settings are accepted and ignored; `submit(est, script_params=...)` updates a copy of the estimator's script_params.
 """
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from . import _lifecycle, _run_console, _status
 from .run_children import ChildrenMixin
 from .run_files import FilesMixin
 from .run_logging import EVENT, LoggingMixin, clean_artifact_path, fast_log
+from .run_models import ModelsMixin
 from .run_reads import ReadsMixin
 from .run_snapshots import SnapshotsMixin
 from .run_tags import TagsMixin, tag_value
@@ -51,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_RUN_ID, MAX_DISPLAY_NAME, MAX_DESCRIPTION, MAX_ERROR_MESSAGE = 256, 256, 5000, 3000
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
-class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, SnapshotsMixin):
+class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, SnapshotsMixin, ModelsMixin):
     """A run of an experiment: log metrics and files, set tags, read everything back."""
 
     def __init__(self, experiment: "Experiment", run_id: str, outputs: Any = None, **kwargs: Any) -> None:
@@ -76,6 +77,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         self._scalar_steps: dict[str, bool] = {}
         self._kinds: dict[str, int] = {}
         self._outputs: tuple[Path, str] | None = None
+        self._early_uploads: dict[str, tuple[int, int]] = {}   # outputs sent by register_model
         self._tee = False         # attached to the shared console tee
         self._owner = False       # this process started the run and finishes it
         self._submitted = False   # the context of a submitted run: the service owns its status
@@ -348,7 +350,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         folder, prefix = self._outputs
         if folder.is_dir():
             try:
-                self._queue_folder(prefix, folder)
+                self._queue_folder(prefix, folder, skip=self._early_uploads)
             except OSError as exc:  # an unreadable file must not keep the run from finishing
                 warnings.warn(f"tailrun: uploading {folder} for run {self._id} failed: {exc}", stacklevel=4)
 

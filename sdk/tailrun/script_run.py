@@ -28,7 +28,7 @@ from .environment import CondaDependencies, Environment
 from .estimator import Estimator
 from .exceptions import TailrunError
 from .run import Run, _user
-from .runconfig import RunConfiguration, _target_name
+from .runconfig import RunConfiguration
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment import Experiment
@@ -121,11 +121,6 @@ class ScriptRunConfig:
             raise UserErrorException("the run configuration has both a script and a command; give one")
         if not script and not command:
             raise UserErrorException("nothing to run: give ScriptRunConfig a script (or a command)")
-        target = _target_name(config.target)
-        if target != LOCAL_TARGET:
-            raise UserErrorException(
-                f"unknown compute target {target!r}: tailrun runs submitted scripts on the machine of "
-                f"its service, compute target {LOCAL_TARGET!r}")
         source = Path(self.source_directory)
         if not source.is_dir():
             raise UserErrorException(f"source_directory {str(self.source_directory)!r} is not a folder")
@@ -196,10 +191,12 @@ def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = 
     return ScriptRun._attach(experiment, run_id, info)
 
 
+TARGET_NOT_FOUND = "ComputeTargetNotFound: "   # how the service starts its refusal of an unknown target
+
+
 def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
     import grpc
 
-    from ._channel import call_metadata
     from .v1 import tailrun_pb2 as pb
 
     def requests() -> Iterator[pb.SubmitRequest]:
@@ -208,9 +205,12 @@ def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
             yield pb.SubmitRequest(snapshot_chunk=chunk)
 
     try:
-        return client._tracker().SubmitRun(requests(), timeout=SUBMIT_TIMEOUT,
-                                           metadata=call_metadata(client.settings))
+        tracker = client._tracker()   # resolves the service (and its token) first
+        return tracker.SubmitRun(requests(), timeout=SUBMIT_TIMEOUT, metadata=client._metadata())
     except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and (exc.details() or "").startswith(TARGET_NOT_FOUND):
+            from .exceptions import ComputeTargetException
+            raise ComputeTargetException(exc.details()) from None
         raise client._error(exc, f"submitting run {spec.run_id!r}") from None
 
 

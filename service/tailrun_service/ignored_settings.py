@@ -24,19 +24,21 @@ DEFAULT_SHM_SIZE = "2g"
 NO_DOCKER = "runs execute directly on the service's machine, without Docker"
 
 
-def ignored_line(definition: dict[str, Any], python_version: str | None) -> str | None:
-    """The one line for a run, or None when everything it asks for is honoured."""
-    items = ignored_settings(definition, python_version)
+def ignored_line(definition: dict[str, Any], python_version: str | None, distributes: bool = False) -> str | None:
+    """The one line for a run, or None when everything it asks for is honoured. `distributes`:
+    the target starts the nodes and processes of a distributed job itself (Slurm)."""
+    items = ignored_settings(definition, python_version, distributes)
     return IGNORED_PREFIX + "; ".join(items) if items else None
 
 
-def ignored_settings(definition: dict[str, Any], python_version: str | None) -> list[str]:
+def ignored_settings(definition: dict[str, Any], python_version: str | None, distributes: bool = False) -> list[str]:
     """Each setting that has no effect (or a different one), with the reason in parentheses."""
     items: list[str] = []
     env = _section(definition, "environment")
     items += _docker(_section(env, "docker"), _section(definition, "docker"))
     items += _python(_section(env, "python"), python_version)
-    items += _distribution(definition)
+    if not distributes:
+        items += _distribution(definition)
     compute = _section(definition, "amlcompute")
     for key in ("vm_size", "vm_priority"):
         if compute.get(key):

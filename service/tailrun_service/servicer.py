@@ -490,6 +490,96 @@ class Tracker(pb_grpc.TrackerServicer):
         return request.snapshot_id
 
 
+    # ------------------------------------------------------------------ models
+
+    async def RegisterModel(self, request_iterator: AsyncIterator[pb.RegisterModelRequest],
+                            context: grpc.aio.ServicerContext):
+        async with self._guard(context, "RegisterModel"):
+            first = await anext(request_iterator, None)
+            if first is None or first.WhichOneof("part") != "spec":
+                raise InvalidArgument("RegisterModel: the first message must be a RegisterModelSpec")
+            spec = first.spec
+            _reject_nul(spec)
+            registry = self.store.models
+            registry.check_spec(spec)
+            caller = self._caller(context)
+            if caller.is_run_scoped and not (
+                    spec.run_id and await self._blocking_read(self._scope(caller).contains, spec.run_id)):
+                raise PermissionDenied(f"a run-scoped token may register models only from its own run "
+                                       f"{caller.run_id!r} or its children, not from "
+                                       f"{'run ' + repr(spec.run_id) if spec.run_id else 'outside a run'}")
+            staging = await self._blocking_write(registry.stage)
+            try:
+                chunks = 0
+                async for part in request_iterator:
+                    if part.WhichOneof("part") != "file":
+                        raise InvalidArgument("RegisterModel: only file chunks may follow the RegisterModelSpec")
+                    chunk = part.file
+                    await self._blocking_write(staging.write_chunk, chunk.path, chunk.offset, chunk.data, chunk.last)
+                    chunks += 1
+                model_path = None
+                if not chunks:   # no files sent: register the run's own files under model_path
+                    if not spec.run_id:
+                        raise InvalidArgument("RegisterModel needs the model's files (FileChunk messages) "
+                                              "or a run_id whose files to register")
+                    model_path = await self._blocking_write(registry.stage_run_files, staging, spec.run_id,
+                                                            spec.model_path or spec.name)
+                return await self._blocking_write(registry.register, spec, staging, caller.principal, model_path)
+            except BaseException:
+                self._write_pool.submit(staging.discard)   # a failed registration leaves no files
+                raise
+
+    async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetModel"):
+            _reject_nul(request)
+            return await self._blocking_read(self.store.models.get, _require(request.name, "model name"),
+                                             request.version)
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListModels"):
+            _reject_nul(request)
+            return pb.ListModelsResponse(models=await self._blocking_read(self.store.models.list, request))
+
+    async def UpdateModel(self, request: pb.UpdateModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "UpdateModel"):
+            _reject_nul(request)
+            _require(request.name, "model name")
+            caller = self._caller(context)
+            if caller.is_run_scoped:
+                model = await self._blocking_read(self.store.models.get, request.name, request.version)
+                if not (model.run_id and await self._blocking_read(self._scope(caller).contains, model.run_id)):
+                    raise PermissionDenied(f"a run-scoped token may change only the models of its own run "
+                                           f"{caller.run_id!r} or its children, not {model.id}")
+            return await self._blocking_write(self.store.models.update, request)
+
+    async def DownloadModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "DownloadModel"):
+            _reject_nul(request)
+            registry = self.store.models
+            info = await self._blocking_read(registry.get, _require(request.name, "model name"), request.version)
+            for file in info.files:   # each file in chunks; the last chunk of a file has last=true
+                with await self._blocking_read(registry.open_file, info.name, info.version, file.path) as fh:
+                    offset = 0
+                    while True:
+                        data = await self._blocking_read(fh.read, FILE_CHUNK_BYTES)
+                        last = len(data) < FILE_CHUNK_BYTES
+                        yield pb.FileChunk(path=file.path, offset=offset, data=data, last=last)
+                        offset += len(data)
+                        if last:
+                            break
+
+    # ------------------------------------------------------------------ compute targets
+
+    async def ListComputeTargets(self, request: pb.ListComputeTargetsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListComputeTargets"):
+            if self.runner is None:
+                return pb.ListComputeTargetsResponse(targets=[pb.ComputeTargetInfo(
+                    name="local", kind="local", state="Unavailable",
+                    detail="this service does not run scripts (started with --no-runner)")])
+            targets = await self._blocking_read(self.runner.targets.describe_all)
+            return pb.ListComputeTargetsResponse(targets=targets)
+
+
 def _take(items: Any, count: int) -> list[Any]:
     """The next `count` items of an iterator (fewer at its end)."""
     return list(itertools.islice(items, count))

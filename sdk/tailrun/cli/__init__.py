@@ -21,9 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "export": ("tailrun.cli.export", "write a run or an experiment into a folder of plain files", None),
     "download": ("tailrun.cli.download", "download a run's files", None),
     "import": ("tailrun.cli.imports", "import runs from TensorBoard logs or an MLflow store", None),
+    "models": ("tailrun.cli.models", "list, show and download registered models", None),
     "sync": ("tailrun.cli.sync", "upload spooled runs to the service", None),
     "submit": ("tailrun.cli.submit", "submit a script as a run", None),
     "cancel": ("tailrun.cli.submit", "cancel a submitted run", None),
+    "compute": ("tailrun.cli.compute", "list the service's compute targets (compute list)", None),
 }
 
 

@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
 
 def _usage() -> str:
     lines = ["usage: tailrun COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_, _) in COMMANDS.items()]
+    width = max(map(len, COMMANDS)) + 2
+    lines += [f"  {name:<{width}}{help_}" for name, (_, help_, _) in COMMANDS.items()]
     lines += ["", "Run `tailrun COMMAND --help` for a command's options."]
     return "\n".join(lines)
 

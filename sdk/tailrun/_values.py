@@ -14,6 +14,7 @@ from typing import Any
 
 # Metric kinds as plain ints (the values of tailrun.v1.MetricKind), so no protobuf import is needed.
 KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_JSON = 1, 2, 3, 4, 5, 6
+KIND_SYSTEM = 7   # sampled CPU/memory/GPU figures (tailrun._system_metrics); no logging method
 KIND_METHOD = {KIND_SCALAR: "log", KIND_LIST: "log_list", KIND_ROW: "log_row",
                KIND_TABLE: "log_table", KIND_IMAGE: "log_image", KIND_JSON: "a JSON metric method"}
 
@@ -28,6 +29,10 @@ MAX_LIST_ITEMS = 1_000_000  # elements in one log_list call (an endless iterable
 # spaces and dots, because the user's notes use `Experiment(ws, 'my exp')`. No trailing space.
 EXPERIMENT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,254}$"
 _EXPERIMENT_NAME = re.compile(EXPERIMENT_NAME_RE)
+# Registered model names, exactly Azure ML's rule (checked by the SDK and by the service).
+MODEL_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,254}$"
+MODEL_NAME_RULE = ("it must only consist of letters, numbers, dashes, periods, or underscores, start with "
+                   "a letter or number, and be between 1 and 255 characters long")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _NATIVE = (int, float, str, bool, type(None))

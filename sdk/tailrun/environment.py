@@ -7,7 +7,9 @@ What the tailrun service does with it:
 - otherwise, with pip packages (or conda packages, installed with pip): a virtual environment built
   once per distinct package set on the service and reused; nothing to install: the service's own
   interpreter. Docker settings are kept in the definition and have no effect (runs execute
-  directly on the machine, without images: `build`, `build_local` and `get_image_details` say so).
+  directly on the machine, without images: `build`, `build_local` and `get_image_details` say so);
+  the run's "tailrun ignored: ..." warning names those the user set, as it names a python_version
+  other than the service's and conda packages (installed with pip from PyPI).
 - `environment_variables` are set for the script.
 Packages named `azureml-*` are skipped: tailrun replaces them.
 

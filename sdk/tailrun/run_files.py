@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from .exceptions import FileNotFoundInRun, NotFound
 from .run_logging import CHUNK, EVENT, clean_artifact_path
@@ -69,7 +69,9 @@ class FilesMixin:
         self._recorder().flush(300)
         return stored
 
-    def _queue_folder(self, prefix: str, folder: Path) -> list[str]:
+    def _queue_folder(self, prefix: str, folder: Path, skip: dict[str, tuple[int, int]] | None = None) -> list[str]:
+        """Queue every file under `folder` as `prefix/...`; a file in `skip` (target -> (size,
+        mtime_ns) when it was uploaded) that has not changed since is not sent again."""
         stored = []
         files, outside = _walk_files(folder)
         for link, points_to in outside:
@@ -78,6 +80,8 @@ class FilesMixin:
                 f"{points_to!r}, outside the folder {str(folder)!r}")
         for file in sorted(files):
             target = f"{prefix}/{file.relative_to(folder).as_posix()}"
+            if skip and skip.get(target) == _stat_key(file):
+                continue
             self._queue_file(target, file)
             stored.append(target)
         return stored
@@ -151,22 +155,39 @@ class FilesMixin:
         return written
 
     def _download_to(self, name: str, dest: Path) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    for data in self._client().read_file(self._id, name):
-                        out.write(data)
-                except NotFound as exc:
-                    raise FileNotFoundInRun(f"run {self._id} has no file {name!r}") from exc
-            os.replace(tmp, dest)
-        except BaseException:
+        download(self._client(), self._id, name, dest)
+
+
+def download(client: Any, run_id: str, name: str, dest: Path,
+             progress: Callable[[int], None] | None = None) -> int:
+    """Write the run file `name` to `dest` (through a temporary file in the same folder, renamed
+    at the end: never a half-written `dest`); `progress(nbytes)` after each chunk. Returns the size."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
             try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+                for data in client.read_file(run_id, name):
+                    out.write(data)
+                    size += len(data)
+                    if progress is not None:
+                        progress(len(data))
+            except NotFound as exc:
+                raise FileNotFoundInRun(f"run {run_id} has no file {name!r}") from exc
+        os.replace(tmp, dest)
+        return size
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def _walk_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:

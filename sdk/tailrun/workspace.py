@@ -37,7 +37,7 @@ class Workspace:
     - `location`: the service address, or `"local"` for the per-user local service;
     - `subscription_id` / `resource_group`: the values given (or from the config file), else
       `""` / `"local"`;
-    - `get_details()`, `experiments`, `environments`, `compute_targets`, `get_run(run_id)`,
+    - `get_details()`, `experiments`, `environments`, `compute_targets`, `models`, `get_run(run_id)`,
       `write_config()`.
     """
 
@@ -165,14 +165,28 @@ class Workspace:
 
     @property
     def compute_targets(self) -> dict[str, Any]:
-        """Compute targets by name: only `"local"` (the service's own machine)."""
+        """The service's compute targets by name (`"local"` and those of its --compute-config)."""
         from .compute import ComputeTarget
         return {target.name: target for target in ComputeTarget.list(self)}
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Registered models by name, each the newest version (`Model` objects)."""
+        from .model import Model
+        return {model.name: model for model in Model.list(self, latest=True)}
 
     def get_run(self, run_id: str) -> Any:
         """The run with this id (`Run.get(workspace, run_id)`); RunNotFound if there is none."""
         from .run import Run
         return Run.get(self, run_id)
+
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The URI for `mlflow.set_tracking_uri()`: `tailrun://HOST:PORT` (`tailrun://` for the
+        per-user local service). MLflow's fluent API and MlflowClient then log to and read from
+        this service through tailrun's MLflow plugin (the `mlflow` extra). The token is not part
+        of the URI; this process's MLflow uses this workspace's token (elsewhere: TAILRUN_TOKEN)."""
+        from ._mlflow_uri import tracking_uri
+        return tracking_uri(self._settings)
 
     # --------------------------------------------------------------- what others use
 
@@ -186,11 +200,12 @@ class Workspace:
         return self._settings
 
     def _client(self) -> Any:
-        """The read client (created on first use: reads need a reachable service)."""
+        """The client for queries, submissions and registries (created on first use); with no
+        service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
                 from ._client import Client
-                self._client_obj = Client(self._settings)
+                self._client_obj = Client(self._settings, start_local=True)
             return self._client_obj
 
     def _recorder(self) -> Any:

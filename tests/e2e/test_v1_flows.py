@@ -116,8 +116,13 @@ def _as_tailrun(code: str) -> str:
 
 
 def _lines(stdout: str, key: str) -> list[str]:
-    return [line.split(None, 1)[1] if " " in line else "" for line in stdout.splitlines()
-            if line.split(" ", 1)[0] == key]
+    """The rest of each printed line whose first word is `key`."""
+    found = []
+    for line in stdout.splitlines():
+        first, _, rest = line.partition(" ") if " " in line.split("\t", 1)[0] else line.partition("\t")
+        if first == key:
+            found.append(rest)
+    return found
 
 
 def test_a_v1_notebook_and_its_training_script_run_with_only_the_imports_changed(run_script, tmp_path):

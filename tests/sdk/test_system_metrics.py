@@ -18,12 +18,11 @@ import pytest
 from tailrun import Experiment, RunConfiguration, ScriptRunConfig
 from tailrun.v1 import tailrun_pb2 as pb
 
+from system_metrics_kit import BASE_NAMES, FAST, SUBMITTED
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sampled from Linux's /proc")
 
-FAST = {"TAILRUN_SYSTEM_METRICS_INTERVAL": "0.2"}
 MIB = 1024 * 1024
-BASE_NAMES = {"cpu_percent", "memory_rss_mb", "memory_percent", "machine_memory_used_mb", "disk_read_mb_per_s",
-              "disk_write_mb_per_s", "net_recv_mb_per_s", "net_sent_mb_per_s"}
 
 # A script prelude: a start_logging run, and a way to wait until the service holds more samples.
 PRELUDE = """
@@ -434,28 +433,6 @@ def test_forking_while_sampling_never_hangs_a_child_and_children_skip_nvml(run_s
 
 
 # ---------------------------------------------------------------- submitted runs: the runner samples
-
-# The script daemonizes a worker (fork, the middle process exits): reparented away from the
-# script, the worker is still in the run's process group, so the runner still counts it.
-SUBMITTED = """
-import json, os, subprocess, sys, time
-from tailrun import Run
-run = Run.get_context()
-run.log("x", 1.0)
-worker = ("import os, sys\\nif os.fork(): os._exit(0)\\nb = bytearray(96 << 20)\\n"
-          "for i in range(0, len(b), 4096): b[i] = 1\\nprint(os.getpid(), flush=True)\\nsys.stdin.read()\\n")
-middle = subprocess.Popen([sys.executable, "-c", worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-pid = int(middle.stdout.readline())
-middle.wait()
-assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) != os.getpid()   # not our child
-def count():
-    return len(run.get_system_metrics().get("memory_rss_mb", []))
-wanted = count() + 3
-while count() < wanted:
-    time.sleep(0.05)
-middle.stdin.close()   # the worker's stdin: it ends
-"""
-
 
 def _source(tmp_path: Path, script: str) -> str:
     folder = tmp_path / "source"

@@ -1,8 +1,9 @@
 """The Store: the one object the servicer and the runner talk to (contract in docs/ARCHITECTURE.md).
 
-It owns the database (SQLite in the data dir, or PostgreSQL) and the artifact files under
-<data_dir>/artifacts. Each method is a short transaction, safe to call from many threads;
-several processes (service replicas) may share one PostgreSQL database.
+It owns the database (SQLite in the data dir, or PostgreSQL), the artifact files under
+<data_dir>/artifacts and the model registry (`store.models`, files under <data_dir>/models).
+Each method is a short transaction, safe to call from many threads; several processes (service
+replicas) may share one PostgreSQL database.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import DEFAULT_MAX_FILE_BYTES, ArtifactStore, validate_run_id
 from ..errors import NotFound
+from ..model_files import ModelFileStore
 from . import environments as environments_mod
 from . import files as files_mod
 from . import ingest, queries, series, watch
@@ -24,6 +26,7 @@ from .engine import Database, sqlite_url
 from .ingest import ApplyResult
 from .integrity import StoreIntegrity
 from .migrate import upgrade_to_head
+from .models import ModelRegistry
 from .schema import runs
 
 
@@ -32,6 +35,9 @@ class Store:
         self.db = db
         self.artifacts = artifacts
         self.integrity = integrity
+        # <data_dir>/models beside <data_dir>/artifacts; a model file has the run-file size limit
+        self.models = ModelRegistry(db, artifacts, ModelFileStore(artifacts.root.parent / "models",
+                                                                  artifacts.max_file_bytes))
         if integrity is not None:
             db.write_guard = integrity.require
         self._changes = watch.ChangeNotifier(self.last_event_id)

@@ -121,6 +121,10 @@ class TrackerClient:
     def list_experiments(self) -> list[pb.Experiment]:
         return list(self._call("ListExperiments", pb.ListExperimentsRequest(view_type="ActiveOnly")).experiments)
 
+    def get_experiment(self, name: str) -> pb.Experiment | None:
+        found = self._call("ListExperiments", pb.ListExperimentsRequest(view_type="All", name=name)).experiments
+        return found[0] if found else None
+
     def list_runs(self, experiment: str = "", parent_run_id: str = "", include_children: bool = False,
                   metric_columns: list[str] | tuple[str, ...] = (), offer_names: bool = True) -> RunListing:
         """Every page of the list, each run with only the last values of `metric_columns`, and

@@ -49,6 +49,7 @@ class RunsFetched(Message):
 
 
 class CompareScreen(LiveScreen):
+    HELP_TITLE = "Compare"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
         Binding("l", "toggle_log", "Log scale", id="log", tooltip="Logarithmic y axis"),

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Label, SelectionList, Static
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import OpenRun, RunsLoaded
+from ..messages import OpenRun, RunCountLoaded, RunsLoaded
 from ..widgets.filter_bar import FilterBar
 from ..widgets.run_table import RunTable
 from .base import LiveScreen
@@ -28,13 +28,23 @@ def empty_hint(experiment: str) -> str:
             f"New runs appear here as soon as they start.")
 
 
+def run_count(top_level: int, every: int) -> str:
+    """`3 runs`, `1 run + 3 child runs`: the experiments list counts child runs, this list does not."""
+    text = f"{top_level} run" + ("" if top_level == 1 else "s")
+    children = every - top_level
+    if children > 0:
+        text += f" + {children} child run" + ("" if children == 1 else "s")
+    return text
+
+
 class MetricChooser(ModalScreen[list[str]]):
     """Pick the metrics whose last value is shown as a column."""
 
+    # Enter is the list's own "toggle" key: the modal takes it first, so Enter applies.
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel"),
-                Binding("enter", "accept", "Apply", id="chooser-apply")]
+                Binding("enter", "accept", "Apply", id="chooser-apply", priority=True)]
 
-    AUTO_FOCUS = "#runs"
+    AUTO_FOCUS = "#metric-list"
 
     def __init__(self, names: list[str], chosen: list[str]) -> None:
         super().__init__()
@@ -42,8 +52,9 @@ class MetricChooser(ModalScreen[list[str]]):
         self.chosen = chosen
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="chooser"):
-            yield Label("Metric columns — space toggles, enter applies, esc cancels")
+        with Vertical(id="chooser") as box:
+            box.border_title = "Metric columns"
+            yield Label("space toggles · enter applies · esc cancels", id="chooser-keys")
             yield SelectionList[str](*[(fmt.user_text(n), n, n in self.chosen) for n in self.names],
                                      id="metric-list")
 
@@ -55,6 +66,7 @@ class MetricChooser(ModalScreen[list[str]]):
 
 
 class RunsScreen(LiveScreen):
+    HELP_TITLE = "Runs"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
         Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, else back to experiments"),
@@ -72,6 +84,8 @@ class RunsScreen(LiveScreen):
         self._chosen: list[str] | None = None
         self._note = ""
         self._values_dirty = False
+        self._run_count = 0            # child runs included, from the experiment
+        self._children_seen: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -85,7 +99,7 @@ class RunsScreen(LiveScreen):
         extra = f"  /{table.needle}" if table.needle else ""
         sel = f"  [{len(table.selected)} selected]" if table.selected else ""
         note = f"  {self._note}" if self._note else ""
-        return f"experiments › {self.experiment} ({len(table.runs)} runs){extra}{sel}{note}"
+        return f"experiments › {self.experiment} ({run_count(len(table.runs), self._run_count)}){extra}{sel}{note}"
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -103,6 +117,16 @@ class RunsScreen(LiveScreen):
         # Only the shown columns' values come back: a run may have 10,000 metrics.
         listing = self.client.list_runs(self.experiment, metric_columns=columns)
         self.post_message(RunsLoaded(self.experiment, listing.runs, listing.metric_names, columns))
+        self.load_count()
+
+    @work(thread=True, exclusive=True, group="run-count", exit_on_error=False)
+    def load_count(self) -> None:
+        exp = self.client.get_experiment(self.experiment)
+        self.post_message(RunCountLoaded(self.experiment, exp.run_count if exp else 0))
+
+    def on_run_count_loaded(self, message: RunCountLoaded) -> None:
+        self._run_count = message.run_count
+        self.refresh_status()
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.clear_problem()
@@ -138,7 +162,12 @@ class RunsScreen(LiveScreen):
             kind = event.WhichOneof("kind")
             if kind == "run":
                 if event.run.parent_run_id and event.run.run_id not in table.runs:
+                    if event.run.run_id not in self._children_seen:
+                        self._children_seen.add(event.run.run_id)
+                        self.load_count()   # a new child run: the count in the title grows
                     continue  # child runs are shown on their parent's Overview
+                if event.run.run_id not in table.runs:
+                    self.load_count()
                 table.runs[event.run.run_id] = _merged(table.runs.get(event.run.run_id), event.run)
                 changed = True
             elif kind == "metrics" and event.metrics.kind in (0, 1):

@@ -89,6 +89,7 @@ class MetricPlot(PlotextPlot):
 
 class MetricsView(ReportsWorkerErrors, VerticalScroll):
     """The Metrics tab of a run."""
+    HELP_TITLE = "Metrics tab"
 
     BINDINGS = [
         Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),

@@ -43,6 +43,7 @@ class SeriesLoaded(Message):
     name: str
     series: pb.SeriesResponse
     tail: int = 0
+    last: tuple[float, float] | None = None   # the true last point of a downsampled series
 
 
 @dataclass

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -84,6 +85,9 @@ def describe_run(run: pb.RunInfo, now: float) -> Group:
 
 
 class OverviewView(VerticalScroll):
+    BINDINGS = [Binding("j", "move(1)", "Down", show=False, id="down-j"),
+                Binding("k", "move(-1)", "Up", show=False, id="up-k")]
+
     def __init__(self, clock: Callable[[], float], id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
@@ -139,6 +143,17 @@ class OverviewView(VerticalScroll):
             table.move_cursor(row=min(row, len(self.children_runs) - 1), animate=False)
             if self.has_focus:   # the first child appeared: j and enter now move in and open it
                 table.focus()
+
+    def action_move(self, delta: int) -> None:
+        """j/k: through the child runs when there are some, else scroll (vim keys, as in the lists)."""
+        table = self.query_one("#children", DataTable)
+        if table.display:
+            table.focus()
+            table.move_cursor(row=max(0, table.cursor_row + delta))
+        elif delta > 0:
+            self.scroll_down()
+        else:
+            self.scroll_up()
 
     @on(DataTable.RowSelected, "#children")
     def _open_child(self, event: DataTable.RowSelected) -> None:

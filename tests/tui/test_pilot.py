@@ -352,9 +352,11 @@ async def test_help_names_the_panes_and_lists_only_the_shown_tab(make_app: Any) 
             assert other_tab not in text, other_tab
 
 
-async def test_image_logged_by_a_live_script_while_another_tab_is_shown(make_app: Any, seeded: Any,
-                                                                       tmp_path: Path) -> None:
-    """A real script logs `log_image(name, plot=fig)` while the UI shows the Overview."""
+@pytest.mark.parametrize("away", ["help", "other_tab"])
+async def test_image_logged_by_a_live_script_while_the_images_are_not_shown(make_app: Any, seeded: Any,
+                                                                           tmp_path: Path, away: str) -> None:
+    """A real script logs `log_image(name, plot=fig)` while the UI shows the help over the run
+    (the run screen's live feed is paused), or another tab; then `r` and the Images tab show it."""
     import os
     import subprocess
     import sys
@@ -382,12 +384,18 @@ async def test_image_logged_by_a_live_script_while_another_tab_is_shown(make_app
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         run_id = (tmp_path / "run_id").read_text()
-        app = make_app(run_id=run_id)
+        app = make_app(run_id=run_id, tab="images" if away == "help" else "overview")
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
+            if away == "help":
+                await pilot.press("question_mark")
+                await settle(pilot)
             (tmp_path / "go").touch()
             await _until(pilot, lambda: (tmp_path / "logged").exists(), timeout=30)
-            await pilot.press("5")
+            if away == "help":
+                await pilot.press("escape", "r")
+            else:
+                await pilot.press("5")
             await settle(pilot)
             images = app.screen.query_one("#images-view")
             await _until(pilot, lambda: len(images.entries) == 1)

@@ -48,12 +48,19 @@ class MetricPlot(PlotextPlot):
         self.dirty = True
         self._generation = 0   # bumped by replot(): the cached frame below is stale
         self._frame: tuple[tuple, Any] | None = None
+        self._x_range: tuple[float, float] | None = None   # of the drawn points, for the ticks
 
     def render(self) -> Any:
         """plotext rebuilds the whole chart on every render (tens of ms for a big one), and Textual
         renders again when a tab is shown: keep the last frame while data, size and theme stay."""
         key = (self._generation, self.size, self.app.theme)
         if self._frame is None or self._frame[0] != key:
+            if self._x_range is not None:
+                # Steps are whole numbers: no `161.5` on the axis; about one tick per 12 columns
+                # of the width it is drawn at (known here, not when the data changed).
+                ticks = integer_ticks(*self._x_range, max(3, self.size.width // 12))
+                if ticks:
+                    self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
             self._frame = (key, super().render())
         return self._frame[1]
 
@@ -106,11 +113,7 @@ class MetricPlot(PlotextPlot):
             drew = True
         if self.log_scale and drew:
             plt.yscale("log")
-        if drew:
-            # Steps are whole numbers: no `161.5` on the axis; about one tick per 12 columns.
-            ticks = integer_ticks(lo, hi, max(3, (self.size.width or 60) // 12))
-            if ticks:
-                plt.xticks(ticks, [f"{t:,}" for t in ticks])
+        self._x_range = (lo, hi) if drew else None
         if not drew:
             note = "loading…" if len(loaded) < len(self.series) else (
                 "no positive values for a log scale" if self.log_scale and total else "no numeric points yet")

@@ -316,7 +316,7 @@ async def test_runs_list_sorts_by_metric_one_notation_and_space_keeps_the_cursor
 
 
 async def test_metric_chooser_works_from_the_keyboard(make_app: Any) -> None:
-    from textual.widgets import SelectionList
+    from textual.widgets import OptionList
 
     from tailrun_tui.screens.runs import MetricChooser
 
@@ -327,15 +327,15 @@ async def test_metric_chooser_works_from_the_keyboard(make_app: Any) -> None:
         assert table.metric_columns == ["accuracy", "loss", "lr"]
         await pilot.press("m")
         await settle(pilot)
-        assert isinstance(app.screen, MetricChooser)
-        assert isinstance(app.focused, SelectionList)
+        assert isinstance(app.screen, MetricChooser) and isinstance(app.focused, OptionList)
         text = screen_text(app)
-        assert "Metric columns" in text and "esc cancels" in text
-        await pilot.press("space")                      # accuracy off
-        assert "accuracy" not in app.focused.selected
+        assert "Metric columns" in text and "esc cancels" in text and "[x] accuracy" in text
+        await pilot.press("space")                      # accuracy off, and it shows
+        assert "[ ] accuracy" in screen_text(app) and "[x] loss" in screen_text(app)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RunsScreen) and table.metric_columns == ["loss", "lr"]
+        assert not table.selected                       # the keys went to the chooser only
 
 
 async def test_help_names_the_panes_and_lists_only_the_shown_tab(make_app: Any) -> None:

@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, SelectionList, Static
+from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from tailrun.v1 import tailrun_pb2 as pb
 
@@ -37,29 +38,55 @@ def run_count(top_level: int, every: int) -> str:
     return text
 
 
-class MetricChooser(ModalScreen[list[str]]):
-    """Pick the metrics whose last value is shown as a column."""
+class ChooserList(OptionList):
+    """The chooser's list owns space and enter, so keys typed fast are handled in order (a
+    screen-level priority key would overtake a space still queued for the list)."""
 
-    # Enter is the list's own "toggle" key: the modal takes it first, so Enter applies.
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel"),
-                Binding("enter", "accept", "Apply", id="chooser-apply", priority=True)]
+    BINDINGS = [Binding("enter", "screen.accept", "Apply", id="chooser-apply"),
+                Binding("space", "screen.toggle", "Toggle", id="chooser-toggle")]
+
+
+class MetricChooser(ModalScreen[list[str]]):
+    """Pick the metrics whose last value is shown as a column. Each line says `[x]` or `[ ]`:
+    a checkbox told apart by colour alone does not show its state (nor under NO_COLOR)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel")]
 
     AUTO_FOCUS = "#metric-list"
 
     def __init__(self, names: list[str], chosen: list[str]) -> None:
         super().__init__()
         self.names = names
-        self.chosen = chosen
+        self.chosen = set(chosen)
+
+    def _prompt(self, name: str) -> Text:
+        text = Text("[x] " if name in self.chosen else "[ ] ", style="bold")
+        return text.append_text(fmt.user_text(name))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="chooser") as box:
             box.border_title = "Metric columns"
             yield Label("space toggles · enter applies · esc cancels", id="chooser-keys")
-            yield SelectionList[str](*[(fmt.user_text(n), n, n in self.chosen) for n in self.names],
-                                     id="metric-list")
+            yield ChooserList(*[Option(self._prompt(n), id=n) for n in self.names], id="metric-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected, "#metric-list")
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        self.action_toggle(event.option_index)   # a click toggles, as space does
+
+    def action_toggle(self, at: int | None = None) -> None:
+        options = self.query_one(OptionList)
+        at = options.highlighted if at is None else at
+        if at is None:
+            return
+        name = self.names[at]
+        self.chosen.symmetric_difference_update({name})
+        options.replace_option_prompt_at_index(at, self._prompt(name))
 
     def action_accept(self) -> None:
-        self.dismiss(list(self.query_one(SelectionList).selected))
+        self.dismiss([n for n in self.names if n in self.chosen])
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -533,5 +533,6 @@ async def test_ui_started_before_the_service_connects_by_itself(service_factory:
         await _until(pilot, lambda: "late-exp" in screen_text(app), timeout=20)   # no `r` pressed
         await _until(pilot, lambda: "● live" in screen_text(app))
         text = screen_text(app)
-        assert "cannot reach" not in text                     # no stale line, no stale toast
+        assert "cannot reach" not in text                     # no stale line
+        assert not [n for n in app._notifications if "cannot reach" in n.message]   # nor a stale toast
         assert f"127.0.0.1:{port}" in text                   # the status line names the service

@@ -30,3 +30,12 @@ def test_bare_import_does_not_load_grpc() -> None:
     modules = _modules_after("import tailrun")
     assert "tailrun" in modules
     assert _offending(modules, ("grpc", "google.protobuf")) == []
+
+
+def test_integrations_are_not_loaded_by_tailrun_and_load_no_framework_themselves() -> None:
+    frameworks = ("torch", "lightning", "keras", "transformers", "tensorflow")
+    plain = _modules_after("import tailrun\nfrom tailrun import Workspace, Experiment, Run")
+    assert _offending(plain, ("tailrun.integrations", *frameworks)) == []
+    logging_only = _modules_after("from tailrun.integrations.logging import TailrunHandler")
+    assert "tailrun.integrations.logging" in logging_only
+    assert _offending(logging_only, frameworks) == []

@@ -21,11 +21,13 @@ _EXPORTS = {
     "Environment": "tailrun.script_run",
     "Estimator": "tailrun.script_run",
     "RunDetails": "tailrun.widgets",
+    "Model": "tailrun.model",
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment import Experiment
+    from .model import Model
     from .run import Run
     from .script_run import Environment, Estimator, RunConfiguration, ScriptRunConfig
     from .widgets import RunDetails

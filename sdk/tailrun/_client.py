@@ -7,30 +7,37 @@ message that names the address and what to do, instead of a raw `_InactiveRpcErr
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterator, TypeVar
 
 import grpc
 
 from ._channel import call_metadata, open_channel, tls_hint
 from ._settings import Settings
-from .exceptions import (AuthenticationError, InvalidRequest, NotFound, RunNotFound,
-                         ServiceError, ServiceUnavailable)
+from .exceptions import (AuthenticationError, InvalidRequest, ModelNotFoundException,
+                         ModelPathNotFoundException, NotFound, RunNotFound, ServiceError,
+                         ServiceUnavailable)
 from .v1 import tailrun_pb2 as pb
 from .v1 import tailrun_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 UNARY_TIMEOUT = 60.0
+TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
+SNAPSHOT_CHUNK = 1024 * 1024
 
 
-def resolve_read_settings(settings: Settings) -> Settings:
-    """Where to read from: the configured address, else the per-user local service if it runs.
+def resolve_read_settings(settings: Settings, start_local: bool = False) -> Settings:
+    """Where to send queries: the configured address, else the per-user local service if it runs.
 
-    Reads never start a service (an empty new one could not answer anything useful)."""
+    Only a Workspace's client starts the local service (`start_local`): its calls also submit and
+    register, and list compute targets, which a new service can answer. The query commands and
+    RunDetails never start one (an empty new service could not answer them)."""
     if settings.address:
         return settings
-    from ._local import local_service
+    from ._local import local_service, server_installed, start_local_service
     from ._settings import home_dir
     found = local_service(home_dir())
+    if not found and start_local and server_installed():
+        found = start_local_service(home_dir())
     if not found:
         raise ServiceUnavailable(
             "no tailrun service is configured or running: set TAILRUN_ADDRESS, pass "
@@ -41,8 +48,9 @@ def resolve_read_settings(settings: Settings) -> Settings:
 class Client:
     """A lazily connected client of the Tracker service. Thread-safe; one channel per client."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, start_local: bool = False) -> None:
         self.settings = settings
+        self.start_local = start_local
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
         self._stub: pb_grpc.TrackerStub | None = None
@@ -51,7 +59,7 @@ class Client:
     @property
     def address(self) -> str:
         if self._resolved is None:
-            self._resolved = resolve_read_settings(self.settings)
+            self._resolved = resolve_read_settings(self.settings, self.start_local)
         return self._resolved.address or ""
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
@@ -188,6 +196,92 @@ class Client:
     def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
         req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
         return self._unary("ReadOutput", req, f"reading the output of run {run_id!r}", run_id)
+
+    # ------------------------------------------------------------------ models
+
+    def _model_error(self, exc: grpc.RpcError, what: str) -> ServiceError:
+        """Azure ML's exceptions for a missing model or model_path (the service's message as is)."""
+        details = (exc.details() if hasattr(exc, "details") else None) or ""
+        if exc.code() == grpc.StatusCode.NOT_FOUND and details.startswith("ModelNotFound"):
+            return ModelNotFoundException(details)
+        if exc.code() == grpc.StatusCode.NOT_FOUND and details.startswith("Could not locate the provided model_path"):
+            return ModelPathNotFoundException(details)
+        return self._error(exc, what)
+
+    def _model_call(self, method: str, request: Any, what: str, timeout: float | None = UNARY_TIMEOUT) -> Any:
+        try:
+            return getattr(self._tracker(), method)(request, timeout=timeout, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._model_error(exc, what) from None
+
+    def register_model(self, requests: Iterator[pb.RegisterModelRequest], name: str) -> pb.ModelInfo:
+        """RegisterModel: `requests` is the spec, then the files' chunks (none: the run's files).
+        No deadline: a large model takes as long as its upload."""
+        return self._model_call("RegisterModel", requests, f"registering model {name!r}", timeout=None)
+
+    def get_model(self, name: str, version: int = 0) -> pb.ModelInfo:
+        return self._model_call("GetModel", pb.GetModelRequest(name=name, version=version),
+                                f"reading model {name!r}")
+
+    def list_models(self, req: pb.ListModelsRequest) -> list[pb.ModelInfo]:
+        return list(self._model_call("ListModels", req, "listing models").models)
+
+    def update_model(self, req: pb.UpdateModelRequest) -> pb.ModelInfo:
+        return self._model_call("UpdateModel", req, f"updating model {req.name}:{req.version}")
+
+    def download_model(self, name: str, version: int) -> Iterator[pb.FileChunk]:
+        """The files of one version, chunk by chunk (each file's last chunk has `last`)."""
+        call = self._tracker().DownloadModel(pb.GetModelRequest(name=name, version=version),
+                                             metadata=self._metadata())
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise self._model_error(exc, f"downloading model {name}:{version}") from None
+        finally:
+            call.cancel()
+
+    # ------------------------------------------------------------------ snapshots
+
+    def put_snapshot(self, run_id: str, zipped: IO[bytes]) -> pb.SnapshotInfo:
+        """Send a zip (read from `zipped` in 1 MiB chunks) as a snapshot of the run."""
+        def chunks() -> Iterator[pb.SnapshotChunk]:
+            yield pb.SnapshotChunk(run_id=run_id, data=zipped.read(SNAPSHOT_CHUNK))
+            while data := zipped.read(SNAPSHOT_CHUNK):
+                yield pb.SnapshotChunk(data=data)
+
+        try:
+            return self._tracker().PutSnapshot(chunks(), timeout=TRANSFER_TIMEOUT, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise self._error(exc, f"taking a snapshot of run {run_id!r}", run_id) from None
+
+    def read_snapshot(self, run_id: str = "", snapshot_id: str = "") -> Iterator[bytes]:
+        """The zip of a snapshot (by id, or the run's own), chunk by chunk."""
+        req = pb.ReadSnapshotRequest(run_id=run_id, snapshot_id=snapshot_id)
+        what = f"reading snapshot {snapshot_id!r}" if snapshot_id else f"reading the snapshot of run {run_id!r}"
+        for chunk in self._stream("ReadSnapshot", req, what, None, timeout=TRANSFER_TIMEOUT):
+            yield chunk.data
+
+    # ------------------------------------------------------------------ environments
+
+    def register_environment(self, name: str, definition_json: str) -> pb.EnvironmentInfo:
+        req = pb.RegisterEnvironmentRequest(name=name, definition_json=definition_json)
+        return self._unary("RegisterEnvironment", req, f"registering environment {name!r}")
+
+    def get_environment(self, name: str, version: int = 0) -> pb.EnvironmentInfo:
+        """Version 0 = the latest."""
+        what = f"reading environment {name!r}" + (f" version {version}" if version else "")
+        return self._unary("GetEnvironment", pb.GetEnvironmentRequest(name=name, version=version), what)
+
+    def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
+        req = pb.ListEnvironmentsRequest(name=name, latest=latest)
+        return list(self._unary("ListEnvironments", req, "listing environments").environments)
+
+    # ------------------------------------------------------------------ compute targets
+
+    def list_compute_targets(self) -> list[pb.ComputeTargetInfo]:
+        """The service's compute targets (`local` first) with their live state."""
+        return list(self._unary("ListComputeTargets", pb.ListComputeTargetsRequest(),
+                                "listing compute targets").targets)
 
     # ------------------------------------------------------------------ live events
 

@@ -3,6 +3,7 @@ streaming its console with Azure ML's layout when asked."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -16,6 +17,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .v1 import tailrun_pb2 as pb
 
 CONSOLE = "user_logs/std_log.txt"
+# The service's one line of settings it could not honour (tailrun_service.ignored_settings); it is
+# also the first line of CONSOLE.
+IGNORED_PREFIX = "tailrun ignored: "
+log = logging.getLogger("tailrun")
 RECONNECT_SECONDS = 1.0
 RECONNECT_ATTEMPTS = 30
 
@@ -72,8 +77,10 @@ def wait(run: "Run", show_output: bool, raise_on_error: bool, out: TextIO | None
         out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
         out.flush()
     printer = _ConsolePrinter(run, out) if show_output else None
+    # Without the console, the line of ignored settings is logged (once) as soon as it is seen.
+    on_info = None if show_output else _IgnoredOnce().check
     try:
-        _follow(run, printer)
+        _follow(run, printer, on_info)
         if printer is not None:
             printer.catch_up()
     except KeyboardInterrupt:
@@ -83,13 +90,18 @@ def wait(run: "Run", show_output: bool, raise_on_error: bool, out: TextIO | None
               file=sys.stderr)
         raise
     details = run.get_details()
+    if on_info is not None:
+        on_info(details.get("warnings", []))
     error = details.get("error")
     if show_output:
         if printer is not None and printer.started and not printer.at_line_start:
             out.write("\n")
         out.write(f"\nExecution Summary\n=================\nRunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
-        if details.get("warnings"):
-            out.write("\nWarnings:\n" + "\n".join(safe(w) for w in details["warnings"]) + "\n")
+        # The ignored-settings line opened the streamed console: not printed a second time.
+        shown = printer is not None and printer.started
+        warnings = [w for w in details.get("warnings", []) if not (shown and w.startswith(IGNORED_PREFIX))]
+        if warnings:
+            out.write("\nWarnings:\n" + "\n".join(safe(w) for w in warnings) + "\n")
         if error and not raise_on_error:
             out.write("\nError:\n" + json.dumps(error, indent=4) + "\n")
         out.write("\n")
@@ -100,8 +112,22 @@ def wait(run: "Run", show_output: bool, raise_on_error: bool, out: TextIO | None
     return details
 
 
-def _follow(run: "Run", printer: _ConsolePrinter | None) -> None:
-    """Return once the run has a final status; everything Watch delivered before it is printed."""
+class _IgnoredOnce:
+    """Logs the run's ignored-settings warning the first time it is seen."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def check(self, warnings: Any) -> None:
+        line = next((w for w in warnings if w.startswith(IGNORED_PREFIX)), None)
+        if line is not None and not self.done:
+            self.done = True
+            log.warning("%s", safe(line))
+
+
+def _follow(run: "Run", printer: _ConsolePrinter | None, on_info: Any = None) -> None:
+    """Return once the run has a final status; everything Watch delivered before it is printed.
+    `on_info(warnings)` is called with the warnings of each run event."""
     client = run._client()
     kinds = ["status", "output"] if printer is not None else ["status"]
     cursor, attempts = 0, 0
@@ -117,6 +143,8 @@ def _follow(run: "Run", printer: _ConsolePrinter | None) -> None:
                 kind = event.WhichOneof("kind")
                 if kind == "run" and event.run.run_id == run.id:
                     run._apply_info(event.run)
+                    if on_info is not None:
+                        on_info(event.run.warnings)
                     terminal = terminal or _status.is_terminal(event.run.status)
                 elif kind == "output" and printer is not None:
                     printer.feed(event.output)

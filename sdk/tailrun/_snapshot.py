@@ -1,4 +1,5 @@
-"""The snapshot of a submitted run: the source folder, zipped, minus ignored files.
+"""Snapshots: a submitted run's source folder, or what `Run.take_snapshot` is given, zipped,
+minus ignored files.
 
 Ignore files (gitignore syntax, simple fnmatch patterns): `.gitignore`, then `.amlignore`, then
 `.tailrunignore`, each one that exists at the top of the folder; their rules add up, in that order,
@@ -99,16 +100,47 @@ def build_snapshot(source_directory: str | os.PathLike) -> IO[bytes]:
     root = Path(source_directory)
     if not root.is_dir():
         raise SnapshotError(f"source_directory {str(source_directory)!r} is not a folder")
-    files = list(iter_files(root))
+    return zip_entries(list(iter_files(root)), f"source_directory {str(root)!r}")
+
+
+def snapshot_entries(paths: str | os.PathLike | list | tuple) -> list[tuple[str, Path]]:
+    """(name in the zip, full path) of a file, a folder, or a list of both (Run.take_snapshot).
+
+    A folder contributes its files minus the ignored ones, named relative to it; a file named
+    explicitly is always included, under its own name. In a list, names are relative to the
+    folder holding all the items, so `["train.py", "lib"]` gives `train.py` and `lib/...`."""
+    items = [Path(p) for p in paths] if isinstance(paths, (list, tuple)) else [Path(paths)]
+    if not items:
+        raise SnapshotError("nothing to snapshot: the list of files and folders is empty")
+    for item in items:
+        if not item.exists():
+            raise SnapshotError(f"cannot snapshot {str(item)!r}: no such file or folder")
+    if len(items) == 1 and items[0].is_dir():
+        return list(iter_files(items[0]))
+    resolved = [item.resolve() for item in items]
+    base = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in resolved]))
+    entries: dict[str, Path] = {}
+    for item in resolved:
+        if item.is_dir():
+            prefix = item.relative_to(base).as_posix()
+            for rel, full in iter_files(item):
+                entries[f"{prefix}/{rel}" if prefix != "." else rel] = full
+        else:
+            entries[item.relative_to(base).as_posix()] = item
+    return sorted(entries.items())
+
+
+def zip_entries(files: list[tuple[str, Path]], what: str) -> IO[bytes]:
+    """Zip `files` into a temporary file (rewound), after checking the limits of `what`."""
     file_cap = None if os.environ.get("TAILRUN_SNAPSHOT_NO_FILE_LIMIT") else MAX_FILES
     if file_cap is not None and len(files) > file_cap:
         raise SnapshotError(
-            f"source_directory {str(root)!r} has {len(files)} files, over the limit of {MAX_FILES}: "
+            f"{what} has {len(files)} files, over the limit of {MAX_FILES}: "
             "exclude data and build folders with a .tailrunignore, .amlignore or .gitignore file")
     total = sum(full.stat().st_size for _, full in files)
     if total > MAX_BYTES:
         raise SnapshotError(
-            f"source_directory {str(root)!r} holds {total / 1e6:.0f} MB, over the limit of "
+            f"{what} holds {total / 1e6:.0f} MB, over the limit of "
             f"{MAX_BYTES // (1024 * 1024)} MB: exclude large files with a .tailrunignore, .amlignore or .gitignore file")
     out = tempfile.TemporaryFile()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:

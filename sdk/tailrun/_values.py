@@ -28,6 +28,10 @@ MAX_LIST_ITEMS = 1_000_000  # elements in one log_list call (an endless iterable
 # spaces and dots, because the user's notes use `Experiment(ws, 'my exp')`. No trailing space.
 EXPERIMENT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,254}$"
 _EXPERIMENT_NAME = re.compile(EXPERIMENT_NAME_RE)
+# Registered model names, exactly Azure ML's rule (checked by the SDK and by the service).
+MODEL_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,254}$"
+MODEL_NAME_RULE = ("it must only consist of letters, numbers, dashes, periods, or underscores, start with "
+                   "a letter or number, and be between 1 and 255 characters long")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _NATIVE = (int, float, str, bool, type(None))

@@ -1,9 +1,10 @@
 """Compute targets by name (Azure ML's `azureml.core.compute.ComputeTarget`).
 
-The tailrun service runs submitted scripts as processes on its own machine: its only compute
-target is `"local"`. `ComputeTarget(workspace=ws, name="local")` returns it,
-`ComputeTarget.list(ws)` lists it, and any other name raises `ComputeTargetException` naming the
-targets that exist. Creating cloud compute (AmlCompute clusters) is not something tailrun does.
+The targets are the service's: `"local"` (its own machine) always, plus those of its
+`--compute-config` (for example Slurm partitions). `ComputeTarget(workspace=ws, name=...)` looks one
+up, `ComputeTarget.list(ws)` lists them with their live state, and an unknown name raises
+`ComputeTargetException` naming the targets that exist. Creating cloud compute (AmlCompute
+clusters, `ComputeTarget.create`) is not something tailrun does: targets are configured on the service.
 """
 from __future__ import annotations
 
@@ -12,39 +13,58 @@ from typing import Any
 from .exceptions import ComputeTargetException
 
 LOCAL_TARGET = "local"
-KNOWN_TARGETS = (LOCAL_TARGET,)
 
-__all__ = ["ComputeTarget", "ComputeTargetException", "KNOWN_TARGETS"]
+__all__ = ["ComputeTarget", "ComputeTargetException", "LOCAL_TARGET"]
 
 
 class ComputeTarget:
-    """A compute target of the workspace, looked up by name (`"local"` is the only one)."""
+    """A compute target of the workspace's service, looked up by name.
+
+    Attributes as Azure ML's: `name`, `type` (the kind: "local", "slurm"), `provisioning_state`
+    ("Succeeded" when usable, else "Unavailable"); also `status_detail` (one line, e.g. the
+    partition's idle/allocated/down nodes) and `properties`."""
 
     def __init__(self, workspace: Any, name: str) -> None:
-        if name not in KNOWN_TARGETS:
-            known = ", ".join(repr(t) for t in KNOWN_TARGETS)
-            where = getattr(workspace, "name", None)
-            raise ComputeTargetException(
-                f"ComputeTargetNotFound: compute target {name!r} was not found"
-                + (f" in workspace {where!r}" if where else "")
-                + f"; the known compute targets are {known} (tailrun runs submitted scripts on the "
-                "machine of its service)")
+        self.workspace, self.name = workspace, name
+        self.get_status()
+
+    @classmethod
+    def _from_info(cls, workspace: Any, info: Any) -> "ComputeTarget":
+        target = cls.__new__(cls)
+        target._set(workspace, info)
+        return target
+
+    def _set(self, workspace: Any, info: Any) -> None:
         self.workspace = workspace
-        self.name = name
-        self.type = "local"
-        self.provisioning_state = "Succeeded"
+        self.name = info.name
+        self.type = info.kind
+        self.provisioning_state = info.state
+        self.status_detail = info.detail
+        self.properties = dict(info.properties)
 
     @staticmethod
     def list(workspace: Any) -> list["ComputeTarget"]:
-        """The workspace's compute targets: `[the local target]`."""
-        return [ComputeTarget(workspace, name) for name in KNOWN_TARGETS]
+        """The service's compute targets, `local` first, with their live state."""
+        return [ComputeTarget._from_info(workspace, info) for info in _list(workspace)]
 
     def get_status(self) -> str:
-        """The local target is always ready."""
+        """The target's state now ("Succeeded" when usable), read again from the service."""
+        infos = _list(self.workspace)
+        found = next((info for info in infos if info.name == self.name), None)
+        if found is None:
+            raise not_found(self.name, [info.name for info in infos], self.workspace)
+        self._set(self.workspace, found)
         return self.provisioning_state
 
+    def refresh_state(self) -> None:
+        self.get_status()
+
     def wait_for_completion(self, show_output: bool = False, *args: Any, **kwargs: Any) -> None:
-        """Provisioning wait: the local target is always ready, so this returns at once."""
+        """Provisioning wait: targets are configured on the service, so this returns at once."""
+
+    def serialize(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "provisioningState": self.provisioning_state,
+                "statusDetail": self.status_detail, "properties": dict(self.properties)}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ComputeTarget) and other.name == self.name
@@ -53,4 +73,17 @@ class ComputeTarget:
         return hash(self.name)
 
     def __repr__(self) -> str:
-        return f"ComputeTarget(name={self.name!r}, type={self.type!r})"
+        return f"ComputeTarget(name={self.name!r}, type={self.type!r}, state={self.provisioning_state!r})"
+
+
+def not_found(name: str, known: list[str], workspace: Any = None) -> ComputeTargetException:
+    where = getattr(workspace, "name", None)
+    return ComputeTargetException(
+        f"ComputeTargetNotFound: compute target {name!r} was not found"
+        + (f" in workspace {where!r}" if where else "")
+        + f"; the known compute targets are {', '.join(repr(t) for t in known)} (targets are configured "
+        "on the tailrun service: tailrun server --compute-config FILE)")
+
+
+def _list(workspace: Any) -> list[Any]:
+    return workspace._client().list_compute_targets()

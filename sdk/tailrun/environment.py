@@ -6,17 +6,37 @@ What the tailrun service does with it:
   default, is the service's own interpreter, which can `import tailrun`);
 - otherwise, with pip packages (or conda packages, installed with pip): a virtual environment built
   once per distinct package set on the service and reused; nothing to install: the service's own
-  interpreter. Docker settings are accepted and ignored (runs execute directly on the machine).
+  interpreter. Docker settings are kept in the definition and have no effect (runs execute
+  directly on the machine, without images: `build`, `build_local` and `get_image_details` say so);
+  the run's "tailrun ignored: ..." warning names those the user set, as it names a python_version
+  other than the service's and conda packages (installed with pip from PyPI).
 - `environment_variables` are set for the script.
 Packages named `azureml-*` are skipped: tailrun replaces them.
+
+The registry: `env.register(ws)` stores the definition on the service as version "1", "2"... of
+its name (an unchanged definition keeps its version), `Environment.get(ws, name, version=None)`,
+`Environment.list(ws)` / `ws.environments` (the latest version of each name).
 """
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
+
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+"""Azure ML's default CPU base image (`docker.base_image`); tailrun records it and runs no container."""
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
+"""Azure ML's default GPU base image name; tailrun records it and runs no container."""
+DEFAULT_SHM_SIZE = "2g"
+NO_IMAGES = ("tailrun runs scripts directly on its service's machine, without container images: "
+             "a run's packages are installed into a virtual environment when a run first needs them")
+# save_to_directory / load_from_directory: Azure ML's file names.
+DEFINITION_FILE_NAME = "azureml_environment.json"
+CONDA_FILE_NAME = "conda_dependencies.yml"
+DOCKERFILE_NAME = "BaseDockerfile"
 
 class CondaDependencies:
     """The packages of an environment. Only pip is used to install them (no conda)."""
@@ -165,17 +185,57 @@ class PythonSection:
 
 
 class DockerSection:
-    """Accepted for compatibility; the tailrun service runs scripts without Docker."""
+    """Azure ML's docker settings, kept in the definition; the tailrun service runs scripts without
+    containers. As in Azure ML, `base_image` and `base_dockerfile` exclude each other: setting one
+    clears the other, and a `base_dockerfile` that names a file is read."""
 
     def __init__(self) -> None:
         self.enabled = False
-        self.base_image: str | None = None
-        self.base_dockerfile: str | None = None
+        self._base_image: str | None = DEFAULT_CPU_IMAGE
+        self._base_dockerfile: str | None = None
         self.arguments: list[str] = []
-        self.shm_size: str | None = None
+        self.shm_size: str | None = DEFAULT_SHM_SIZE
+        self.shared_volumes = True
+        self.gpu_support = False
+
+    @property
+    def base_image(self) -> str | None:
+        return self._base_image
+
+    @base_image.setter
+    def base_image(self, value: str | None) -> None:
+        self._base_image = value or None
+        if value:
+            self._base_dockerfile = None
+
+    @property
+    def base_dockerfile(self) -> str | None:
+        return self._base_dockerfile
+
+    @base_dockerfile.setter
+    def base_dockerfile(self, value: Any) -> None:
+        if hasattr(value, "read"):
+            value = value.read()
+        elif value and os.path.isfile(value):
+            value = Path(value).read_text()
+        self._base_dockerfile = value or None
+        if value:
+            self._base_image = None
 
     def _to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "base_image": self.base_image}
+        return {"enabled": bool(self.enabled), "base_image": self.base_image,
+                "base_dockerfile": self.base_dockerfile, "arguments": [str(a) for a in self.arguments or []],
+                "shm_size": self.shm_size, "shared_volumes": bool(self.shared_volumes),
+                "gpu_support": bool(self.gpu_support)}
+
+    def _update(self, data: dict[str, Any]) -> None:
+        self.enabled = bool(data.get("enabled", False))
+        self._base_image = data.get("base_image", DEFAULT_CPU_IMAGE)
+        self._base_dockerfile = data.get("base_dockerfile")
+        self.arguments = list(data.get("arguments") or [])
+        self.shm_size = data.get("shm_size", DEFAULT_SHM_SIZE)
+        self.shared_volumes = bool(data.get("shared_volumes", True))
+        self.gpu_support = bool(data.get("gpu_support", False))
 
 
 class Environment:
@@ -190,20 +250,37 @@ class Environment:
         self.docker = DockerSection()
         self.environment_variables: dict[str, str] = {}
 
+    # ------------------------------------------------------------------ made from files
+
     @staticmethod
     def from_pip_requirements(name: str, file_path: str | os.PathLike, pip_version: str | None = None) -> "Environment":
-        """An environment with the packages of a pip requirements file (nested `-r` files too)."""
+        """An environment with the packages of a pip requirements file (nested `-r` files too).
+        As in Azure ML, the conda package `pip` (`pip=<pip_version>`) is added to the definition;
+        the service installs with its own pip."""
         env = Environment(name)
         for line in _requirement_lines(Path(file_path)):
             env.python.conda_dependencies.add_pip_package(line)
+        env.python.conda_dependencies.add_conda_package(f"pip={pip_version}" if pip_version else "pip")
         return env
 
     @staticmethod
     def from_conda_specification(name: str, file_path: str | os.PathLike) -> "Environment":
-        """An environment from a conda environment file (its conda packages are installed with pip)."""
+        """An environment from a conda environment file: its pip packages are installed; its conda
+        packages, channels and python version are kept in the definition."""
         env = Environment(name)
         env.python.conda_dependencies = CondaDependencies(file_path)
         return env
+
+    @staticmethod
+    def from_existing_conda_environment(name: str, conda_environment_name: str) -> "Environment":
+        """Not supported: tailrun does not use conda. Azure ML exports the conda environment and
+        reads the export; do that step yourself (the error says how)."""
+        from .exceptions import UserErrorException
+        raise UserErrorException(
+            f"tailrun does not manage conda environments, so it cannot read {conda_environment_name!r}: "
+            f"export it with `conda env export --no-builds --name {conda_environment_name} > environment.yml` "
+            f"and use Environment.from_conda_specification({name!r}, 'environment.yml') (its pip packages "
+            "are installed; conda packages are kept in the definition)")
 
     @staticmethod
     def from_docker_image(name: str, image: str, container_registry: Any = None,
@@ -217,11 +294,94 @@ class Environment:
     def clone(self, new_name: str) -> "Environment":
         env = copy.deepcopy(self)
         env.name = new_name
+        env.version = None
         return env
 
+    # ------------------------------------------------------------------ the registry on the service
+
     def register(self, workspace: Any) -> "Environment":
-        """Accepted for compatibility: environments are sent with each run, not stored."""
-        return self
+        """Store this definition on the workspace's service; returns the registered Environment,
+        `version` "1", "2"...: a new version when the definition differs from the latest one of
+        this name, else that latest version unchanged. A `version` set here is not kept: the
+        service numbers versions."""
+        info = workspace._client().register_environment(self.name, json.dumps(self._to_dict()))
+        return Environment._from_info(info)
+
+    @staticmethod
+    def get(workspace: Any, name: str, version: str | int | None = None, label: str | None = None) -> "Environment":
+        """The registered environment `name`, its latest version unless `version` is given.
+        Unknown names and versions raise `tailrun.exceptions.NotFound`, naming what exists."""
+        from .exceptions import UserErrorException
+        if label is not None:
+            raise UserErrorException("Environment.get: tailrun environments have no labels; "
+                                     f"pass version= instead of label={label!r}")
+        return Environment._from_info(workspace._client().get_environment(name, _version_number(version)))
+
+    @staticmethod
+    def list(workspace: Any) -> dict[str, "Environment"]:
+        """`{name: Environment}`: the latest version of each registered environment."""
+        infos = workspace._client().list_environments(latest=True)
+        return {info.name: Environment._from_info(info) for info in infos}
+
+    @staticmethod
+    def _from_info(info: Any) -> "Environment":
+        env = Environment._from_dict(json.loads(info.definition_json))
+        env.version = str(info.version)
+        return env
+
+    # ------------------------------------------------------------------ images (none with tailrun)
+
+    def build(self, workspace: Any, image_build_compute: str | None = None) -> "ImageBuildDetails":
+        """Registers the environment, as Azure ML does; there is no image to build (see NO_IMAGES)."""
+        registered = self.register(workspace)
+        return ImageBuildDetails(registered)
+
+    def build_local(self, workspace: Any, platform: str | None = None, **kwargs: Any) -> None:
+        """Prints NO_IMAGES: the service builds a run's environment when a run first needs it."""
+        print(f"{NO_IMAGES} (environment {self.name!r})")
+
+    def get_image_details(self, workspace: Any) -> None:
+        from .exceptions import UserErrorException
+        raise UserErrorException(f"{NO_IMAGES}: environment {self.name!r} has no image details")
+
+    # ------------------------------------------------------------------ files
+
+    def save_to_directory(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Azure ML's layout: `azureml_environment.json` (camelCase keys), `conda_dependencies.yml`
+        and `BaseDockerfile` (when there is one). The folder must not exist unless `overwrite`."""
+        os.makedirs(path, exist_ok=overwrite)
+        folder = Path(path)
+        definition = _to_azureml_json(self._to_dict())
+        definition["python"].pop("condaDependencies", None)
+        self.python.conda_dependencies.save(folder / CONDA_FILE_NAME)
+        if self.docker.base_dockerfile:
+            (folder / DOCKERFILE_NAME).write_text(self.docker.base_dockerfile)
+        else:  # one left by an earlier save would replace base_image when loaded
+            (folder / DOCKERFILE_NAME).unlink(missing_ok=True)
+        definition["docker"].pop("baseDockerfile", None)
+        (folder / DEFINITION_FILE_NAME).write_text(json.dumps(definition, indent=4) + "\n")
+
+    @staticmethod
+    def load_from_directory(path: str | os.PathLike) -> "Environment":
+        """An environment saved by `save_to_directory` (here or by Azure ML, e.g. `az ml environment download`)."""
+        folder = Path(path)
+        definition_file = folder / DEFINITION_FILE_NAME
+        if not definition_file.is_file():
+            raise FileNotFoundError(str(definition_file))
+        try:
+            data = json.loads(definition_file.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{definition_file} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{definition_file} must hold a JSON object")
+        env = Environment._from_dict(_from_azureml_json(data))
+        if (folder / CONDA_FILE_NAME).is_file():
+            env.python.conda_dependencies = CondaDependencies(folder / CONDA_FILE_NAME)
+        if (folder / DOCKERFILE_NAME).is_file():
+            env.docker.base_dockerfile = (folder / DOCKERFILE_NAME).read_text()
+        return env
+
+    # ------------------------------------------------------------------ the definition
 
     def _to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "python": self.python._to_dict(),
@@ -231,17 +391,85 @@ class Environment:
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> "Environment":
         env = cls(data.get("name") or "default-environment")
-        env.version = data.get("version")
+        version = data.get("version")
+        env.version = None if version is None else str(version)
         python = data.get("python") or {}
         env.python.interpreter_path = python.get("interpreter_path") or "python"
         env.python.user_managed_dependencies = bool(python.get("user_managed_dependencies"))
         env.python.conda_dependencies = CondaDependencies(_underlying_structure=python.get("conda_dependencies"))
-        env.docker.base_image = (data.get("docker") or {}).get("base_image")
+        env.docker._update(data.get("docker") or {})
         env.environment_variables = dict(data.get("environment_variables") or {})
         return env
 
+    def __eq__(self, other: object) -> bool:
+        """Equal definitions (the version is not compared: a registered copy equals its source)."""
+        if not isinstance(other, Environment):
+            return NotImplemented
+        mine, theirs = self._to_dict(), other._to_dict()
+        mine.pop("version")
+        theirs.pop("version")
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
     def __repr__(self) -> str:
         return f"Environment(name={self.name!r}, version={self.version!r})"
+
+
+class ImageBuildDetails:
+    """What `Environment.build` returns: no image is built (NO_IMAGES); the status is "Succeeded"."""
+
+    status = "Succeeded"
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    def get_log(self) -> str:
+        return f"{NO_IMAGES}; environment {self.environment.name!r} version {self.environment.version} is registered"
+
+    def wait_for_completion(self, show_output: bool = True) -> "ImageBuildDetails":
+        if show_output:
+            print(self.get_log())
+        return self
+
+
+def _version_number(version: str | int | None) -> int:
+    """Environment.get's version: None = the latest (0 on the wire), else a whole number >= 1."""
+    from .exceptions import UserErrorException
+    if version is None:
+        return 0
+    text = str(version).strip()
+    if isinstance(version, bool) or not text.isdigit() or int(text) < 1:
+        raise UserErrorException(f"environment version must be a whole number like '1', got {version!r}")
+    return int(text)
+
+
+# Azure ML writes azureml_environment.json with camelCase keys; environment variable names are
+# the user's own and keep their spelling.
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def _rekey(value: Any, convert: Any) -> Any:
+    if isinstance(value, dict):
+        return {convert(k): (v if convert(k) in _USER_KEYS else _rekey(v, convert)) for k, v in value.items()}
+    return value
+
+
+_USER_KEYS = ("environment_variables", "environmentVariables")
+
+
+def _to_azureml_json(data: dict[str, Any]) -> dict[str, Any]:
+    return _rekey(data, _camel)
+
+
+def _from_azureml_json(data: dict[str, Any]) -> dict[str, Any]:
+    return _rekey(data, _snake)
 
 
 def _requirement_lines(path: Path, depth: int = 0) -> list[str]:

@@ -2,9 +2,8 @@
 `script_params` and its environment in one object; `Experiment.submit(estimator)` turns it into a
 ScriptRunConfig.
 
-Differences from Azure ML: without `compute_target` the target is "local" (the only one the
-tailrun service has; Azure ML defaults to "amlcompute"); Docker and GPU image settings are accepted
-and ignored; `submit(est, script_params=...)` updates a copy of the estimator's script_params.
+Differences from Azure ML: without `compute_target` the target is "local" (the service's own
+machine; Azure ML defaults to "amlcompute"); Docker and GPU image settings are accepted and ignored; `submit(est, script_params=...)` updates a copy of the estimator's script_params.
 """
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .environment import CondaDependencies, Environment
+from .environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, CondaDependencies, Environment
 
 
 def script_params_to_arguments(script_params: Mapping[Any, Any] | None) -> list[Any]:
@@ -77,9 +76,11 @@ class Estimator:
         self.process_count_per_node = process_count_per_node
         self.max_run_duration_seconds = max_run_duration_seconds
         self.inputs = list(inputs or [])
+        self.shm_size = shm_size
         self._environment = environment_definition or self._build_environment(
             user_managed, conda_packages, pip_packages, conda_dependencies_file or conda_dependencies_file_path,
-            pip_requirements_file or pip_requirements_file_path, environment_variables, image)
+            pip_requirements_file or pip_requirements_file_path, environment_variables,
+            image or (DEFAULT_GPU_IMAGE if use_gpu else DEFAULT_CPU_IMAGE))
 
     @staticmethod
     def _build_environment(user_managed: bool, conda_packages: list[str] | None, pip_packages: list[str] | None,
@@ -124,6 +125,8 @@ class Estimator:
         config.node_count = self.node_count
         config.mpi.process_count_per_node = self.process_count_per_node
         config.max_run_duration_seconds = self.max_run_duration_seconds
+        if self.shm_size:
+            config.docker.shm_size = self.shm_size
         return ScriptRunConfig(self.source_directory, run_config=config)
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ submission and waiting raise Azure ML's `UserErrorException`, `TrainingException
 re-exported here on first use (the same classes, not copies).
 
 Defined for `except` clauses in Azure ML code, raised by nothing in tailrun yet:
-`ExperimentExecutionException`, `WebserviceException` (tailrun deploys no web services).
+`ExperimentExecutionException`.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFailedException",
            "TrainingException", "ExperimentExecutionException", "RunEnvironmentException",
-           "WebserviceException", "ComputeTargetException", "ServiceError", "ServiceUnavailable",
-           "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun", "InvalidRequest"]
+           "WebserviceException", "ComputeTargetException", "SnapshotException", "ServiceError",
+           "ServiceUnavailable", "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun",
+           "InvalidRequest", "ModelNotFoundException", "ModelPathNotFoundException"]
 
 
 class AzureMLException(Exception):
@@ -71,12 +72,27 @@ class ComputeTargetException(AzureMLException):
     """A compute target that does not exist (the message names the ones that do)."""
 
 
+class SnapshotException(AzureMLException):
+    """A snapshot that cannot be taken (the run has one, a path is missing, over a limit) or
+    restored (the run has none)."""
+
+
 class ExperimentExecutionException(AzureMLException):
     """Azure ML's error for an experiment that could not be executed (not raised by tailrun yet)."""
 
 
 class WebserviceException(AzureMLException):
-    """Azure ML's web service error; tailrun deploys no web services, so nothing raises it."""
+    """Azure ML's error of the model registry and web services (tailrun deploys no web services):
+    `Model` raises it for a bad model name or arguments, and an existing file on download."""
+
+
+class ModelNotFoundException(WebserviceException, NotFound):
+    """No registered model with that name (or version); the message starts with "ModelNotFound"
+    and names what exists."""
+
+
+class ModelPathNotFoundException(NotFound):
+    """`Run.register_model`: the run has no file or folder at `model_path` (the message lists its files)."""
 
 
 # Defined with ScriptRunConfig (tailrun.script_run), loaded on first use: importing this module

@@ -40,7 +40,9 @@ from . import _lifecycle, _run_console, _status
 from .run_children import ChildrenMixin
 from .run_files import FilesMixin
 from .run_logging import EVENT, LoggingMixin, clean_artifact_path, fast_log
+from .run_models import ModelsMixin
 from .run_reads import ReadsMixin
+from .run_snapshots import SnapshotsMixin
 from .run_tags import TagsMixin, tag_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_RUN_ID, MAX_DISPLAY_NAME, MAX_DESCRIPTION, MAX_ERROR_MESSAGE = 256, 256, 5000, 3000
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
-class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
+class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, SnapshotsMixin, ModelsMixin):
     """A run of an experiment: log metrics and files, set tags, read everything back."""
 
     def __init__(self, experiment: "Experiment", run_id: str, outputs: Any = None, **kwargs: Any) -> None:
@@ -75,6 +77,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         self._scalar_steps: dict[str, bool] = {}
         self._kinds: dict[str, int] = {}
         self._outputs: tuple[Path, str] | None = None
+        self._early_uploads: dict[str, tuple[int, int]] = {}   # outputs sent by register_model
         self._tee = False         # attached to the shared console tee
         self._owner = False       # this process started the run and finishes it
         self._submitted = False   # the context of a submitted run: the service owns its status
@@ -286,13 +289,11 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         self._finish(_status.FAILED, _error_json(error_details, error_code), wait=True, final=True)
 
     def cancel(self) -> None:
-        """Mark the run Canceled (after uploading outputs). In a submitted run's context this only
-        warns: cancel a submitted run from outside (`tailrun cancel`, `ScriptRun.cancel()`)."""
-        if self._submitted:
-            warnings.warn("tailrun: cancel() on the context of a submitted run does nothing; "
-                          "cancel it from outside (`tailrun cancel RUN_ID`)", stacklevel=2)
-            return
-        self._finish(_status.CANCELED, None, wait=True)
+        """Mark the run Canceled (after uploading outputs). In a submitted run this is final, as
+        `fail()` is: the script goes on, and when it exits the run ends Canceled whatever its exit
+        code (Azure ML's submitted-run context only warns). To stop a submitted run from
+        outside: `tailrun cancel RUN_ID` or `ScriptRun.cancel()`."""
+        self._finish(_status.CANCELED, None, wait=True, final=True)
 
     def _finish_completed(self, wait: bool) -> None:
         self._finish(_status.COMPLETED, None, wait=wait)
@@ -339,7 +340,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         folder, prefix = self._outputs
         if folder.is_dir():
             try:
-                self._queue_folder(prefix, folder)
+                self._queue_folder(prefix, folder, skip=self._early_uploads)
             except OSError as exc:  # an unreadable file must not keep the run from finishing
                 warnings.warn(f"tailrun: uploading {folder} for run {self._id} failed: {exc}", stacklevel=4)
 
@@ -364,8 +365,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin):
         """The run this script runs in.
 
         Inside a submitted run (TAILRUN_RUN_ID and TAILRUN_EXPERIMENT set) that run; its
-        `complete()`/`fail()` flush but leave the status to the service (`fail` attaches the
-        error), and `cancel()` only warns. Otherwise, with `allow_offline=True`, a run that
+        `complete()` flushes but leaves the status to the service; `fail()` and `cancel()` are
+        final (the run ends Failed with that error, or Canceled, when the script exits). Otherwise, with `allow_offline=True`, a run that
         records like `start_logging` in an experiment named after the script's file stem (Azure
         ML's offline run only prints); with `allow_offline=False`, RunEnvironmentException.
         """

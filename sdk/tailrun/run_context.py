@@ -3,7 +3,8 @@
 Inside a submitted run (TAILRUN_RUN_ID and TAILRUN_EXPERIMENT set by the runner) it is that run,
 one cached object per run id, whose status belongs to the service: its `complete()`/`fail()`
 flush (the runner uploads `outputs/` when the script exits and sets the status from the exit
-code), `fail()` attaches the error, `cancel()` only warns. Outside, tailrun differs from
+code); `fail()` and `cancel()` are final (the run ends Failed with that error, or Canceled, whatever
+the exit code; Azure ML's `cancel()` there only warns). Outside, tailrun differs from
 Azure ML on purpose: instead of an offline run that only prints, the script gets a run that
 records (like `start_logging`) in an experiment named after the script's file stem.
 """

@@ -69,7 +69,9 @@ class FilesMixin:
         self._recorder().flush(300)
         return stored
 
-    def _queue_folder(self, prefix: str, folder: Path) -> list[str]:
+    def _queue_folder(self, prefix: str, folder: Path, skip: dict[str, tuple[int, int]] | None = None) -> list[str]:
+        """Queue every file under `folder` as `prefix/...`; a file in `skip` (target -> (size,
+        mtime_ns) when it was uploaded) that has not changed since is not sent again."""
         stored = []
         files, outside = _walk_files(folder)
         for link, points_to in outside:
@@ -78,6 +80,8 @@ class FilesMixin:
                 f"{points_to!r}, outside the folder {str(folder)!r}")
         for file in sorted(files):
             target = f"{prefix}/{file.relative_to(folder).as_posix()}"
+            if skip and skip.get(target) == _stat_key(file):
+                continue
             self._queue_file(target, file)
             stored.append(target)
         return stored
@@ -167,6 +171,11 @@ class FilesMixin:
             except OSError:
                 pass
             raise
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def _walk_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -1,5 +1,5 @@
 """Reading a run back: `get_metrics` (Azure ML's exact shapes), `get_metric_series` (with steps
-and times, a tailrun extra) and `get_details` (Azure ML's camelCase dict).
+and times, a tailrun extra), `get_details` (Azure ML's camelCase dict) and `get_environment`.
 
 Each read flushes this process's queue first, so what was just logged is included; then it needs
 a reachable service (`tailrun.exceptions.ServiceUnavailable` otherwise).
@@ -102,6 +102,22 @@ class ReadsMixin:
         if info.warnings:
             details["warnings"] = list(info.warnings)
         return details
+
+    def get_environment(self) -> Any:
+        """The `Environment` this run was submitted with (its run definition's environment, with
+        the registered version when it came from `Environment.get`). A run that was not submitted
+        (`start_logging`, child runs) has no run definition: AzureMLException."""
+        from .environment import Environment
+        from .exceptions import AzureMLException
+
+        info = self._fetch()
+        definition = _json_or(info.run_definition_json, {})
+        environment = definition.get("environment") if isinstance(definition, dict) else None
+        if not isinstance(environment, dict):
+            raise AzureMLException(
+                f"run {info.run_id} has no environment definition: only submitted runs "
+                "(Experiment.submit) have one, not runs started with start_logging or child_run")
+        return Environment._from_dict(environment)
 
     def get_details_with_logs(self) -> dict[str, Any]:
         """`get_details()` with "logFiles" mapping each log path to the file's text."""

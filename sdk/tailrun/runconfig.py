@@ -2,9 +2,13 @@
 except where its files come from. `ScriptRunConfig` links it with a source folder and a script.
 
 The fields and defaults are Azure ML's; the tailrun service uses script/arguments/command, target
-("local" only), environment, environment_variables, max_run_duration_seconds and history
-(output_collection, directories_to_watch). Docker, MPI, PyTorch, TensorFlow, data and AmlCompute
-settings are kept (and saved) but have no effect: runs execute as processes on the service's machine.
+(a compute target of the service: "local", or e.g. a Slurm partition), environment,
+environment_variables, max_run_duration_seconds and history (output_collection,
+directories_to_watch). On a Slurm target node_count and the MPI/PyTorch process counts become the
+job's nodes and tasks; on "local" they have no effect. Docker, data and AmlCompute settings are kept
+(and saved) but have no effect.
+The service names each one the user set in the run's warnings and at the top of its driver log
+("tailrun ignored: ..."), which `wait_for_completion()` shows.
 `save`/`load` write JSON (not YAML: the SDK has no YAML dependency) under `.tailrun/`.
 """
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .environment import CondaDependencies, Environment
+from .environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, CondaDependencies, Environment  # noqa: F401 (re-exported)
 
 CONFIG_DIR = ".tailrun"
 
@@ -24,12 +28,6 @@ class HistoryConfiguration:
         self.output_collection = True
         self.snapshot_project = True
         self.directories_to_watch = ["logs"]
-
-
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
-"""Azure ML's default CPU base image name; tailrun records it and runs no container."""
-DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
-"""Azure ML's default GPU base image name; tailrun records it and runs no container."""
 
 
 class DockerConfiguration:
@@ -49,7 +47,8 @@ class DockerConfiguration:
 
 
 class MpiConfiguration:
-    """An MPI job (Azure ML's): recorded on the run definition; tailrun starts one process."""
+    """An MPI job (Azure ML's): on a Slurm target, node_count nodes with process_count_per_node
+    tasks each; on "local" recorded only (one process)."""
 
     def __init__(self, process_count_per_node: int = 1, node_count: int = 1) -> None:
         self.process_count_per_node = process_count_per_node
@@ -57,7 +56,8 @@ class MpiConfiguration:
 
 
 class PyTorchConfiguration:
-    """A PyTorch distributed job (Azure ML's): recorded on the run definition; tailrun starts one process."""
+    """A PyTorch distributed job (Azure ML's): on a Slurm target, process_count tasks over node_count
+    nodes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT set); on "local" recorded only."""
 
     def __init__(self, communication_backend: str = "nccl", process_count: int | None = None,
                  node_count: int = 1) -> None:
@@ -125,7 +125,7 @@ class RunConfiguration:
     def _to_dict(self) -> dict[str, Any]:
         """The run definition the service receives (also what `save` writes)."""
         command = self.command
-        return {
+        definition = {
             "script": self.script,
             "arguments": [str(a) for a in self.arguments],
             "command": command if isinstance(command, str) else [str(c) for c in command],
@@ -143,6 +143,11 @@ class RunConfiguration:
             "mpi": vars(self.mpi).copy(), "pytorch": vars(self.pytorch).copy(),
             "tensorflow": vars(self.tensorflow).copy(), "amlcompute": vars(self.amlcompute).copy(),
         }
+        # Datasets are not supported; their names are kept so the service can say they were ignored.
+        for key in ("data", "data_references", "output_data"):
+            if getattr(self, key):
+                definition[key] = sorted(str(name) for name in getattr(self, key))
+        return definition
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> "RunConfiguration":

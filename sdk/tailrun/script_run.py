@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .environment import CondaDependencies, Environment
 from .estimator import Estimator
 from .exceptions import TailrunError
-from .run import Run
-from .runconfig import RunConfiguration, _target_name
+from .run import Run, _user
+from .runconfig import RunConfiguration
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment import Experiment
@@ -99,6 +99,8 @@ class ScriptRunConfig:
             run_config.max_run_duration_seconds = max_run_duration_seconds
             run_config.node_count = 1
             run_config._use_distributed_job_config(distributed_job_config)
+            if docker_runtime_config is not None:   # as Azure ML: it becomes the run's docker section
+                run_config.docker = docker_runtime_config
         if script:
             run_config.script = script
         if arguments is not None:
@@ -119,11 +121,6 @@ class ScriptRunConfig:
             raise UserErrorException("the run configuration has both a script and a command; give one")
         if not script and not command:
             raise UserErrorException("nothing to run: give ScriptRunConfig a script (or a command)")
-        target = _target_name(config.target)
-        if target != LOCAL_TARGET:
-            raise UserErrorException(
-                f"unknown compute target {target!r}: tailrun runs submitted scripts on the machine of "
-                f"its service, compute target {LOCAL_TARGET!r}")
         source = Path(self.source_directory)
         if not source.is_dir():
             raise UserErrorException(f"source_directory {str(self.source_directory)!r} is not a folder")
@@ -187,17 +184,19 @@ def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = 
     except SnapshotError as exc:
         raise UserErrorException(str(exc)) from None
     spec = pb.SubmitSpec(experiment=experiment.name, run_id=run_id,
-                         run_definition_json=json.dumps(definition),
+                         run_definition_json=json.dumps(definition), submitted_by=_user(),
                          tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()})
     with snapshot:
         info = _send(experiment.workspace._client(), spec, snapshot)
     return ScriptRun._attach(experiment, run_id, info)
 
 
+TARGET_NOT_FOUND = "ComputeTargetNotFound: "   # how the service starts its refusal of an unknown target
+
+
 def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
     import grpc
 
-    from ._channel import call_metadata
     from .v1 import tailrun_pb2 as pb
 
     def requests() -> Iterator[pb.SubmitRequest]:
@@ -206,9 +205,12 @@ def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
             yield pb.SubmitRequest(snapshot_chunk=chunk)
 
     try:
-        return client._tracker().SubmitRun(requests(), timeout=SUBMIT_TIMEOUT,
-                                           metadata=call_metadata(client.settings))
+        tracker = client._tracker()   # resolves the service (and its token) first
+        return tracker.SubmitRun(requests(), timeout=SUBMIT_TIMEOUT, metadata=client._metadata())
     except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and (exc.details() or "").startswith(TARGET_NOT_FOUND):
+            from .exceptions import ComputeTargetException
+            raise ComputeTargetException(exc.details()) from None
         raise client._error(exc, f"submitting run {spec.run_id!r}") from None
 
 

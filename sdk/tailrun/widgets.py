@@ -54,23 +54,25 @@ class RunDetails:
             pass
 
     def print_summary(self, out: TextIO, interval: float = SUMMARY_INTERVAL, timeout: float | None = None) -> str:
-        """Print status, last values and new output lines until the run ends; returns the last status."""
+        """Print status, last values and new output lines until the run ends; returns the last
+        status. A summary line is printed only when the status, a value or the name changed
+        (its clock prefix does not count), so a quiet run does not fill a log with copies."""
         from ._client import Client
 
         client = Client(self._settings())
         deadline = None if timeout is None else time.monotonic() + timeout
         offset = 0
-        last_line = ""
+        last_summary = None
         try:
             while True:
                 info = client.get_run(self.run.id)
                 text = client.read_output(self.run.id, offset=offset, tail_bytes=0 if offset else 64 * 1024)
                 if text.text:
-                    offset = text.offset + len(text.text.encode("utf-8"))
-                line = summary_line(info)
-                if line != last_line or text.text:
-                    out.write(safe(line) + "\n")   # names and values are user data
-                    last_line = line
+                    offset = text.size or text.offset + len(text.text.encode("utf-8"))
+                summary = summary_body(info)
+                if summary != last_summary:
+                    out.write(safe(f"[{time.strftime('%H:%M:%S')}] {summary}") + "\n")   # user data
+                    last_summary = summary
                 for row in text.text.splitlines():
                     out.write(f"  | {safe_output(row, colour=True)}\n")
                 out.flush()
@@ -83,10 +85,11 @@ class RunDetails:
             client.close()
 
 
-def summary_line(info: Any) -> str:
+def summary_body(info: Any) -> str:
+    """What a summary line says, without its clock: the run, its status and last values."""
     values = ", ".join(f"{k}={_num(v)}" for k, v in sorted(info.last_metrics.items())[:8])
     label = info.display_name or info.run_id
-    line = f"[{time.strftime('%H:%M:%S')}] run #{info.number} {label}: {info.status}"
+    line = f"run #{info.number} {label}: {info.status}"
     return f"{line} · {values}" if values else line
 
 

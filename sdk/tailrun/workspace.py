@@ -37,10 +37,8 @@ class Workspace:
     - `location`: the service address, or `"local"` for the per-user local service;
     - `subscription_id` / `resource_group`: the values given (or from the config file), else
       `""` / `"local"`;
-    - `get_details()`, `experiments`, `compute_targets`, `get_run(run_id)`, `write_config()`.
-
-    There is no `environments`: tailrun stores no environments (`Environment.register` is a
-    no-op; each run carries its own), so there is nothing to list.
+    - `get_details()`, `experiments`, `environments`, `compute_targets`, `models`, `get_run(run_id)`,
+      `write_config()`.
     """
 
     def __init__(self, address: str | None = None, token: str | None = None, ca_file: str | None = None,
@@ -160,10 +158,22 @@ class Workspace:
         return {exp.name: exp for exp in Experiment.list(self)}
 
     @property
+    def environments(self) -> dict[str, Any]:
+        """The registered environments by name, each its latest version (`Environment.list(ws)`)."""
+        from .environment import Environment
+        return Environment.list(self)
+
+    @property
     def compute_targets(self) -> dict[str, Any]:
-        """Compute targets by name: only `"local"` (the service's own machine)."""
+        """The service's compute targets by name (`"local"` and those of its --compute-config)."""
         from .compute import ComputeTarget
         return {target.name: target for target in ComputeTarget.list(self)}
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Registered models by name, each the newest version (`Model` objects)."""
+        from .model import Model
+        return {model.name: model for model in Model.list(self, latest=True)}
 
     def get_run(self, run_id: str) -> Any:
         """The run with this id (`Run.get(workspace, run_id)`); RunNotFound if there is none."""
@@ -182,11 +192,12 @@ class Workspace:
         return self._settings
 
     def _client(self) -> Any:
-        """The read client (created on first use: reads need a reachable service)."""
+        """The client for queries, submissions and registries (created on first use); with no
+        service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
                 from ._client import Client
-                self._client_obj = Client(self._settings)
+                self._client_obj = Client(self._settings, start_local=True)
             return self._client_obj
 
     def _recorder(self) -> Any:

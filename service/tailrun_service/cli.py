@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "self-signed certificate)")
     parser.add_argument("--port-file", type=Path, metavar="PATH", help="write the bound port here once listening")
     parser.add_argument("--no-runner", action="store_true", help="do not run submitted scripts")
+    parser.add_argument("--compute-config", type=Path, metavar="FILE",
+                        help="compute targets besides 'local' (TOML: [targets.NAME] kind = \"slurm\", "
+                             "partition = ...); see the README, Running on a Slurm cluster")
     parser.add_argument("--run-as", metavar="USER",
                         help="run submitted scripts as this user (the service must run as root; default "
                              "when root: tailrun-run, created if missing). As a normal user, scripts run as "
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                         insecure=args.insecure, tls_cert=args.tls_cert, tls_key=args.tls_key,
                         tls_ca=args.tls_ca, run_as=run_as,
                         with_runner=not args.no_runner, heartbeat_timeout=args.heartbeat_timeout,
-                        max_file_bytes=args.max_file_bytes)
+                        max_file_bytes=args.max_file_bytes, compute_config=args.compute_config)
     except (ServeError, RunUserError) as exc:
         print(f"tailrun server: {exc}", file=sys.stderr)
         return 2

@@ -164,13 +164,15 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
           with_runner: bool = True,
           heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
           max_file_bytes: int | None = None, tls_ca: str | Path | None = None,
-          run_as: str | None = None) -> Service:
+          run_as: str | None = None, compute_config: str | Path | dict | None = None) -> Service:
     """Start the service and return it once it is listening. Raises ServeError for a setting
     that would be unsafe or cannot work. `heartbeat_timeout` (seconds; None = no crash
     detection): see liveness.py. `max_file_bytes`: the largest run file or image stored.
     `tls_ca`: the PEM submitted scripts verify the certificate with (default: `tls_cert` itself,
     right for a self-signed certificate). `run_as`: the user submitted scripts run as (the
-    service must run as root; see runner/isolation.py); None = as the service's own user."""
+    service must run as root; see runner/isolation.py); None = as the service's own user.
+    `compute_config`: the compute targets besides `local` (a TOML file, or its parsed
+    {"targets": {...}} table; see compute/targets.py)."""
     if heartbeat_timeout is not None and not heartbeat_timeout > 0:
         raise ServeError(f"the heartbeat timeout must be a positive number of seconds, got {heartbeat_timeout!r}")
     if data_dir is None:
@@ -182,17 +184,19 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
     if bool(tls_cert) != bool(tls_key):
         raise ServeError("TLS needs both --tls-cert and --tls-key")
     credentials = _tls_credentials(tls_cert, tls_key) if tls_cert else None
+    targets = _compute_targets(compute_config)
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
 
     from .artifacts import DEFAULT_MAX_FILE_BYTES
+    from .snapshots import SnapshotStore
     from .store import Store   # SQLAlchemy is only needed once we really serve
 
     store = Store.open(store_url, data_dir, max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES)
     loop = servicer = None
     try:
         auth = TokenAuth(token)
-        servicer = Tracker(store, auth=auth)
+        servicer = Tracker(store, auth=auth, snapshots=SnapshotStore(data_dir))
         loop = ServerLoop()
         server, bound, health_servicer = loop.run(_start_server(servicer, auth, host, port, credentials))
     except BaseException:
@@ -208,7 +212,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, data_dir: Path | str | None = 
         try:
             service.runner = servicer.runner = _start_runner(
                 store, data_dir, f"{_connect_host(host)}:{bound}", token, max_concurrent_runs,
-                ca_file=(tls_ca or tls_cert) if tls_cert else None, run_as=run_as)
+                ca_file=(tls_ca or tls_cert) if tls_cert else None, run_as=run_as, compute_config=targets)
         except BaseException:
             service.stop(grace=0)
             raise
@@ -255,9 +259,22 @@ def _bind(server: grpc.aio.Server, host: str, port: int, credentials: grpc.Serve
     return bound
 
 
+def _compute_targets(config: str | Path | dict | None) -> dict[str, dict[str, Any]] | None:
+    if config is None:
+        return None
+    from .compute.targets import ComputeConfigError, check_compute_config, load_compute_config
+
+    try:
+        if isinstance(config, dict):
+            return check_compute_config(config)
+        return load_compute_config(config)
+    except ComputeConfigError as exc:
+        raise ServeError(str(exc)) from None
+
+
 def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
                   max_concurrent_runs: int | None, ca_file: str | Path | None = None,
-                  run_as: str | None = None) -> Any:
+                  run_as: str | None = None, compute_config: dict[str, dict[str, Any]] | None = None) -> Any:
     try:
         from .runner import Runner
     except ImportError as exc:
@@ -265,7 +282,7 @@ def _start_runner(store: Any, data_dir: Path, address: str, token: str | None,
         return None
     runner = Runner(store=store, data_dir=data_dir, address=address, token=token,
                     max_concurrent=max_concurrent_runs or os.cpu_count() or 1, ca_file=ca_file,
-                    run_as=run_as)
+                    run_as=run_as, compute_config=compute_config)
     runner.start()
     return runner
 

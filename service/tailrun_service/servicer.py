@@ -36,6 +36,7 @@ from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 from .auth import FULL_ACCESS, Caller, RunScope, TokenAuth
 from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, Unavailable
 from .repeated_log import RepeatedErrorLog
+from .snapshots import SnapshotRecorder, run_snapshot_id
 from .watch_feed import WatchFeed
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,11 @@ class Tracker(pb_grpc.TrackerServicer):
     Its handlers run on the server's event loop; `close()` after the server stopped."""
 
     def __init__(self, store: Any, runner: Any = None, auth: TokenAuth | None = None,
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None, snapshots: Any = None) -> None:
         self.store = store
         self.runner = runner
+        self.snapshots = snapshots   # a snapshots.SnapshotStore, or None: no snapshot RPCs
+        self._snapshot_recorder = SnapshotRecorder(store) if snapshots is not None else None
         self.auth = auth or TokenAuth(None)
         self.stopping = stopping or threading.Event()
         self.max_snapshot_bytes = MAX_SNAPSHOT_BYTES
@@ -395,6 +398,186 @@ class Tracker(pb_grpc.TrackerServicer):
             if self.runner is None:
                 raise Unimplemented("this service does not run scripts")
             return await self._blocking_write(self.runner.cancel, run_id)
+
+    # ------------------------------------------------------------------ environments
+    # Any token may register: Azure ML lets a run's script register environments too.
+
+    async def RegisterEnvironment(self, request: pb.RegisterEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "RegisterEnvironment"):
+            _reject_nul(request)
+            _require(request.definition_json, "RegisterEnvironmentRequest.definition_json")
+            return await self._blocking_write(self.store.register_environment, request.name,
+                                              request.definition_json)
+
+    async def GetEnvironment(self, request: pb.GetEnvironmentRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetEnvironment"):
+            _reject_nul(request)
+            return await self._blocking_read(self.store.get_environment, _require(request.name, "environment name"),
+                                             request.version)
+
+    async def ListEnvironments(self, request: pb.ListEnvironmentsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListEnvironments"):
+            _reject_nul(request)
+            found = await self._blocking_read(self.store.list_environments, request.name, request.latest)
+            return pb.ListEnvironmentsResponse(environments=found)
+
+
+    # ------------------------------------------------------------------ snapshots
+
+    async def PutSnapshot(self, request_iterator: AsyncIterator[pb.SnapshotChunk],
+                          context: grpc.aio.ServicerContext):
+        async with self._guard(context, "PutSnapshot"):
+            if self.snapshots is None:
+                raise Unimplemented("this service does not store snapshots")
+            first = await anext(request_iterator, None)
+            if first is None:
+                raise InvalidArgument("PutSnapshot: no chunk was sent (the first one names the run)")
+            _reject_nul(first)
+            run_id = _require(first.run_id, "PutSnapshot: the first chunk's run_id")
+            caller = self._caller(context)
+            if caller.is_run_scoped and not await self._blocking_read(self._scope(caller).contains, run_id):
+                raise PermissionDenied(f"a run-scoped token may not put a snapshot for run {run_id!r}")
+            await self._blocking_read(self.store.get_run, run_id)   # NotFound before reading 300 MB
+            data = bytearray(first.data)
+            async for part in request_iterator:
+                if part.run_id and part.run_id != run_id:
+                    raise InvalidArgument(f"PutSnapshot: a chunk names run {part.run_id[:100]!r}, "
+                                          f"the first named {run_id!r}")
+                data += part.data
+                if len(data) > self.max_snapshot_bytes:
+                    raise InvalidArgument(f"PutSnapshot: the snapshot is over the limit of "
+                                          f"{self.max_snapshot_bytes // (1024 * 1024)} MiB")
+            return await self._blocking_write(self._put_snapshot, run_id, bytes(data))
+
+    def _put_snapshot(self, run_id: str, data: bytes) -> pb.SnapshotInfo:
+        assert self.snapshots is not None and self._snapshot_recorder is not None
+        info = self.snapshots.put(data)
+        self._snapshot_recorder.record(run_id, info.snapshot_id)
+        return info
+
+    async def ReadSnapshot(self, request: pb.ReadSnapshotRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ReadSnapshot"):
+            if self.snapshots is None:
+                raise Unimplemented("this service does not store snapshots")
+            _reject_nul(request)
+            caller = self._caller(context)
+            snapshot_id = await self._blocking_read(self._snapshot_to_read, caller, request)
+            with await self._blocking_read(self.snapshots.open, snapshot_id) as fh:
+                while True:
+                    data = await self._blocking_read(fh.read, FILE_CHUNK_BYTES)
+                    if data:
+                        yield pb.SnapshotChunk(run_id=request.run_id, data=data)
+                    if len(data) < FILE_CHUNK_BYTES:
+                        return
+
+    def _snapshot_to_read(self, caller: Caller, request: pb.ReadSnapshotRequest) -> str:
+        """Blocking: the id of the snapshot a ReadSnapshot asks for, after the access checks. A
+        run-scoped token reads only the snapshot of its own run (or of a run it started)."""
+        if not request.snapshot_id and not request.run_id:
+            raise InvalidArgument("ReadSnapshot needs a snapshot_id or a run_id")
+        run_id = request.run_id or (caller.run_id if caller.is_run_scoped else "")
+        if caller.is_run_scoped and not self._scope(caller).contains(run_id):
+            raise PermissionDenied(f"a run-scoped token may not read the snapshot of run {run_id!r}")
+        own = run_snapshot_id(self.store.get_run(run_id)) if run_id else ""
+        if not request.snapshot_id:
+            if not own:
+                raise NotFound(f"run {run_id!r} has no snapshot (no ContentSnapshotId property): it was "
+                               "not submitted with a source folder and took none with Run.take_snapshot")
+            return own
+        if caller.is_run_scoped and request.snapshot_id != own:
+            raise PermissionDenied(f"a run-scoped token may only read its run's own snapshot, not "
+                                   f"{request.snapshot_id[:80]!r}")
+        return request.snapshot_id
+
+
+    # ------------------------------------------------------------------ models
+
+    async def RegisterModel(self, request_iterator: AsyncIterator[pb.RegisterModelRequest],
+                            context: grpc.aio.ServicerContext):
+        async with self._guard(context, "RegisterModel"):
+            first = await anext(request_iterator, None)
+            if first is None or first.WhichOneof("part") != "spec":
+                raise InvalidArgument("RegisterModel: the first message must be a RegisterModelSpec")
+            spec = first.spec
+            _reject_nul(spec)
+            registry = self.store.models
+            registry.check_spec(spec)
+            caller = self._caller(context)
+            if caller.is_run_scoped and not (
+                    spec.run_id and await self._blocking_read(self._scope(caller).contains, spec.run_id)):
+                raise PermissionDenied(f"a run-scoped token may register models only from its own run "
+                                       f"{caller.run_id!r} or its children, not from "
+                                       f"{'run ' + repr(spec.run_id) if spec.run_id else 'outside a run'}")
+            staging = await self._blocking_write(registry.stage)
+            try:
+                chunks = 0
+                async for part in request_iterator:
+                    if part.WhichOneof("part") != "file":
+                        raise InvalidArgument("RegisterModel: only file chunks may follow the RegisterModelSpec")
+                    chunk = part.file
+                    await self._blocking_write(staging.write_chunk, chunk.path, chunk.offset, chunk.data, chunk.last)
+                    chunks += 1
+                model_path = None
+                if not chunks:   # no files sent: register the run's own files under model_path
+                    if not spec.run_id:
+                        raise InvalidArgument("RegisterModel needs the model's files (FileChunk messages) "
+                                              "or a run_id whose files to register")
+                    model_path = await self._blocking_write(registry.stage_run_files, staging, spec.run_id,
+                                                            spec.model_path or spec.name)
+                return await self._blocking_write(registry.register, spec, staging, caller.principal, model_path)
+            except BaseException:
+                self._write_pool.submit(staging.discard)   # a failed registration leaves no files
+                raise
+
+    async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "GetModel"):
+            _reject_nul(request)
+            return await self._blocking_read(self.store.models.get, _require(request.name, "model name"),
+                                             request.version)
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListModels"):
+            _reject_nul(request)
+            return pb.ListModelsResponse(models=await self._blocking_read(self.store.models.list, request))
+
+    async def UpdateModel(self, request: pb.UpdateModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "UpdateModel"):
+            _reject_nul(request)
+            _require(request.name, "model name")
+            caller = self._caller(context)
+            if caller.is_run_scoped:
+                model = await self._blocking_read(self.store.models.get, request.name, request.version)
+                if not (model.run_id and await self._blocking_read(self._scope(caller).contains, model.run_id)):
+                    raise PermissionDenied(f"a run-scoped token may change only the models of its own run "
+                                           f"{caller.run_id!r} or its children, not {model.id}")
+            return await self._blocking_write(self.store.models.update, request)
+
+    async def DownloadModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "DownloadModel"):
+            _reject_nul(request)
+            registry = self.store.models
+            info = await self._blocking_read(registry.get, _require(request.name, "model name"), request.version)
+            for file in info.files:   # each file in chunks; the last chunk of a file has last=true
+                with await self._blocking_read(registry.open_file, info.name, info.version, file.path) as fh:
+                    offset = 0
+                    while True:
+                        data = await self._blocking_read(fh.read, FILE_CHUNK_BYTES)
+                        last = len(data) < FILE_CHUNK_BYTES
+                        yield pb.FileChunk(path=file.path, offset=offset, data=data, last=last)
+                        offset += len(data)
+                        if last:
+                            break
+
+    # ------------------------------------------------------------------ compute targets
+
+    async def ListComputeTargets(self, request: pb.ListComputeTargetsRequest, context: grpc.aio.ServicerContext):
+        async with self._guard(context, "ListComputeTargets"):
+            if self.runner is None:
+                return pb.ListComputeTargetsResponse(targets=[pb.ComputeTargetInfo(
+                    name="local", kind="local", state="Unavailable",
+                    detail="this service does not run scripts (started with --no-runner)")])
+            targets = await self._blocking_read(self.runner.targets.describe_all)
+            return pb.ListComputeTargetsResponse(targets=targets)
 
 
 def _take(items: Any, count: int) -> list[Any]:

@@ -276,11 +276,11 @@ while not (here / "up").exists():
 def _fill(disk: Path, leave: int = 0) -> None:
     """Fill the small disk with a file (a real ENOSPC), then free `leave` bytes of it."""
     filler = disk / "filler"
-    with open(filler, "wb") as fh:
+    # Unbuffered: a buffered file would raise ENOSPC again when it is closed.
+    with open(filler, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass
     if leave:

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tailrun import Environment, Estimator, Experiment, ScriptRunConfig
+from tailrun.exceptions import ComputeTargetException
 from tailrun.script_run import ActivityFailedException, TrainingException, UserErrorException
 
 FAILING = """\
@@ -68,7 +69,8 @@ def test_command_runs_in_the_snapshot(ws, source_dir, capsys):
 
 def test_unknown_compute_target_is_refused(ws, source_dir):
     config = ScriptRunConfig(str(source_dir({"train.py": ""})), script="train.py", compute_target="gpu-cluster")
-    with pytest.raises(UserErrorException, match="unknown compute target 'gpu-cluster'"):
+    with pytest.raises(ComputeTargetException, match=r"unknown compute target 'gpu-cluster'.*known compute "
+                                                     r"targets are 'local'"):
         Experiment(ws, "bad-input").submit(config)
 
 

@@ -1,5 +1,5 @@
-"""`run.fail()` inside a submitted run is final: whatever the script's exit code afterwards, the
-run ends Failed with the error the script gave."""
+"""`run.fail()` and `run.cancel()` inside a submitted run are final: whatever the script's exit
+code afterwards, the run ends Failed with the error the script gave, or Canceled."""
 from __future__ import annotations
 
 import json
@@ -53,3 +53,26 @@ def test_exception_passed_to_fail_is_kept(ws, source_dir):
     message = details["error"]["error"]["message"]
     assert message.startswith("User program failed with KeyError: 'label'")
     assert "Traceback (most recent call last)" in message
+
+
+CANCEL_THEN_EXIT = """\
+import sys
+from tailrun import Run
+run = Run.get_context()
+run.log("loss", 0.5)
+run.cancel()
+print("status after cancel:", run.get_status())
+sys.exit({code})
+"""
+
+
+def test_cancel_inside_a_submitted_run_is_final(ws, source_dir, service):
+    for code in (0, 3):
+        folder = source_dir({"train.py": CANCEL_THEN_EXIT.format(code=code)})
+        run = Experiment(ws, "final-status").submit(ScriptRunConfig(str(folder), script="train.py"))
+        details = run.wait_for_completion()   # Canceled never raises
+        assert details["status"] == "Canceled", code
+        assert "error" not in details
+        assert service.store.get_run(run.id).status == "Canceled"
+        assert run.get_metrics() == {"loss": 0.5}
+        assert "status after cancel: Canceled" in run._client().read_output(run.id).text

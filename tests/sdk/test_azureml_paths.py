@@ -17,7 +17,8 @@ from tailrun.runconfig import RunConfiguration
 # (module path, names it exports, the tailrun module that defines them)
 PATHS = [
     ("tailrun.core", ["Workspace", "Experiment", "Run", "ScriptRunConfig", "ScriptRun", "RunConfiguration",
-                      "Environment", "ComputeTarget"], None),
+                      "Environment", "ComputeTarget", "Model"], None),
+    ("tailrun.core.model", ["Model"], "tailrun.model"),
     ("tailrun.core.run", ["Run"], "tailrun.run"),
     ("tailrun.core.workspace", ["Workspace"], "tailrun.workspace"),
     ("tailrun.core.experiment", ["Experiment"], "tailrun.experiment"),
@@ -32,7 +33,8 @@ PATHS = [
     ("tailrun.core.compute_target", ["ComputeTarget", "ComputeTargetException"], "tailrun.compute"),
     ("tailrun.exceptions", ["AzureMLException", "ActivityFailedException", "UserErrorException",
                             "ExperimentExecutionException", "RunEnvironmentException", "WebserviceException",
-                            "ComputeTargetException", "TrainingException"], None),
+                            "ComputeTargetException", "TrainingException", "ModelNotFoundException",
+                            "ModelPathNotFoundException"], None),
     ("tailrun.train.estimator", ["Estimator"], "tailrun.estimator"),
 ]
 

@@ -48,7 +48,7 @@ def test_get_details_experiments_compute_targets_and_get_run(ws, service):
     found = ws.get_run(run.id)
     assert found.id == run.id and found.experiment.name == "exp-a"
     assert found.get_metrics()["loss"] == 0.5
-    assert not hasattr(ws, "environments")
+    assert ws.environments == {}   # none registered yet (tests/sdk/test_environments.py)
 
 
 def test_write_config_round_trips_and_get(tmp_path, monkeypatch, ws, service):

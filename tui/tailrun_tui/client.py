@@ -215,6 +215,10 @@ class TrackerClient:
                 partial.unlink()
         return target
 
+    def models_of_run(self, run_id: str) -> list[pb.ModelInfo]:
+        """The model versions registered from this run, by name, newest version first."""
+        return list(self._call("ListModels", pb.ListModelsRequest(run_id=run_id)).models)
+
     def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
         return self._call("ReadOutput", pb.ReadOutputRequest(run_id=run_id, offset=offset,
                                                              tail_bytes=tail_bytes))

@@ -38,6 +38,12 @@ class RunLoaded(Message):
 
 
 @dataclass
+class ModelsLoaded(Message):
+    run_id: str
+    models: list[pb.ModelInfo]
+
+
+@dataclass
 class SeriesLoaded(Message):
     run_id: str
     name: str

@@ -18,9 +18,11 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "runs": ("tailrun.cli.query", "list runs as a table", None),
     "logs": ("tailrun.cli.query", "print or follow a run's output", None),
     "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--csv)", None),
+    "models": ("tailrun.cli.models", "list, show and download registered models", None),
     "sync": ("tailrun.cli.sync", "upload spooled runs to the service", None),
     "submit": ("tailrun.cli.submit", "submit a script as a run", None),
     "cancel": ("tailrun.cli.submit", "cancel a submitted run", None),
+    "compute": ("tailrun.cli.compute", "list the service's compute targets (compute list)", None),
 }
 
 

@@ -40,6 +40,8 @@ def _submit_parser() -> argparse.ArgumentParser:
                         help="environment variable for the script (repeatable)")
     parser.add_argument("--time-limit", type=float, metavar="SECONDS",
                         help="fail the run after this many seconds (max_run_duration_seconds)")
+    parser.add_argument("-t", "--target", default="local", metavar="NAME",
+                        help="compute target (default: local; see tailrun compute list)")
     parser.add_argument("--wait", action="store_true", help="stream the console until the run ends")
     _common(parser)
     return parser
@@ -76,7 +78,8 @@ def _submit(argv: list[str]) -> int:
     experiment_name = args.experiment or _default_experiment(script)
     try:
         config = ScriptRunConfig(str(source), script=str(script), arguments=script_argv,
-                                 environment=environment, max_run_duration_seconds=args.time_limit)
+                                 environment=environment, max_run_duration_seconds=args.time_limit,
+                                 compute_target=args.target)
         config.run_config.environment_variables = env_vars
         ws = Workspace(address=args.address, token=args.token)
         run = Experiment(ws, experiment_name).submit(config)

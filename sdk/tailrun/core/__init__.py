@@ -2,7 +2,7 @@
 
 A package whose submodules mirror azureml.core's (`tailrun.core.run`, `.workspace`,
 `.experiment`, `.runconfig`, `.script_run_config`, `.script_run`, `.environment`,
-`.conda_dependencies`, `.compute`, `.compute_target`), so that `from azureml.core.run import Run`
+`.conda_dependencies`, `.compute`, `.compute_target`, `.model`), so that `from azureml.core.run import Run`
 style imports work after replacing `azureml` with `tailrun`. The classes themselves live in the
 tailrun modules and are loaded on first use, so `import tailrun.core` stays cheap.
 """
@@ -16,13 +16,14 @@ from .._lazy import lazy_exports
 _LAZY = {"Workspace": "tailrun.workspace", "Experiment": "tailrun.experiment", "Run": "tailrun.run",
          "ScriptRunConfig": "tailrun.script_run", "ScriptRun": "tailrun.script_run",
          "RunConfiguration": "tailrun.runconfig", "Environment": "tailrun.environment",
-         "ComputeTarget": "tailrun.compute"}
+         "ComputeTarget": "tailrun.compute", "Model": "tailrun.model"}
 __all__ = ["VERSION", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..compute import ComputeTarget
     from ..environment import Environment
     from ..experiment import Experiment
+    from ..model import Model
     from ..run import Run
     from ..runconfig import RunConfiguration
     from ..script_run import ScriptRun, ScriptRunConfig

@@ -12,9 +12,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from tailrun import _status as st
+from tailrun._exec.process import is_alive
 
 from ..errors import NotFound
-from .process import is_alive
 from .state import saved_states
 from .supervisor import make_error
 from .writer import RunWriter

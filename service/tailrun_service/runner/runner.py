@@ -1,7 +1,8 @@
 """The runner: accepts submitted runs, queues them under the concurrency limit and supervises
 each one in a thread (see supervisor.py). It writes to the store only through `apply_batch`.
 
-Folders under the data dir: work/<run_id> (the snapshot, the script's cwd), runs/<run_id> (the
+Folders under the data dir: work/<run_id> (the unpacked snapshot, the script's cwd; the zip is kept in
+snapshots/<id>.zip, see ../snapshots.py), runs/<run_id> (the
 runner's own files, see state.py), envs/<hash> (built environments). When scripts run as another
 user (`run_as`, see isolation.py), work/, envs/ and the scripts' homes are under the run root
 instead, outside the data dir (which is then 0700).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -19,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from tailrun import _status as st
+from tailrun._exec.envs import EnvBuilder
+from tailrun._exec.files import CONSOLE_PATH
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import validate_run_id
+from ..compute.targets import Launch, build_targets
 from ..errors import InvalidArgument, NotFound
-from .envs import EnvBuilder
+from ..ignored_settings import ignored_line
+from ..snapshots import SNAPSHOT_PROPERTY, SnapshotStore
 from .isolation import RUN_ROOT_BASE, resolve_run_user, root_folder, run_root_for
 from .queue import RunQueue
 from .recovery import recover
@@ -33,26 +39,28 @@ from .workdir import unpack_snapshot
 from .writer import RunWriter
 
 log = logging.getLogger("tailrun_service.runner")
-LOCAL_TARGETS = ("local", "")
 DEFAULT_GRACE_SECONDS = 5.0
 
 
 class Runner:
-    """Executes submitted runs on this machine.
+    """Accepts submitted runs and dispatches each to its compute target (compute/targets.py);
+    executes those of the `local` target on this machine.
 
     `address` is the service's own host:port, given to the scripts as TAILRUN_ADDRESS (it may be
     set after construction, once the server knows its port); `token` is the service token (runs
     get a run-scoped token derived from it); `max_concurrent` defaults to the number of cores;
     `ca_file` (a TLS service): the PEM scripts verify the service's certificate with;
-    `run_as`: the user scripts run as (the service must be root; see isolation.py).
+    `run_as`: the user scripts run as (the service must be root; see isolation.py);
+    `compute_config`: the other targets ({name: table}, see compute/targets.py).
     `start()` recovers the runs a previous service process left behind."""
 
     def __init__(self, store: Any, data_dir: str | Path, address: str | None = None,
                  token: str | None = None, max_concurrent: int | None = None,
                  grace_seconds: float = DEFAULT_GRACE_SECONDS, ca_file: str | Path | None = None,
-                 run_as: str | None = None) -> None:
+                 run_as: str | None = None, compute_config: dict[str, dict[str, Any]] | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
+        self.snapshots = SnapshotStore(self.data_dir)
         self.runs_root = self.data_dir / "runs"
         self.run_user = resolve_run_user(run_as) if run_as else None
         if self.run_user is None:
@@ -83,6 +91,7 @@ class Runner:
         self._stopped = False
         self._kill_on_stop = True
         self._started = False
+        self.targets = build_targets(self, compute_config)
 
     def start(self) -> None:
         """Recover the runs a previous service process left behind (once; submit calls it too)."""
@@ -91,12 +100,15 @@ class Runner:
                 return
             self._started = True
         recover(self)
+        self.targets.start()
 
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
-        """Create the run (NotStarted), unpack its snapshot, queue it (Queued); returns the run."""
+        """Create the run (NotStarted), check its snapshot, keep the zip (see snapshots.py) and hand
+        the run to its compute target (local: unpacked and queued); returns the run."""
         run_id, definition = self._validate(spec)
+        target = self.targets.get(str(definition.get("target") or "local"))
         self.start()
         with self._lock:
             if self._stopped:
@@ -117,31 +129,81 @@ class Runner:
             (work_dir / "outputs").mkdir(exist_ok=True)
             if self.run_user is not None:
                 self.run_user.own(work_dir)
+            snapshot_id = self.snapshots.put(snapshot).snapshot_id
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
+        if target.kind != "local":   # checked here; the target's job fetches the snapshot itself
+            shutil.rmtree(work_dir, ignore_errors=True)
+            return self._launch_remote(target, spec, run_id, definition, snapshot, snapshot_id)
         state = RunState(run_id=run_id, experiment=spec.experiment, definition=definition,
                          work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
                          home_dir=str(self.homes_root / run_id) if self.homes_root else "")
         state.folder.mkdir(parents=True, exist_ok=True)
-        state.console.touch()
+        # What the definition asks for that this runner cannot honour: the first line of the
+        # driver log, and a warning of the run (never dropped silently).
+        ignored = ignored_line(definition, platform.python_version())
+        state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        start = _run_start(spec, definition, snapshot)
-        rejected = writer.send([pb.Event(start=start)])
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        if ignored:
+            events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
+        rejected = writer.send(events)
         if rejected:
             state.forget()
             shutil.rmtree(work_dir, ignore_errors=True)
             raise InvalidArgument(f"the run could not be created: {'; '.join(rejected)}")
-        with self._lock:
-            self._pending[run_id] = (state, writer)
-        writer.status(st.QUEUED)
-        self._queue.push(run_id)
+        target.launch(Launch(run_id, spec.experiment, definition, snapshot, writer, local_state=state))
         return self.store.get_run(run_id)
 
+    def _launch_remote(self, target: Any, spec: pb.SubmitSpec, run_id: str, definition: dict[str, Any],
+                       snapshot: bytes, snapshot_id: str) -> pb.RunInfo:
+        """A run on another target: created, its ignored settings said (first console line and a
+        warning), then launched; a refusal by the target fails the run and reaches the client."""
+        writer = RunWriter(self.store, run_id)
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        # The interpreter on the target is not known here: no Python version to compare.
+        ignored = ignored_line(definition, None, distributes=True)
+        if ignored:
+            events += [pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())),
+                       writer.chunk(CONSOLE_PATH, 0, f"{ignored}\n".encode(), append=True)]
+        rejected = writer.send(events)
+        if rejected:
+            raise InvalidArgument(f"the run could not be created: {'; '.join(rejected)}")
+        try:
+            target.launch(Launch(run_id, spec.experiment, definition, snapshot, writer))
+        except InvalidArgument as exc:   # refused by the target: the run says why, and so does the error
+            writer.status(st.FAILED, error_json=make_error("ComputeTargetError", str(exc)))
+            raise
+        except Exception as exc:
+            log.exception("run %s: compute target %s failed to launch it", run_id, target.name)
+            writer.status(st.FAILED, error_json=make_error("ComputeTargetError", f"{target.name}: {exc}"))
+            raise InvalidArgument(f"compute target {target.name!r} could not start the run: {exc}") from None
+        return self.store.get_run(run_id)
+
+    def launch_local(self, launch: Launch) -> None:
+        """The local target: queue the run under the concurrency limit."""
+        with self._lock:
+            self._pending[launch.run_id] = (launch.local_state, launch.writer)
+        launch.writer.status(st.QUEUED)
+        self._queue.push(launch.run_id)
+
     def cancel(self, run_id: str) -> pb.RunInfo:
-        """Cancel a queued or executing run: Canceled at once if it was waiting, else SIGTERM to its
-        process group (SIGKILL after the grace period) and CancelRequested until it has ended."""
+        """Cancel a queued or executing run through its target (local: Canceled at once if it was
+        waiting, else SIGTERM to its process group, SIGKILL after the grace period, and
+        CancelRequested until it has ended)."""
+        for target in self.targets:
+            if target.cancel(run_id):
+                return self.store.get_run(run_id)
+        info = self.store.get_run(run_id)   # NotFound for an unknown run
+        if st.is_terminal(info.status):
+            return info
+        raise InvalidArgument(f"run {run_id!r} ({info.run_type or 'unknown'} run, {info.status}) is not "
+                              "executed by this service's runner, so it cannot be canceled here")
+
+    def cancel_local(self, run_id: str) -> bool:
+        """The local target's cancel; False if the run is not one of its queued or executing runs."""
         with self._lock:
             pending = self._pending.pop(run_id, None)
             supervisor = self._supervisors.get(run_id)
@@ -150,15 +212,11 @@ class Runner:
             state, writer = pending
             writer.status(st.CANCELED)
             state.forget()
-            return self.store.get_run(run_id)
+            return True
         if supervisor is not None:
             supervisor.request_stop("cancel")
-            return self.store.get_run(run_id)
-        info = self.store.get_run(run_id)   # NotFound for an unknown run
-        if st.is_terminal(info.status):
-            return info
-        raise InvalidArgument(f"run {run_id!r} ({info.run_type or 'unknown'} run, {info.status}) is not "
-                              "executed by this service's runner, so it cannot be canceled here")
+            return True
+        return False
 
     def stop(self, kill_runs: bool = True, timeout: float | None = None) -> None:
         """Stop accepting runs. With `kill_runs` executing runs are terminated and marked Failed
@@ -173,6 +231,10 @@ class Runner:
             kill_runs = self._kill_on_stop
             waiting = self._queue.drain() if first else []
             supervisors = list(self._supervisors.values())
+        if first:
+            for target in self.targets:
+                if target.kind != "local":
+                    target.stop(kill_runs)
         for run_id in waiting:
             with self._lock:
                 pending = self._pending.pop(run_id, None)
@@ -204,6 +266,10 @@ class Runner:
         return f"{host}:{port}"
 
     def active_runs(self) -> list[str]:
+        """The runs the runner watches on every target (the liveness monitor leaves them alone)."""
+        return self.targets.active_runs()
+
+    def active_local_runs(self) -> list[str]:
         with self._lock:
             return sorted(self._supervisors)
 
@@ -264,10 +330,6 @@ class Runner:
             raise InvalidArgument(f"run_definition_json is not valid JSON: {exc}") from None
         if not isinstance(definition, dict):
             raise InvalidArgument("run_definition_json must be a JSON object (a RunConfiguration)")
-        target = str(definition.get("target") or "local")
-        if target not in LOCAL_TARGETS:
-            raise InvalidArgument(f"unknown compute target {target!r}: this service runs scripts "
-                                  "on its own machine, target 'local'")
         if definition.get("command") and definition.get("script"):
             raise InvalidArgument("the run definition has both a command and a script; give one")
         if not definition.get("command") and not definition.get("script"):
@@ -287,16 +349,14 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot: bytes) -> pb.RunStart:
-    import hashlib
-
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment",
-                  "ContentSnapshotId": hashlib.sha256(snapshot).hexdigest()[:32]}
+    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),
         properties=properties, run_type="script", status=st.NOT_STARTED, time=time.time(),
+        submitted_by=spec.submitted_by,
         run_definition_json=spec.run_definition_json or "{}", target=str(definition.get("target") or "local"),
         script=str(script), arguments=[str(a) for a in definition.get("arguments") or []])

@@ -82,7 +82,7 @@ def upload_spools(home: Path, address: str, token: str | None, ca_file: str | No
 def _stage(root: Path, staging: Path) -> list[Path]:
     """Copies of the spool folders under `root` in `staging` (regular files only, opened without
     following links out of their folder)."""
-    from .workdir import open_inside
+    from tailrun._exec.files import open_inside
 
     copies = []
     for folder in sorted(root.iterdir()):

@@ -3,7 +3,6 @@ stream its console and logs/, enforce cancel and the time limit, upload outputs/
 status from the exit code."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -17,19 +16,18 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
-from .envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from tailrun._exec.envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from tailrun._exec.files import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
+from tailrun._exec.outcome import STATUS_FILE, build_argv, failure_error, make_error, script_final_status
+from tailrun._exec.process import POLL_SECONDS, is_alive, kill_group, spawn, start_ticks
+
 from .isolation import RunUser
-from .process import POLL_SECONDS, describe_exit, is_alive, kill_group, spawn, start_ticks
 from .spools import upload_spools
 from .state import RunState
-from .workdir import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from .writer import RunWriter
 
 log = logging.getLogger("tailrun_service.runner")
 
-MAX_ERROR_CHARS = 3000
-STATUS_FILE = "final_status.json"   # in the script's TAILRUN_HOME, written by run.fail() (SDK)
-MAX_STATUS_FILE_BYTES = 256 * 1024
 RESTART_MESSAGE = "the service restarted while the run was executing"
 SHUTDOWN_MESSAGE = "the service stopped while the run was executing"
 
@@ -246,7 +244,7 @@ class Supervisor(threading.Thread):
 
     def _outcome(self, code: int | None) -> tuple[str, str | None]:
         script_final = self._script_final_status()
-        if script_final is not None:   # run.fail() in the script is final, whatever came after
+        if script_final is not None:   # run.fail()/cancel() in the script is final, whatever came after
             return script_final
         reason = self._stop_reason
         if reason == "cancel":
@@ -262,27 +260,10 @@ class Supervisor(threading.Thread):
             return st.COMPLETED, None
         return st.FAILED, failure_error(read_tail(self.state.console), code)
 
-    def _script_final_status(self) -> tuple[str, str] | None:
-        """(Failed, error JSON) if the script called `run.fail()` (the SDK writes STATUS_FILE)."""
-        path = self.state.home / STATUS_FILE
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.loads(f.read(MAX_STATUS_FILE_BYTES))
-            if data.get("run_id") != self.run_id or data.get("status") != st.FAILED:
-                raise ValueError(f"not a Failed status of run {self.run_id}")
-            error = json.loads(data.get("error_json") or "{}").get("error") or {}
-            code, message = error.get("code") or "UserError", error.get("message") or "The run failed"
-            if not isinstance(code, str) or not isinstance(message, str):
-                raise ValueError("the error code and message must be strings")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, AttributeError) as exc:
-            log.warning("run %s: ignoring %s: %s", self.run_id, path, exc)
-            return None
-        message = message.replace("\0", "")
-        if len(message) > MAX_ERROR_CHARS:
-            message = message[:MAX_ERROR_CHARS - 1] + "…"
-        return st.FAILED, make_error(code.replace("\0", "")[:100], message)
+    def _script_final_status(self) -> tuple[str, str | None] | None:
+        """(Failed, error JSON) if the script called `run.fail()`, (Canceled, None) if it called
+        `run.cancel()` (the SDK writes STATUS_FILE)."""
+        return script_final_status(self.state.home / STATUS_FILE, self.run_id, log)
 
     def _finish_stopped_early(self) -> None:
         if self._detach.is_set() and self._stop_reason is None:
@@ -316,47 +297,3 @@ class Supervisor(threading.Thread):
 
 _RUNNING = object()
 _DETACHED = object()
-
-
-def build_argv(definition: dict[str, Any], interpreter: str) -> list[str]:
-    """The command line: `command` (a string runs in /bin/sh), else interpreter + script + arguments."""
-    command = definition.get("command")
-    if command:
-        if isinstance(command, str):
-            return ["/bin/sh", "-c", command]
-        argv = [str(part) for part in command]
-        if argv[0] in ("python", "python3"):
-            argv[0] = interpreter
-        return argv
-    return [interpreter, str(definition["script"]), *[str(a) for a in definition.get("arguments") or []]]
-
-
-def failure_error(console: str, code: int) -> str:
-    """The error JSON of a failed script: its last traceback, else the exit code and last line."""
-    traceback = last_traceback(console)
-    if traceback:
-        message = traceback
-    else:
-        lines = [line for line in console.splitlines() if line.strip()]
-        message = describe_exit(code) + (f": {lines[-1].strip()}" if lines else "")
-    if len(message) > MAX_ERROR_CHARS:
-        message = "…" + message[-(MAX_ERROR_CHARS - 1):]
-    return make_error("UserError", message, exit_code=code)
-
-
-def last_traceback(text: str) -> str | None:
-    """The last Python traceback printed in `text` (header, frames and the exception line)."""
-    start = text.rfind("Traceback (most recent call last):")
-    if start < 0:
-        return None
-    lines = text[start:].splitlines()
-    block = [lines[0]]
-    for line in lines[1:]:
-        block.append(line)
-        if line and not line[0].isspace():
-            break
-    return "\n".join(block)
-
-
-def make_error(code: str, message: str, **extra: Any) -> str:
-    return json.dumps({"error": {"code": code, "message": message, **extra}})

@@ -1,5 +1,5 @@
-"""A run's working folder: the unpacked snapshot, the console tail, `logs/` streaming and the
-upload of `outputs/` at exit.
+"""A run's working folder: the unpacked snapshot. (Streaming its console and `logs/` and the upload
+of `outputs/` are shared with the Slurm job bootstrap: tailrun._exec.files.)
 
 <data_dir>/work/<run_id>/   the snapshot, the script's cwd; ./outputs is created before it starts
 """
@@ -8,26 +8,19 @@ from __future__ import annotations
 import io
 import os
 import stat
-import time
 import zipfile
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from pathlib import Path
+
+from tailrun._exec.files import CHUNK_BYTES
 
 from ..errors import InvalidArgument
-from .writer import RunWriter
-
-MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
-MAX_SNAPSHOT_FILES = 2000
-CHUNK_BYTES = 1024 * 1024          # one FileChunk carries at most this much
-BATCH_BYTES = 4 * 1024 * 1024      # one batch to the store carries at most this much
-CONSOLE_PATH = "user_logs/std_log.txt"
+from ..snapshots import check_archive, safe_member
 
 
 def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
     """Unzip a submitted snapshot into `dest` (which must not exist yet); returns the file count.
 
-    The zip comes from a client, so every name is checked: relative, no '..', no links, within the
-    same size and file-count limits the SDK applies."""
+    The zip comes from a client, so every name is checked (see snapshots.check_archive)."""
     dest.mkdir(parents=True, exist_ok=False)
     if not snapshot:
         return 0
@@ -37,15 +30,9 @@ def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
         raise InvalidArgument(f"the snapshot is not a valid zip file: {exc}") from None
     with archive:
         infos = archive.infolist()
-        files = [i for i in infos if not i.is_dir()]
-        if len(files) > MAX_SNAPSHOT_FILES:
-            raise InvalidArgument(f"the snapshot has {len(files)} files, over the limit of {MAX_SNAPSHOT_FILES}")
-        total = sum(i.file_size for i in files)
-        if total > MAX_SNAPSHOT_BYTES:
-            raise InvalidArgument(f"the snapshot unpacks to {total} bytes, over the limit of "
-                                  f"{MAX_SNAPSHOT_BYTES // (1024 * 1024)} MB")
+        files = check_archive(archive)
         for info in infos:
-            target = dest / _safe_member(info)
+            target = dest / safe_member(info)
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
@@ -57,198 +44,3 @@ def unpack_snapshot(snapshot: bytes, dest: Path) -> int:
             if mode:
                 os.chmod(target, mode | stat.S_IRUSR | stat.S_IWUSR)
     return len(files)
-
-
-def _safe_member(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    if "\\" in name or "\0" in name:
-        raise InvalidArgument(f"snapshot entry {name!r} has a backslash or NUL in its name")
-    path = PurePosixPath(name)
-    if path.is_absolute() or any(part in ("..", "") for part in name.rstrip("/").split("/")):
-        raise InvalidArgument(f"snapshot entry {name!r} is not a plain relative path")
-    if stat.S_ISLNK(info.external_attr >> 16):
-        raise InvalidArgument(f"snapshot entry {name!r} is a symbolic link")
-    return str(path)
-
-
-class ConsoleTail:
-    """Streams the run's console file into `user_logs/std_log.txt`, line by line.
-
-    The child writes the file directly (not a pipe), so a run outlives a service restart and the
-    next service resumes tailing at the stored size. Complete lines go at once; a trailing partial
-    line (a progress bar, a prompt) goes once it has waited `partial_after` seconds."""
-
-    def __init__(self, path: Path, writer: RunWriter, offset: int = 0, partial_after: float = 0.1) -> None:
-        self.path = path
-        self.writer = writer
-        self.offset = offset              # bytes of the file already stored
-        self.partial_after = partial_after
-        self._partial_since: float | None = None
-
-    def pump(self, final: bool = False) -> None:
-        try:
-            size = os.path.getsize(self.path)
-        except OSError:
-            return
-        if size <= self.offset:
-            return
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(min(size - self.offset, BATCH_BYTES))
-        cut = data.rfind(b"\n") + 1
-        if final or cut == len(data):
-            self._partial_since = None
-        else:  # a trailing partial line: hold it back for a moment, it usually completes
-            now = time.monotonic()
-            if self._partial_since is None:
-                self._partial_since = now
-            if now - self._partial_since >= self.partial_after:
-                self._partial_since = None
-            else:
-                data = data[:cut]
-        if not data:
-            return
-        self.writer.send(self.writer.chunk(CONSOLE_PATH, self.offset + i, data[i:i + CHUNK_BYTES], append=True)
-                         for i in range(0, len(data), CHUNK_BYTES))
-        self.offset += len(data)
-
-    def close(self) -> None:
-        """Send everything the file holds now (pump sends at most one block per call), then mark
-        it complete. Bytes written after close() starts are not waited for: the caller has
-        already ended the run's processes."""
-        try:
-            end = os.path.getsize(self.path)
-        except OSError:
-            end = self.offset
-        while self.offset < end:
-            before = self.offset
-            self.pump(final=True)
-            if self.offset == before:   # the file shrank or vanished: nothing more to read
-                break
-        self.writer.send([self.writer.chunk(CONSOLE_PATH, self.offset, b"", last=True)])
-
-
-class DirectoryWatcher:
-    """Streams new bytes of the files under the watched folders (default `logs/`) of a work folder."""
-
-    def __init__(self, work_dir: Path, writer: RunWriter, folders: list[str],
-                 offsets: dict[str, int] | None = None) -> None:
-        self.work_dir = work_dir
-        self.writer = writer
-        self.folders = [f.strip("/") for f in folders if f and f.strip("/") and ".." not in f.split("/")]
-        self.offsets: dict[str, int] = dict(offsets or {})
-
-    def pump(self) -> None:
-        events, pending = [], 0
-        real_root = os.path.realpath(self.work_dir)
-        for rel, full in _walk_files(self.work_dir, self.folders):
-            fh = open_inside(real_root, full)
-            if fh is None:
-                continue
-            with fh:
-                size = os.fstat(fh.fileno()).st_size
-                offset = self.offsets.get(rel, 0)
-                if size < offset:      # truncated and rewritten: send it again from the start
-                    offset = 0
-                if size == offset:
-                    continue
-                fh.seek(offset)
-                data = fh.read(size - offset)
-            for i in range(0, len(data), CHUNK_BYTES):
-                events.append(self.writer.chunk(rel, offset + i, data[i:i + CHUNK_BYTES], append=True))
-                pending += min(CHUNK_BYTES, len(data) - i)
-                if pending >= BATCH_BYTES:
-                    self.writer.send(events)
-                    events, pending = [], 0
-            self.offsets[rel] = offset + len(data)
-        self.writer.send(events)
-
-    def close(self) -> None:
-        """A final sync, then every streamed file is marked complete."""
-        self.pump()
-        self.writer.send(self.writer.chunk(rel, size, b"", last=True) for rel, size in self.offsets.items())
-
-
-def upload_outputs(work_dir: Path, writer: RunWriter) -> int:
-    """Upload every file under ./outputs (once, at exit); returns the number of files."""
-    count, events, pending = 0, [], 0
-    real_root = os.path.realpath(work_dir)
-    for rel, full in _walk_files(work_dir, ["outputs"], skip_hidden=False):
-        fh = open_inside(real_root, full)
-        if fh is None:
-            continue
-        count += 1
-        with fh:
-            offset = 0
-            while True:
-                data = fh.read(CHUNK_BYTES)
-                last = len(data) < CHUNK_BYTES
-                events.append(writer.chunk(rel, offset, data, last=last))
-                pending += len(data)
-                offset += len(data)
-                if pending >= BATCH_BYTES:
-                    writer.send(events)
-                    events, pending = [], 0
-                if last:
-                    break
-    writer.send(events)
-    return count
-
-
-def _walk_files(root: Path, folders: list[str], skip_hidden: bool = True) -> Iterator[tuple[str, Path]]:
-    """(run-relative path, full path) of the regular files under `folders`, not following links
-    out of the work folder."""
-    real_root = os.path.realpath(root)
-    for folder in folders:
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            if skip_hidden:
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            dirnames.sort()
-            for name in sorted(filenames):
-                if skip_hidden and name.startswith("."):
-                    continue
-                full = Path(dirpath) / name
-                real = os.path.realpath(full)
-                if not real.startswith(real_root + os.sep) or not os.path.isfile(real):
-                    continue
-                yield full.relative_to(root).as_posix(), full
-
-
-def open_inside(real_root: str, path: Path) -> BinaryIO | None:
-    """`path` opened for reading if it is a regular file really inside `real_root`, else None.
-
-    The script owns its work folder and may swap a checked path for a link at any moment, so the
-    check is made on the opened file itself (no FIFO that would block, no device, no link out)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file")
-        try:
-            real = os.readlink(f"/proc/self/fd/{fd}")
-        except FileNotFoundError:     # no /proc: check the path instead
-            real = os.path.realpath(path)
-        if not real.startswith(real_root + os.sep):
-            raise OSError("outside the folder")
-    except OSError:
-        os.close(fd)
-        return None
-    return os.fdopen(fd, "rb")
-
-
-def read_tail(path: Path, limit: int = 256 * 1024) -> str:
-    """The last `limit` bytes of a file as text ("" if it is missing)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-

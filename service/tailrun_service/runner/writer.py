@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from tailrun.v1 import tailrun_pb2 as pb
 
@@ -29,8 +29,10 @@ class RunWriter:
         self._lock = threading.Lock()
         self._seq = int(store.committed_seq(self.writer))
 
-    def send(self, events: Iterable[pb.Event]) -> list[str]:
-        """Store the events as one batch; returns the store's reasons for refused events."""
+    def send(self, events: Iterable[pb.Event], allowed: Callable[[str, pb.Event], bool] | None = None) -> list[str]:
+        """Store the events as one batch; returns the store's reasons for refused events.
+        `allowed(run_id, event)`, called inside the write transaction, refuses an event by
+        returning False (a status change that must not overwrite a newer one)."""
         batch = list(events)
         if not batch:
             return []
@@ -40,7 +42,7 @@ class RunWriter:
             delay = 0.05
             while True:
                 try:
-                    result = self.store.apply_batch(self.writer, seq, batch)
+                    result = self.store.apply_batch(self.writer, seq, batch, allowed)
                     break
                 except Exception:  # the same seq is safe to retry: a committed one is a no-op
                     if time.monotonic() > deadline:
@@ -50,18 +52,25 @@ class RunWriter:
                     delay = min(delay * 2, 1.0)
             self._seq = seq
         rejected = list(getattr(result, "rejected", ()) or ())
-        for reason in rejected:
+        for reason in rejected if allowed is None else ():   # a refused conditional event is expected
             log.warning("run %s: the store refused an event: %s", self.run_id, reason)
         return rejected
 
     # ------------------------------------------------------------------ event helpers
 
-    def status(self, status: str, error_json: str | None = None, warnings: Iterable[str] = ()) -> None:
+    def status(self, status: str, error_json: str | None = None, warnings: Iterable[str] = (),
+               only_from: Callable[[str], bool] | None = None) -> bool:
+        """Set the run's status; with `only_from(current status)`, only if that holds at the time
+        of the write. Returns whether it was set."""
         patch = pb.RunPatch(run_id=self.run_id, status=status, time=time.time())
         if error_json is not None:
             patch.error_json = error_json
         patch.warnings.extend(warnings)
-        self.send([pb.Event(patch=patch)])
+        allowed = None
+        if only_from is not None:
+            def allowed(run_id: str, _event: pb.Event) -> bool:
+                return only_from(self.store.get_run(run_id).status)
+        return not self.send([pb.Event(patch=patch)], allowed)
 
     def chunk(self, path: str, offset: int, data: bytes, *, append: bool = False,
               last: bool = False) -> pb.Event:

@@ -7,7 +7,7 @@ moves forward by batches actually applied, and nobody can push it out of reach o
 
 Ownership (contract C2): each writer records the principal that first wrote it. A gRPC caller
 passes its principal ("admin" or "run:<run_id>"); a run-scoped one may use a new writer (it then
-owns it) or one it owns, else PermissionDenied. Writer ids starting with "runner:" or "liveness:"
+owns it) or one it owns, else PermissionDenied. Writer ids starting with "runner:", "liveness:" or "snapshots:"
 belong to the service's in-process writers (principal None here) and are refused to any caller.
 
 Each event is validated before it writes anything, so a bad event is rejected (one line naming the
@@ -42,7 +42,7 @@ from .validation import (
 
 LOG_PREFIXES = ("logs/", "user_logs/")  # appends under these are Watch `output` events
 MAX_SEQ = 2 ** 63 - 1                   # seqs are stored as signed 64-bit integers
-RESERVED_WRITER_PREFIXES = ("runner:", "liveness:")   # the service's own writers
+RESERVED_WRITER_PREFIXES = ("runner:", "liveness:", "snapshots:")   # the service's own writers
 
 AllowedRuns = Callable[[str, pb.Event], bool]
 

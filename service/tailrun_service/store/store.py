@@ -1,8 +1,9 @@
 """The Store: the one object the servicer and the runner talk to (contract in docs/ARCHITECTURE.md).
 
-It owns the database (SQLite in the data dir, or PostgreSQL) and the artifact files under
-<data_dir>/artifacts. Each method is a short transaction, safe to call from many threads;
-several processes (service replicas) may share one PostgreSQL database.
+It owns the database (SQLite in the data dir, or PostgreSQL), the artifact files under
+<data_dir>/artifacts and the model registry (`store.models`, files under <data_dir>/models).
+Each method is a short transaction, safe to call from many threads; several processes (service
+replicas) may share one PostgreSQL database.
 """
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..artifacts import DEFAULT_MAX_FILE_BYTES, ArtifactStore, validate_run_id
 from ..errors import NotFound
+from ..model_files import ModelFileStore
+from . import environments as environments_mod
 from . import files as files_mod
 from . import ingest, queries, series, watch
 from .engine import Database, sqlite_url
 from .ingest import ApplyResult
 from .integrity import StoreIntegrity
 from .migrate import upgrade_to_head
+from .models import ModelRegistry
 from .schema import runs
 
 
@@ -31,6 +35,9 @@ class Store:
         self.db = db
         self.artifacts = artifacts
         self.integrity = integrity
+        # <data_dir>/models beside <data_dir>/artifacts; a model file has the run-file size limit
+        self.models = ModelRegistry(db, artifacts, ModelFileStore(artifacts.root.parent / "models",
+                                                                  artifacts.max_file_bytes))
         if integrity is not None:
             db.write_guard = integrity.require
         self._changes = watch.ChangeNotifier(self.last_event_id)
@@ -164,6 +171,21 @@ class Store:
     def read_output(self, req: pb.ReadOutputRequest) -> pb.OutputText:
         with self.db.read() as conn:
             return files_mod.read_output(conn, self.artifacts, req)
+
+    # ------------------------------------------------------------ environments
+
+    def register_environment(self, name: str, definition_json: str) -> pb.EnvironmentInfo:
+        """The next version of `name`, or its latest when the definition equals it (environments.py)."""
+        return environments_mod.register(self.db, name, definition_json)
+
+    def get_environment(self, name: str, version: int = 0) -> pb.EnvironmentInfo:
+        """Version 0 = the latest; NotFound names the versions or environments that exist."""
+        with self.db.read() as conn:
+            return environments_mod.get(conn, name, version)
+
+    def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
+        with self.db.read() as conn:
+            return environments_mod.list_all(conn, name, latest)
 
     # ------------------------------------------------------------ watch
 

@@ -5,6 +5,7 @@ events to the tabs; a tab fetches its data the first time it is shown.
 """
 from __future__ import annotations
 
+import grpc
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +14,8 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import MetricLoaded, RunLoaded
+from ..client import ServiceError
+from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
 from ..widgets.metric_plot import MetricsView
@@ -79,6 +81,7 @@ class RunScreen(LiveScreen):
 
     def action_reload(self) -> None:
         self.load()
+        self.load_models()
         files = self.query_one(FileBrowser)
         if files.started:
             files.reload()
@@ -90,6 +93,21 @@ class RunScreen(LiveScreen):
         run = self.client.get_run(self.run_id)
         children = self.client.list_runs(parent_run_id=self.run_id, offer_names=False).runs
         self.post_message(RunLoaded(run, children))
+
+    @work(thread=True, exclusive=True, group="models", exit_on_error=False)
+    def load_models(self) -> None:
+        """The models registered from this run (a registration sends no Watch event: this runs on
+        load, on `r`, and on every change of the run, e.g. its final status)."""
+        try:
+            models = self.client.models_of_run(self.run_id)
+        except ServiceError as exc:
+            if exc.code != grpc.StatusCode.UNIMPLEMENTED:   # an older service has no registry
+                raise
+            models = []
+        self.post_message(ModelsLoaded(self.run_id, models))
+
+    def on_models_loaded(self, message: ModelsLoaded) -> None:
+        self.query_one(OverviewView).set_models(message.models)
 
     def on_run_loaded(self, message: RunLoaded) -> None:
         self.clear_problem()
@@ -171,6 +189,7 @@ class RunScreen(LiveScreen):
             if kind == "run":
                 if event.run.run_id == self.run_id:
                     self._set_run(event.run)
+                    self.load_models()
                 else:
                     self.query_one(OverviewView).child_changed(event.run)
             elif event.run_id and event.run_id != self.run_id:

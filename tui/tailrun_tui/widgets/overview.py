@@ -1,5 +1,5 @@
 """Overview tab: status, times, script and arguments, tags, properties, the error with its
-traceback, and the child runs (enter opens one)."""
+traceback, the models registered from the run, and the child runs (enter opens one)."""
 from __future__ import annotations
 
 import json
@@ -84,6 +84,17 @@ def describe_run(run: pb.RunInfo, now: float) -> Group:
     return Group(*parts)  # type: ignore[arg-type]
 
 
+def describe_models(models: list[pb.ModelInfo]) -> Table:
+    """One line per registered model version: name:version, the run path it came from, created."""
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(3):
+        grid.add_column(no_wrap=True)
+    for m in models:
+        grid.add_row(fmt.user_text(f"{m.name}:{m.version}", style="bold"), fmt.user_text(m.model_path or "—"),
+                     fmt.full_time(m.created_time))
+    return grid
+
+
 class OverviewView(VerticalScroll):
     BINDINGS = [Binding("j", "move(1)", "Down", show=False, id="down-j"),
                 Binding("k", "move(-1)", "Up", show=False, id="up-k")]
@@ -93,9 +104,12 @@ class OverviewView(VerticalScroll):
         self.clock = clock
         self.run: pb.RunInfo | None = None
         self.children_runs: dict[str, pb.RunInfo] = {}
+        self.models: list[pb.ModelInfo] = []
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="overview-body")
+        yield Static("Models registered from this run", id="models-title", classes="section")
+        yield Static("", id="models")
         yield Static("Child runs (enter opens one)", id="children-title", classes="section")
         yield DataTable(id="children", cursor_type="row")
 
@@ -104,6 +118,14 @@ class OverviewView(VerticalScroll):
         for key, title in (("n", "#"), ("name", "Run"), ("status", "Status"), ("dur", "Duration")):
             table.add_column(title, key=key)
         self._show_children()
+        self.set_models([])
+
+    def set_models(self, models: list[pb.ModelInfo]) -> None:
+        self.models = models
+        body = self.query_one("#models", Static)
+        body.update(describe_models(models))
+        for widget in (body, self.query_one("#models-title")):
+            widget.display = bool(models)
 
     def set_run(self, run: pb.RunInfo) -> None:
         self.run = run

@@ -1,5 +1,6 @@
-"""Child processes of the runner: spawning in a new process group, waiting while doing other work,
-killing the whole group, and recognising a process again after a service restart."""
+"""Child processes of the runner (and of the Slurm job bootstrap): spawning in a new process
+group, waiting while doing other work, killing the whole group, and recognising a process again
+after a service restart."""
 from __future__ import annotations
 
 import os

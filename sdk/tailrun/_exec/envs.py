@@ -1,12 +1,14 @@
-"""Python environments of submitted runs.
+"""Python environments of submitted runs, built where the run executes: by the service's runner
+(the `local` target) or by the job bootstrap on a Slurm node (`python -m tailrun.job`). "This
+interpreter" below is the one running that code: the service's, or the job's on the node.
 
 - `python.user_managed_dependencies=True`: the given interpreter, as is ("python", the default,
-  means the service's own interpreter, which can `import tailrun`).
+  means this interpreter, which can `import tailrun`).
 - otherwise, with pip packages (CondaDependencies' pip and conda packages, or a requirements file's
-  lines): a virtual environment built once per distinct package set under <data_dir>/envs/<hash>
-  and reused by later runs. It also sees the service's own packages (after its own), so
+  lines): a virtual environment built once per distinct package set under <envs dir>/<hash>
+  and reused by later runs. It also sees this interpreter's packages (after its own), so
   `import tailrun` works without installing it again.
-- otherwise (nothing to install): the service's own interpreter.
+- otherwise (nothing to install): this interpreter.
 
 Build output is appended to the run's console file, so it is streamed while the run is Preparing.
 """
@@ -86,7 +88,7 @@ def resolve_interpreter(path: str, work_dir: Path) -> str:
         raise EnvironmentSetupError(f"python.interpreter_path {path!r} does not exist or is not executable")
     found = shutil.which(path)
     if not found:
-        raise EnvironmentSetupError(f"python.interpreter_path {path!r} was not found on the service's PATH")
+        raise EnvironmentSetupError(f"python.interpreter_path {path!r} was not found on the PATH")
     return found
 
 

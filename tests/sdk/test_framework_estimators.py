@@ -155,3 +155,17 @@ def test_a_distributed_pytorch_run_on_local_says_what_was_ignored(ws, folder) ->
         "tailrun ignored: distributed training (communicator Nccl, node_count 2, pytorch process_count 2) "
         "(tailrun starts the script once, as one process)"]
     assert run.get_metrics() == {"alpha": 1.0}
+
+
+def test_on_a_slurm_target_the_distribution_becomes_nodes_and_tasks(folder) -> None:
+    from tailrun_service.compute.slurm import tasks_layout
+
+    def layout(estimator) -> tuple[int, int]:
+        return tasks_layout(_definition(estimator))
+
+    assert layout(PyTorch(str(folder), entry_script="train.py", compute_target="gpu-cluster", node_count=2,
+                          process_count_per_node=4, distributed_training=Nccl())) == (2, 4)
+    assert layout(PyTorch(str(folder), entry_script="train.py", compute_target="gpu-cluster", node_count=2,
+                          distributed_training=Gloo())) == (2, 1)
+    assert layout(Chainer(str(folder), entry_script="train.py", compute_target="gpu-cluster", node_count=3,
+                          distributed_training=Mpi(process_count_per_node=2))) == (3, 2)

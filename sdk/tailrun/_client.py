@@ -25,15 +25,19 @@ TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
 SNAPSHOT_CHUNK = 1024 * 1024
 
 
-def resolve_read_settings(settings: Settings) -> Settings:
-    """Where to read from: the configured address, else the per-user local service if it runs.
+def resolve_read_settings(settings: Settings, start_local: bool = False) -> Settings:
+    """Where to send queries: the configured address, else the per-user local service if it runs.
 
-    Reads never start a service (an empty new one could not answer anything useful)."""
+    Only a Workspace's client starts the local service (`start_local`): its calls also submit and
+    register, and list compute targets, which a new service can answer. The query commands and
+    RunDetails never start one (an empty new service could not answer them)."""
     if settings.address:
         return settings
-    from ._local import local_service
+    from ._local import local_service, server_installed, start_local_service
     from ._settings import home_dir
     found = local_service(home_dir())
+    if not found and start_local and server_installed():
+        found = start_local_service(home_dir())
     if not found:
         raise ServiceUnavailable(
             "no tailrun service is configured or running: set TAILRUN_ADDRESS, pass "
@@ -44,8 +48,9 @@ def resolve_read_settings(settings: Settings) -> Settings:
 class Client:
     """A lazily connected client of the Tracker service. Thread-safe; one channel per client."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, start_local: bool = False) -> None:
         self.settings = settings
+        self.start_local = start_local
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
         self._stub: pb_grpc.TrackerStub | None = None
@@ -54,7 +59,7 @@ class Client:
     @property
     def address(self) -> str:
         if self._resolved is None:
-            self._resolved = resolve_read_settings(self.settings)
+            self._resolved = resolve_read_settings(self.settings, self.start_local)
         return self._resolved.address or ""
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:

@@ -124,7 +124,10 @@ def start_local_service(home: Path, timeout: float = START_TIMEOUT) -> tuple[str
         with os.fdopen(log_fd, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", "0",
-                 "--port-file", str(port_file), "--data-dir", str(data_dir), "--token-file", str(token_file)],
+                 "--port-file", str(port_file), "--data-dir", str(data_dir), "--token-file", str(token_file),
+                 # Your own service runs your scripts as you, as running them by hand would (as
+                 # root too: the unprivileged run user is for a service shared by several people).
+                 *(["--run-as", "root"] if os.geteuid() == 0 else [])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
                 close_fds=True)
         end = time.monotonic() + timeout

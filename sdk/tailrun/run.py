@@ -128,8 +128,10 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
     def _start(cls, experiment: "Experiment", *, run_id: str | None = None, parent_id: str | None = None,
                outputs: Any = None, default_outputs: bool = True, display_name: str | None = None,
                description: str | None = None, tags: dict[str, Any] | None = None,
-               run_type: str = "interactive", console: bool = False) -> "Run":
-        """Create and start a run (status Running) owned by this process."""
+               run_type: str = "interactive", console: bool = False, start_time: float | None = None,
+               properties: dict[str, str] | None = None) -> "Run":
+        """Create and start a run (status Running) owned by this process. `start_time` and
+        `properties` are for importers (the original start time; properties set at creation)."""
         run_id = _check_run_id(run_id) if run_id is not None else str(uuid.uuid4())
         run = cls._attach(experiment, run_id)
         run._tags = {str(k): tag_value(v) for k, v in (tags or {}).items()}
@@ -140,8 +142,11 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         run._outputs = _outputs_folder(outputs, default_outputs)
         run._use_queue()
         start = run._start_event = {"run_id": run_id, "experiment": experiment.name, "run_type": run_type,
-                 "status": _status.RUNNING, "time": time.time(), "tags": run._tags,
+                 "status": _status.RUNNING, "time": start_time or time.time(), "tags": run._tags,
                  "submitted_by": _user()}
+        if properties:
+            run._properties = dict(properties)
+            start["properties"] = run._properties
         if parent_id:
             start["parent_run_id"] = parent_id
         if run._display_name:
@@ -301,7 +306,10 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
     def _finish_failed(self, exc: BaseException, wait: bool) -> None:
         self._finish(_status.FAILED, _error_json(exc, None), wait=wait)
 
-    def _finish(self, status: str, error_json: str | None, wait: bool, final: bool = False) -> None:
+    def _finish(self, status: str, error_json: str | None, wait: bool, final: bool = False,
+                extra: dict[str, Any] | None = None) -> None:
+        """`extra`: more RunPatch fields sent with the final status in the same event (importers:
+        the original end `time`, the property that marks an import complete)."""
         if self._finished:
             if wait:
                 self.flush()
@@ -321,6 +329,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
             _write_final_status(self._id, status, error_json)
         if error_json is not None:
             fields["error_json"] = error_json
+        if extra:
+            fields.update(extra)
         if fields:
             self._patch(**fields)
         if wait:

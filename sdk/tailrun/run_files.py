@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from .exceptions import FileNotFoundInRun, NotFound
 from .run_logging import CHUNK, EVENT, clean_artifact_path
@@ -155,22 +155,34 @@ class FilesMixin:
         return written
 
     def _download_to(self, name: str, dest: Path) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    for data in self._client().read_file(self._id, name):
-                        out.write(data)
-                except NotFound as exc:
-                    raise FileNotFoundInRun(f"run {self._id} has no file {name!r}") from exc
-            os.replace(tmp, dest)
-        except BaseException:
+        download(self._client(), self._id, name, dest)
+
+
+def download(client: Any, run_id: str, name: str, dest: Path,
+             progress: Callable[[int], None] | None = None) -> int:
+    """Write the run file `name` to `dest` (through a temporary file in the same folder, renamed
+    at the end: never a half-written `dest`); `progress(nbytes)` after each chunk. Returns the size."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
             try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+                for data in client.read_file(run_id, name):
+                    out.write(data)
+                    size += len(data)
+                    if progress is not None:
+                        progress(len(data))
+            except NotFound as exc:
+                raise FileNotFoundInRun(f"run {run_id} has no file {name!r}") from exc
+        os.replace(tmp, dest)
+        return size
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _stat_key(path: Path) -> tuple[int, int]:

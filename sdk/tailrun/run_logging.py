@@ -93,6 +93,8 @@ def fast_log(run: "LoggingMixin") -> Any:
 class LoggingMixin:
     """Metric logging of a Run; the state lives in attributes set by `Run._setup`."""
 
+    def _recorder(self) -> Any: ...        # provided by Run
+
     _id: str
     _append: Any
     _time: Any
@@ -139,6 +141,35 @@ class LoggingMixin:
         if known is None:
             self._describe(name, description)
         self._append((POINT, self._id, name, value, step, self._time()))
+
+    def _log_series(self, name: str, values: Any, steps: Any, times: Any) -> None:
+        """Queue a whole scalar series with its own times (importers; not Azure ML API).
+
+        The same validation and queue items as `log`, checked once per series, so an import
+        goes through the normal exactly-once path with the original steps and wall times.
+        `steps` is None (no steps) or one int per value; `times` one unix time per value."""
+        V.check_metric_name(name)
+        values = list(values)
+        times = [float(t) for t in times]
+        step_list = None if steps is None else [V.check_step(name, s) for s in steps]
+        if len(times) != len(values) or (step_list is not None and len(step_list) != len(values)):
+            raise ValueError(f"metric {name!r}: values, steps and times must have the same length")
+        if not values:
+            return
+        has_steps = step_list is not None
+        known = self._scalar_steps.get(name)
+        if known is None:
+            self._claim(name, V.KIND_SCALAR)
+            self._scalar_steps[name] = has_steps
+        elif known != has_steps:
+            raise ValueError(f"metric {name!r} was logged {'with' if known else 'without'} a step before")
+        append, run_id, queued = self._append, self._id, self._recorder().queue.__len__
+        for i, value in enumerate(values):
+            if type(value) is not float and type(value) is not int:
+                value = V.normalise_scalar(value, f"metric {name!r}")
+            append((POINT, run_id, name, value, None if step_list is None else step_list[i], times[i]))
+            if queued() > QUEUE_SOFT_LIMIT:
+                time.sleep(0)
 
     def _claim(self, name: str, kind: int) -> None:
         """Record the kind of a metric on first use; refuse a second kind under one name."""
@@ -282,13 +313,14 @@ class LoggingMixin:
         """Log residuals (a dict or JSON string)."""
         self._log_json_metric(name, value, description)
 
-    def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str) -> None:
+    def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str,
+                      when: float | None = None) -> None:
         first = name not in self._kinds
         self._claim(name, kind)
         self._enqueue_bytes(path, data)  # queued first, so the file exists before the metric row
         if first:
             self._describe(name, description)
-        self._append((ARTIFACT, self._id, name, kind, artifact_uri(self._id, path), self._time()))
+        self._append((ARTIFACT, self._id, name, kind, artifact_uri(self._id, path), when or self._time()))
 
     def _enqueue_bytes(self, path: str, data: bytes) -> None:
         """Queue a whole file as EVENT `file` chunks of at most 1 MiB."""

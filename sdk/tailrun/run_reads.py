@@ -78,6 +78,20 @@ class ReadsMixin:
             raise KeyError(f"run {self._id} has no metric {name!r}")
         return shape.series(data)
 
+    def get_metrics_dataframe(self, name: str | None = None) -> Any:
+        """The run's scalar and list metrics as a pandas DataFrame with the columns name, step,
+        value and timestamp, one row per value in logged order, values exact (tailrun extra;
+        needs the `export` extra). See `tailrun.metrics_table.metrics_dataframe` for the dtypes;
+        row/table metrics: `get_metrics()` or `tailrun metrics RUN --format`."""
+        from ._extras import require
+        from .metrics_table import metrics_dataframe
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"get_metrics_dataframe: name must be a str, not {type(name).__name__}")
+        require("pandas", "export", "get_metrics_dataframe")  # before any work
+        self._recorder().flush(300)
+        chunks = self._client().get_metrics(self._id, name or "")
+        return metrics_dataframe([c for c in chunks if not name or c.name == name])
+
     def get_details(self) -> dict[str, Any]:
         """Azure ML's run details: runId, target, status, startTimeUtc, endTimeUtc (once
         finished), properties, inputDatasets, outputDatasets, runDefinition, logFiles,

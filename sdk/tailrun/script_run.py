@@ -197,7 +197,6 @@ TARGET_NOT_FOUND = "ComputeTargetNotFound: "   # how the service starts its refu
 def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
     import grpc
 
-    from ._channel import call_metadata
     from .v1 import tailrun_pb2 as pb
 
     def requests() -> Iterator[pb.SubmitRequest]:
@@ -206,8 +205,8 @@ def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
             yield pb.SubmitRequest(snapshot_chunk=chunk)
 
     try:
-        return client._tracker().SubmitRun(requests(), timeout=SUBMIT_TIMEOUT,
-                                           metadata=call_metadata(client.settings))
+        tracker = client._tracker()   # resolves the service (and its token) first
+        return tracker.SubmitRun(requests(), timeout=SUBMIT_TIMEOUT, metadata=client._metadata())
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and (exc.details() or "").startswith(TARGET_NOT_FOUND):
             from .exceptions import ComputeTargetException

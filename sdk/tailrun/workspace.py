@@ -221,6 +221,14 @@ class Workspace:
         from .run import Run
         return Run.get(self, run_id)
 
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The URI for `mlflow.set_tracking_uri()`: `tailrun://HOST:PORT` (`tailrun://` for the
+        per-user local service). MLflow's fluent API and MlflowClient then log to and read from
+        this service through tailrun's MLflow plugin (the `mlflow` extra). The token is not part
+        of the URI; this process's MLflow uses this workspace's token (elsewhere: TAILRUN_TOKEN)."""
+        from ._mlflow_uri import tracking_uri
+        return tracking_uri(self._settings)
+
     # --------------------------------------------------------------- what others use
 
     @property
@@ -233,11 +241,12 @@ class Workspace:
         return self._settings
 
     def _client(self) -> Any:
-        """The read client (created on first use: reads need a reachable service)."""
+        """The client for queries, submissions and registries (created on first use); with no
+        service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
                 from ._client import Client
-                self._client_obj = Client(self._settings)
+                self._client_obj = Client(self._settings, start_local=True)
             return self._client_obj
 
     def _recorder(self) -> Any:

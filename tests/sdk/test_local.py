@@ -69,15 +69,50 @@ def test_no_address_starts_the_local_service_once_and_says_where(tailrun_home: P
         assert read_state(tailrun_home)["pid"] == state["pid"]
         assert (tailrun_home / "data").is_dir()
     finally:
-        pid = read_state(tailrun_home).get("pid")
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
+        _stop_local_service(tailrun_home)
+
+
+_SUBMITTER = """
+import getpass
+from tailrun.core import Workspace, Experiment, ScriptRunConfig
+ws = Workspace.from_config()
+print("targets", sorted(ws.compute_targets))
+run = Experiment(ws, "zero-config").submit(ScriptRunConfig("src", "whoami.py"))
+run.wait_for_completion()
+print("status", run.get_status())
+print("same user", run.get_metrics()["user"] == getpass.getuser())
+"""
+
+
+def test_with_no_service_configured_a_workspace_starts_the_local_one_to_submit_to(tailrun_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A new user's first call may be a query or a submit, not a log: the Workspace starts the
+    per-user local service too, and that service runs scripts as the user who started it."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "whoami.py").write_text(
+        "import getpass\nfrom tailrun.core.run import Run\nRun.get_context().log('user', getpass.getuser())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TAILRUN_ADDRESS", "TAILRUN_TOKEN")}
+    env["TAILRUN_HOME"] = str(tailrun_home)
+    try:
+        done = subprocess.run([sys.executable, "-c", _SUBMITTER], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "targets ['local']" in done.stdout
+        assert "status Completed" in done.stdout and "same user True" in done.stdout
+    finally:
+        _stop_local_service(tailrun_home)
+
+
+def _stop_local_service(home: Path) -> None:
+    pid = read_state(home).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
 
 
 def test_without_the_server_extra_it_spools_and_sync_uploads(tailrun_home: Path, service: Any,

@@ -17,7 +17,10 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "demo": ("tailrun_tui.demo", "start a throwaway service, example runs and the UI", "all"),
     "runs": ("tailrun.cli.query", "list runs as a table", None),
     "logs": ("tailrun.cli.query", "print or follow a run's output", None),
-    "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--csv)", None),
+    "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--format csv|json|parquet)", None),
+    "export": ("tailrun.cli.export", "write a run or an experiment into a folder of plain files", None),
+    "download": ("tailrun.cli.download", "download a run's files", None),
+    "import": ("tailrun.cli.imports", "import runs from TensorBoard logs or an MLflow store", None),
     "models": ("tailrun.cli.models", "list, show and download registered models", None),
     "sync": ("tailrun.cli.sync", "upload spooled runs to the service", None),
     "submit": ("tailrun.cli.submit", "submit a script as a run", None),
@@ -28,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
 
 def _usage() -> str:
     lines = ["usage: tailrun COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_, _) in COMMANDS.items()]
+    width = max(map(len, COMMANDS)) + 2
+    lines += [f"  {name:<{width}}{help_}" for name, (_, help_, _) in COMMANDS.items()]
     lines += ["", "Run `tailrun COMMAND --help` for a command's options."]
     return "\n".join(lines)
 

@@ -2,14 +2,14 @@
 
     tailrun runs [EXPERIMENT] [--all] [--limit N]   aligned table of runs, newest first
     tailrun logs RUN [-f]                           print a run's console; -f follows it live
-    tailrun metrics RUN [NAME] [--csv]              every value with its step and time, exactly
+    tailrun metrics RUN [NAME] [--format csv|json|parquet] [-o FILE]
+                                                    every value with its step and time, exactly
 
 Each takes --address/--token (default: TAILRUN_ADDRESS / TAILRUN_TOKEN / the local service).
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from datetime import datetime
@@ -17,7 +17,9 @@ from typing import Any, TextIO
 
 from .._settings import Settings
 from .._status import is_terminal
+from .._extras import MissingExtra
 from ..exceptions import TailrunError
+from ..metrics_table import FORMATS, KIND_NAMES, exact_text
 from .terminal import RESET, is_terminal as _tty, safe, safe_output
 
 DEFAULT_LIMIT = 50
@@ -35,7 +37,7 @@ def main(argv: list[str]) -> int:
     client = Client(Settings.resolve(args.address, args.token))
     try:
         return handler(client, args, sys.stdout)
-    except TailrunError as exc:
+    except (TailrunError, MissingExtra) as exc:
         print(f"tailrun {command}: {safe(str(exc))}", file=sys.stderr)
         return 1
     finally:
@@ -182,60 +184,74 @@ def _metrics_parser() -> argparse.ArgumentParser:
     parser = _parser("metrics", "Print a run's metrics: every value with its step and time, exactly.")
     parser.add_argument("run", help="run id")
     parser.add_argument("name", nargs="?", help="only this metric")
-    parser.add_argument("--csv", action="store_true",
-                        help="CSV: metric,kind,index,step,time,column,value (floats repr-exact)")
+    parser.add_argument("--format", choices=FORMATS, dest="format",
+                        help="a table with the columns metric,kind,index,step,time,column,value "
+                             "(csv; json: one object per line; parquet: needs -o and the 'export' extra)")
+    parser.add_argument("--csv", action="store_const", const="csv", dest="format",
+                        help="the same as --format csv")
+    parser.add_argument("-o", "--output", help="write to this file instead of standard output")
     return parser
-
-
-_KIND_NAMES = {0: "scalar", 1: "scalar", 2: "list", 3: "row", 4: "table", 5: "image", 6: "json"}
 
 
 def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     from ..metrics_shape import collect, series
+    if args.format == "parquet" and not args.output:
+        raise SystemExit("tailrun metrics: --format parquet writes a file: add -o FILE.parquet")
     client.get_run(args.run)  # a clear RunNotFound before anything else
     chunks = [c for c in client.get_metrics(args.run, args.name or "") if not args.name or c.name == args.name]
-    found = collect(chunks, with_index=True)
-    if args.name and not found:
+    if args.name and not chunks:
         print(f"run {args.run} has no metric {args.name!r}", file=sys.stderr)
         return 1
-    writer = csv.writer(out, lineterminator="\n") if args.csv else None
-    # CSV is exact data in a file or a pipe; on a terminal its text cells are escaped too.
-    cell = safe if _tty(out) else str
-    if writer:
-        writer.writerow(["metric", "kind", "index", "step", "time", "column", "value"])
-    for name, data in found.items():
-        s = series(data)
-        kind = _KIND_NAMES.get(data.kind, str(data.kind))
-        if writer is None:
-            print(f"{safe(name)} ({kind}, {len(s)} value{'s' if len(s) != 1 else ''})", file=out)
-            rows = [(str(i), "" if step is None else str(step), _when_exact(t), _cell_text(v))
-                    for i, (step, v, t) in enumerate(s)]
-            print_table(out, ("  INDEX", "STEP", "TIME", "VALUE"), [("  " + r[0],) + r[1:] for r in rows])
-            print(file=out)
-            continue
-        for i, (step, value, t) in enumerate(s):
-            cells = value.items() if isinstance(value, dict) else [("", value)]
-            for column, v in cells:
-                writer.writerow([cell(name), kind, i, "" if step is None else step, repr(t), cell(column),
-                                 cell(_exact(v))])
-    if not found:
+    if not chunks:
         print(f"run {args.run} has no metrics", file=sys.stderr)
+    if args.format:
+        return _write_table(chunks, args, out)
+    for name, data in collect(chunks, with_index=True).items():
+        s = series(data)
+        kind = KIND_NAMES.get(data.kind, str(data.kind))
+        print(f"{safe(name)} ({kind}, {len(s)} value{'s' if len(s) != 1 else ''})", file=out)
+        rows = [(str(i), "" if step is None else str(step), _when_exact(t), _cell_text(v))
+                for i, (step, v, t) in enumerate(s)]
+        print_table(out, ("  INDEX", "STEP", "TIME", "VALUE"), [("  " + r[0],) + r[1:] for r in rows])
+        print(file=out)
     return 0
 
 
-def _exact(value: Any) -> str:
-    """Floats repr-exact (nan, inf, -inf included); None as empty; the rest as str."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+def _write_table(chunks: list, args: argparse.Namespace, out: TextIO) -> int:
+    """csv / json / parquet of the flat table (tailrun.metrics_table), to -o FILE or stdout."""
+    from ..metrics_table import metric_table, write_csv, write_json, write_parquet
+    table = metric_table(chunks)
+    if args.format == "parquet":
+        write_parquet(table, args.output)
+        return 0
+    target = open(args.output, "w", encoding="utf-8", newline="") if args.output else out
+    try:
+        if args.format == "csv":
+            # CSV is exact data in a file or a pipe; on a terminal its text cells are escaped too.
+            write_csv(table, target, cell=safe if _tty(target) else str)
+        elif _tty(target):
+            for line in _json_lines(table):
+                print(safe(line), file=target)
+        else:
+            write_json(table, target)
+    finally:
+        if target is not out:
+            target.close()
+    return 0
+
+
+def _json_lines(table: dict) -> list[str]:
+    import io
+    from ..metrics_table import write_json
+    buf = io.StringIO()
+    write_json(table, buf)
+    return buf.getvalue().splitlines()
 
 
 def _cell_text(value: Any) -> str:
     if isinstance(value, dict):
-        return " ".join(f"{k}={'None' if v is None else _exact(v)}" for k, v in value.items())
-    return "None" if value is None else _exact(value)
+        return " ".join(f"{k}={'None' if v is None else exact_text(v)}" for k, v in value.items())
+    return "None" if value is None else exact_text(value)
 
 
 def _when_exact(seconds: float) -> str:

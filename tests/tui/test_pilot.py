@@ -59,10 +59,12 @@ async def test_runs_sort_select_and_compare(make_app: Any) -> None:
         assert [table.runs[r].number for r in table._shown] == [4, 3, 1]   # newest first
         await pilot.press("s")
         assert table.sort_key == "status"
-        await pilot.press("s", "s", "s", "s")      # back to number
+        for _ in range(len(table.sort_keys()) - 1):   # every column once, back to number
+            await pilot.press("s")
+        assert table.sort_key == "number"
         await pilot.press("S")
         assert [table.runs[r].number for r in table._shown] == [1, 3, 4]
-        await pilot.press("home", "space", "space")
+        await pilot.press("home", "space", "j", "space")
         assert len(table.selected) == 2 and "2 selected" in screen_text(app)
         await pilot.press("c")
         await settle(pilot)
@@ -278,3 +280,259 @@ async def test_reconnects_after_a_service_restart(service_factory: Any, make_app
         service_factory(port=port, data_dir=data, with_runner=False)
         await _until(pilot, lambda: "● live" in screen_text(app), timeout=20)
         await _until(pilot, lambda: "restart-exp" in screen_text(app))   # reloaded after the reconnect
+
+
+# ---------------------------------------------------------------------- issue 12, items 2–9
+
+
+async def test_runs_list_sorts_by_metric_one_notation_and_space_keeps_the_cursor(make_app: Any, seeded: Any) -> None:
+    seeder = Seeder(seeded.address)
+    ids = [f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(4)]
+    try:
+        for i, (run_id, lr) in enumerate(zip(ids, [0.00125, 7.5e-4, None, 0.002])):
+            seeder.start(run_id, "sorting", T0 + i, display_name=f"r{i}")
+            if lr is not None:
+                seeder.scalars(run_id, "lr", [lr], T0 + i)
+        seeder.start("00000000-0000-4000-8000-000000000199", "sorting", T0 + 9, parent_run_id=ids[0])
+    finally:
+        seeder.close()
+    app = make_app(experiment="sorting")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "0.00125" in text and "0.00075" in text and "e-04" not in text   # one notation
+        assert "(4 runs + 1 child run)" in text
+        table = app.screen.query_one("#runs")
+        assert "metric:lr" in table.sort_keys() and table.sort_keys()[-1] == "tags"
+        while table.sort_key != "metric:lr":
+            await pilot.press("s")
+        assert "sorted by lr" in screen_text(app)
+        names = [table.runs[r].display_name for r in table._shown]
+        assert names == ["r3", "r0", "r1", "r2"]          # largest first, the run without lr last
+        await pilot.press("S")
+        assert [table.runs[r].display_name for r in table._shown] == ["r1", "r0", "r3", "r2"]
+        await pilot.press("home", "space", "j", "space")
+        assert table.selected == [table._shown[0], table._shown[1]] and table.cursor_row == 1
+
+
+async def test_metric_chooser_works_from_the_keyboard(make_app: Any) -> None:
+    from textual.widgets import OptionList
+
+    from tailrun_tui.screens.runs import MetricChooser
+
+    app = make_app(experiment=EXPERIMENT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs")
+        assert table.metric_columns == ["accuracy", "loss", "lr"]
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, MetricChooser) and isinstance(app.focused, OptionList)
+        text = screen_text(app)
+        assert "Metric columns" in text and "esc cancels" in text and "[x] accuracy" in text
+        await pilot.press("space")                      # accuracy off, and it shows
+        assert "[ ] accuracy" in screen_text(app) and "[x] loss" in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen) and table.metric_columns == ["loss", "lr"]
+        assert not table.selected                       # the keys went to the chooser only
+
+
+async def test_help_names_the_panes_and_lists_only_the_shown_tab(make_app: Any) -> None:
+    app = make_app(run_id=RUN_DONE)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "question_mark")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Metrics tab" in text and "Logarithmic y axis" in text
+        for internal in ("MetricsView", "OutputView", "OutputLog", "FileBrowser", "FilterBar", "RunTable"):
+            assert internal not in text, internal
+        for other_tab in ("Search the output", "Save the file"):
+            assert other_tab not in text, other_tab
+
+
+@pytest.mark.parametrize("away", ["help", "other_tab"])
+async def test_image_logged_by_a_live_script_while_the_images_are_not_shown(make_app: Any, seeded: Any,
+                                                                           tmp_path: Path, away: str) -> None:
+    """A real script logs `log_image(name, plot=fig)` while the UI shows the help over the run
+    (the run screen's live feed is paused), or another tab; then `r` and the Images tab show it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "plots.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "from tailrun import Experiment, Workspace\n"
+        "run = Experiment(Workspace(), 'live-images').start_logging(display_name='plots')\n"
+        "open('run_id.tmp', 'w').write(run.id); os.replace('run_id.tmp', 'run_id')\n"
+        "while not os.path.exists('go'):\n    time.sleep(0.05)\n"
+        "fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [1, 0])\n"
+        "run.log_image('curve', plot=fig)\n"
+        "run.flush()\nopen('logged', 'w').close()\n"
+        "while not os.path.exists('stop'):\n    time.sleep(0.05)\n"
+        "run.complete()\n")
+    env = {**os.environ, "TAILRUN_ADDRESS": seeded.address, "TAILRUN_HOME": str(tmp_path / "home")}
+    env.pop("TAILRUN_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "run_id").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        run_id = (tmp_path / "run_id").read_text()
+        app = make_app(run_id=run_id, tab="images" if away == "help" else "overview")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            if away == "help":
+                await pilot.press("question_mark")
+                await settle(pilot)
+            (tmp_path / "go").touch()
+            await _until(pilot, lambda: (tmp_path / "logged").exists(), timeout=30)
+            if away == "help":
+                await pilot.press("escape", "r")
+            else:
+                await pilot.press("5")
+            await settle(pilot)
+            images = app.screen.query_one("#images-view")
+            await _until(pilot, lambda: len(images.entries) == 1)
+            entry = next(iter(images.entries.values()))
+            assert entry.name == "curve" and entry.path.startswith("curve_") and entry.path.endswith(".png")
+            await _until(pilot, lambda: bool(app.screen.query(".image")))   # drawn
+            text = screen_text(app)
+            assert "curve · " in text and "curve #1" not in text and "no images" not in text
+            (tmp_path / "stop").touch()
+            assert proc.wait(30) == 0
+    finally:
+        (tmp_path / "stop").touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_image_labels_say_step_and_time(make_app: Any) -> None:
+    app = make_app(run_id=RUN_DONE, tab="images")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "samples · 22:13:27" in text and "broken · 22:13:28" in text and "samples #1" not in text
+
+
+async def test_output_source_switch_keeps_keys_and_marks_the_current_match(make_app: Any, seeded: Any) -> None:
+    from tailrun_tui.widgets.output_log import CURRENT_MATCH_STYLE, OutputLog, OutputView
+
+    seeder = Seeder(seeded.address)
+    run_id = "00000000-0000-4000-8000-0000000000ab"
+    try:
+        seeder.start(run_id, "output-sources", T0)
+        seeder.log_text(run_id, "logs/user_log.txt", 0, "console line\n")
+        seeder.log_text(run_id, "logs/extra.log", 0, "extra 1\nextra 2\nextra 3\n")
+    finally:
+        seeder.close()
+    app = make_app(run_id=run_id, tab="output")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        view = app.screen.query_one(OutputView)
+        assert "console (logs/user_log.txt)" in screen_text(app)
+        await pilot.press("o")
+        await settle(pilot)
+        text = screen_text(app)
+        assert view.current == "logs/extra.log" and "extra 3" in text and "console line" not in text
+        assert isinstance(app.focused, OutputLog)
+        assert "Search" in text and "Follow" in text      # the footer kept the Output keys
+        await pilot.press("slash", "e", "x", "t", "r", "a", "enter", "n")
+        await settle(pilot)
+        log = view.output_log
+        current = view.matches[view.match_index]
+        assert log.current_match == current
+        other = next(i for i in view.matches if i != current)
+
+        def styles(y: int) -> set[str]:
+            log._render_line_cache.clear()
+            return {str(seg.style) for seg in log._render_line_strip(y, log.rich_style) if seg.style}
+
+        assert any("underline" in s for s in styles(current))
+        assert not any("underline" in s for s in styles(other))
+        assert "underline" in CURRENT_MATCH_STYLE
+
+
+async def test_o_with_only_the_console_says_so(make_app: Any) -> None:
+    app = make_app(run_id=RUN_FAILED, tab="output")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        view = app.screen.query_one("#output-view")
+        await pilot.press("o")
+        await _until(pilot, lambda: any("only log so far" in n.message for n in app._notifications))
+        assert view.current == "" and "console (logs/user_log.txt)" in screen_text(app)
+
+
+async def test_files_sizes_whole_current_and_no_writing_note_when_finished(make_app: Any, seeded: Any) -> None:
+    app = make_app(run_id=RUN_DONE, tab="files")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "model.bin  2.0K" in text and "user_log.txt  120B" in text and "…" not in text.split("▕")[0], text
+        files = app.screen.query_one("#files-view")
+        tree = files.query_one("#file-tree")
+        node = next(n for n in _walk(tree.root) if n.data == "logs/user_log.txt")
+        tree.move_cursor(node)
+        await settle(pilot)
+        assert "logs/user_log.txt · 120 B · d: download" in screen_text(app)   # run finished: not "being written"
+
+    seeder = Seeder(seeded.address)
+    run_id = "00000000-0000-4000-8000-0000000000ac"
+    try:
+        seeder.start(run_id, "files-live", T0)
+        offset = seeder.log_text(run_id, "logs/user_log.txt", 0, "a" * 99 + "\n")
+        app = make_app(run_id=run_id, tab="files")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "user_log.txt  100B …" in screen_text(app)
+            seeder.log_text(run_id, "logs/user_log.txt", offset, "b" * 1999 + "\n")
+            await _until(pilot, lambda: "user_log.txt  2.1K …" in screen_text(app))
+    finally:
+        seeder.close()
+
+
+async def test_child_run_duration_moves_and_children_take_keys_at_once(make_app: Any, seeded: Any) -> None:
+    seeder = Seeder(seeded.address)
+    parent = "00000000-0000-4000-8000-0000000000d0"
+    kids = ["00000000-0000-4000-8000-0000000000d1", "00000000-0000-4000-8000-0000000000d2"]
+    try:
+        seeder.start(parent, "children", T0)
+        for i, kid in enumerate(kids):
+            seeder.start(kid, "children", T0 + 10 + i, parent_run_id=parent, display_name=f"kid-{i}")
+    finally:
+        seeder.close()
+    now = [T0 + 12]
+    app = make_app(run_id=parent, clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#children")
+        assert app.focused is table                      # j and enter work without Tab
+        now[0] = T0 + 75
+        await _until(pilot, lambda: "1m 05s" in screen_text(app))   # kid-0 runs since T0+10
+        await pilot.press("j", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == kids[1]
+
+
+async def test_ui_started_before_the_service_connects_by_itself(service_factory: Any, make_app: Any,
+                                                               tmp_path: Path) -> None:
+    port = _free_port()
+    app = make_app(address=f"127.0.0.1:{port}")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: "cannot reach the tailrun service" in screen_text(app))
+        svc = service_factory(port=port, data_dir=tmp_path / "late", with_runner=False)
+        seeder = Seeder(svc.address)
+        seeder.start("00000000-0000-4000-8000-0000000000be", "late-exp", T0)
+        seeder.close()
+        await _until(pilot, lambda: "late-exp" in screen_text(app), timeout=20)   # no `r` pressed
+        await _until(pilot, lambda: "● live" in screen_text(app))
+        text = screen_text(app)
+        assert "cannot reach" not in text                     # no stale line
+        assert not [n for n in app._notifications if "cannot reach" in n.message]   # nor a stale toast
+        assert f"127.0.0.1:{port}" in text                   # the status line names the service

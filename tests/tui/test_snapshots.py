@@ -13,28 +13,40 @@ from .seed import EXPERIMENT, RUN_DONE, RUN_FAILED
 pytestmark = pytest.mark.timeout(120)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
-# name -> (app arguments, keys pressed after the first settle)
-CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+# name -> (app arguments, keys pressed after the first settle[, environment])
+CASES: dict[str, tuple[Any, ...]] = {
     "experiments": ({}, []),
     "runs": ({"experiment": EXPERIMENT}, []),
     "run_overview": ({"run_id": RUN_DONE}, []),
     "run_failed": ({"run_id": RUN_FAILED}, []),
     "run_metrics": ({"run_id": RUN_DONE}, ["2"]),
+    "run_metrics_smoothed": ({"run_id": RUN_DONE}, ["2", "m"]),
     "run_output": ({"run_id": RUN_DONE}, ["3"]),
+    "run_output_search": ({"run_id": RUN_DONE}, ["3", "slash", "e", "p", "o", "c", "h", "enter", "n"]),
     "run_tables": ({"run_id": RUN_DONE}, ["4"]),
     "run_images": ({"run_id": RUN_DONE}, ["5"]),
     "run_files": ({"run_id": RUN_DONE}, ["6", "down", "down", "down", "down"]),
     "compare": ({"experiment": EXPERIMENT}, ["home", "space", "end", "space", "c"]),
+    "metric_chooser": ({"experiment": EXPERIMENT}, ["m"]),
     "help": ({"experiment": EXPERIMENT}, ["question_mark"]),
+    "help_run_metrics": ({"run_id": RUN_DONE}, ["2", "question_mark"]),
     "empty_experiment": ({"experiment": "scratch"}, []),
+    # NO_COLOR: every colour becomes a grey; statuses and compare series must still read apart.
+    "runs_no_color": ({"experiment": EXPERIMENT}, [], {"NO_COLOR": "1"}),
+    "run_failed_no_color": ({"run_id": RUN_FAILED}, [], {"NO_COLOR": "1"}),
+    "compare_no_color": ({"experiment": EXPERIMENT}, ["home", "space", "end", "space", "c"], {"NO_COLOR": "1"}),
 }
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("case", list(CASES))
-def test_screen(case: str, size: tuple[int, int], snap_compare: Any, make_app: Any) -> None:
-    kwargs, keys = CASES[case]
-    app = make_app(**kwargs)
+def test_screen(case: str, size: tuple[int, int], snap_compare: Any, make_app: Any,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    kwargs, keys, *rest = CASES[case]
+    for name, value in (rest[0] if rest else {}).items():
+        monkeypatch.setenv(name, value)
+    # The status line names the service: a fixed label, as the test service's port varies.
+    app = make_app(service_label="127.0.0.1:50051", **kwargs)
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot)

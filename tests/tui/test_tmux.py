@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tailrun_tui.fmt import number
+
 from .seed import RUN_DONE
 
 pytestmark = [pytest.mark.timeout(180),
@@ -62,6 +64,13 @@ def test_tailrun_ui_in_a_real_terminal(seeded: Any, tmux_env: dict[str, str]) ->
         term.keys("2")
         screen = term.wait_for("accuracy  last 0.99")
         assert "3 metrics" in screen and "step" in screen
+        # The title's last value is the last logged one (as `tailrun metrics` prints it), not a
+        # downsampled bucket's min or max.
+        csv = subprocess.run([TAILRUN, "metrics", "--address", seeded.address, "--csv", RUN_DONE, "loss"],
+                             capture_output=True, text=True, check=True, env={**os.environ, **tmux_env}).stdout
+        name, _kind, _index, step, _time, _column, value = csv.strip().splitlines()[-1].split(",")
+        assert name == "loss"
+        term.wait_for(f"loss  last {number(float(value))} @ step {int(step):,}")
         term.keys("3")
         term.wait_for("epoch 3/3 loss=0.30")
         term.keys("Escape")

@@ -32,11 +32,14 @@ class TailrunApp(App):
 
     def __init__(self, settings: Settings, experiment: str | None = None, run_id: str | None = None,
                  clock: Callable[[], float] = time.time, ready_file: str | None = None,
-                 image_renderer: str | None = None, tab: str = "overview") -> None:
+                 image_renderer: str | None = None, tab: str = "overview",
+                 service_label: str | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.client = TrackerClient(settings)
         self.address = self.client.address
+        # The status line names the service (snapshot tests pass a fixed label: ports vary).
+        self.service_label = service_label or self.address
         self.start_experiment = experiment
         self.start_run = run_id
         self.start_tab = tab

@@ -121,6 +121,10 @@ class TrackerClient:
     def list_experiments(self) -> list[pb.Experiment]:
         return list(self._call("ListExperiments", pb.ListExperimentsRequest(view_type="ActiveOnly")).experiments)
 
+    def get_experiment(self, name: str) -> pb.Experiment | None:
+        found = self._call("ListExperiments", pb.ListExperimentsRequest(view_type="All", name=name)).experiments
+        return found[0] if found else None
+
     def list_runs(self, experiment: str = "", parent_run_id: str = "", include_children: bool = False,
                   metric_columns: list[str] | tuple[str, ...] = (), offer_names: bool = True) -> RunListing:
         """Every page of the list, each run with only the last values of `metric_columns`, and
@@ -145,6 +149,18 @@ class TrackerClient:
     def get_series(self, run_id: str, name: str, max_points: int, tail: int = 0) -> pb.SeriesResponse:
         req = pb.SeriesRequest(run_id=run_id, name=name, max_points=max(2, max_points), tail=tail)
         return self._call("GetSeries", req)
+
+    def get_plot_series(self, run_id: str, name: str, max_points: int,
+                        tail: int = 0) -> tuple[pb.SeriesResponse, tuple[float, float] | None]:
+        """A series to draw, and its true last point when the answer is downsampled (min/max
+        buckets need not keep it): one more small query that reads only the last chunk."""
+        resp = self.get_series(run_id, name, max_points, tail=tail)
+        last = None
+        if resp.downsampled:
+            end = self.get_series(run_id, name, 2, tail=1)
+            if end.y and end.y[-1] == end.y[-1]:   # a None/str last value is no number to show
+                last = (end.x[-1], end.y[-1])
+        return resp, last
 
     def get_metric(self, run_id: str, name: str, max_points: int = 100_000) -> list[pb.MetricPoints]:
         """Whole chunks of one metric (tables, images), stopping after about `max_points` rows."""

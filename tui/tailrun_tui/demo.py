@@ -84,6 +84,9 @@ def main(argv: list[str]) -> int:
     procs: list[subprocess.Popen] = []
     try:
         procs = start_runs(service.address, data_dir, args.seconds)
+        # Point your own script at the demo: the address is also on the UI's status line.
+        print(f"tailrun demo: service at {service.address} "
+              f"(TAILRUN_ADDRESS={service.address} python your_script.py)", flush=True)
         if args.no_ui:
             for proc in procs:
                 proc.wait()

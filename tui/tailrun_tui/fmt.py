@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable
 
@@ -21,6 +22,10 @@ _STATUS = {
 # Rich styles per class, with theme-independent names so NO_COLOR (handled by Textual) strips them.
 STATUS_STYLE = {"running": "bold cyan", "waiting": "yellow", "finished": "green",
                 "failed": "bold red", "canceled": "magenta"}
+# NO_COLOR turns colours into greys by luminance: red on the dark background all but vanishes, so
+# there the words are set apart by weight and underline instead.
+NO_COLOR_STYLE = {"running": "bold", "waiting": "", "finished": "", "failed": "bold underline",
+                  "canceled": "italic"}
 ACTIVE = frozenset({"Running", "Starting", "Preparing", "Finalizing", "Queued", "NotStarted",
                     "CancelRequested"})
 
@@ -35,6 +40,20 @@ def status_class(status: str) -> str:
 
 def status_text(status: str) -> str:
     return f"{status_glyph(status)} {status or 'Unknown'}"
+
+
+def no_color() -> bool:
+    return "NO_COLOR" in os.environ
+
+
+def status_style(status: str) -> str:
+    styles = NO_COLOR_STYLE if no_color() else STATUS_STYLE
+    return styles.get(status_class(status), "")
+
+
+def status_styled(status: str) -> Text:
+    """The status word with its glyph, styled so that it reads with and without colour."""
+    return Text(status_text(status), style=status_style(status))
 
 
 def clock_time(ts: float, now: float) -> str:
@@ -90,6 +109,18 @@ def size(n: int) -> str:
     return f"{n} B"
 
 
+def short_size(n: int) -> str:
+    """At most 5 cells (`134B`, `1.1K`, `64K`, `1.2M`): sizes in a narrow file tree stay whole."""
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1000 or unit == "T":
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if value < 9.95 else f"{value:.0f}{unit}"
+        value /= 1024
+    return f"{n}B"
+
+
 def number(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
@@ -99,6 +130,21 @@ def number(v: float | None) -> str:
     if a != 0 and (a < 1e-3 or a >= 1e6):
         return f"{v:.3e}"
     return f"{v:.4g}"
+
+
+def numbers(values: list[float | None]) -> list[str]:
+    """One column of numbers in one notation: `0.00125` next to `7.500e-04` reads as two kinds of
+    value. Plain decimals (4 significant digits) while every value reads well that way, else all
+    in e-notation; whole numbers stay whole, a missing value is `—`."""
+    def missing(v: float | None) -> bool:
+        return v is None or math.isnan(v)
+
+    def whole(v: float) -> bool:
+        return float(v).is_integer() and abs(v) < 1e15
+
+    if all(missing(v) or math.isinf(v) or whole(v) or 1e-4 <= abs(v) < 1e4 for v in values):
+        return ["—" if missing(v) else str(int(v)) if whole(v) else f"{v:.4g}" for v in values]
+    return ["—" if missing(v) else str(int(v)) if whole(v) else f"{v:.3e}" for v in values]
 
 
 # ---------------------------------------------------------------------- user data

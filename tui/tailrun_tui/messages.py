@@ -25,6 +25,13 @@ class RunsLoaded(Message):
 
 
 @dataclass
+class RunCountLoaded(Message):
+    """Every run of the experiment, child runs included (the list shows the top-level ones)."""
+    experiment: str
+    run_count: int
+
+
+@dataclass
 class RunLoaded(Message):
     run: pb.RunInfo
     children: list[pb.RunInfo] = field(default_factory=list)
@@ -42,6 +49,7 @@ class SeriesLoaded(Message):
     name: str
     series: pb.SeriesResponse
     tail: int = 0
+    last: tuple[float, float] | None = None   # the true last point of a downsampled series
 
 
 @dataclass

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from tailrun.v1 import tailrun_pb2 as pb
 
+from .fmt import number
+
 _NAN_KINDS = frozenset({2, 3, 4, 5})  # bool/none/str/bigint: not plotted as a number (bool is 0/1, keep it)
 
 
@@ -33,11 +35,12 @@ def point_xs(points: pb.MetricPoints, count: int) -> list[float]:
 
 
 def bucket_min_max(xs: list[float], ys: list[float], target: int) -> tuple[list[float], list[float]]:
-    """At most `target` points: the min and the max of each bucket, in x order, so spikes survive."""
+    """About `target` points: the min and the max of each bucket, in x order, so spikes survive,
+    and the last point, so the line ends where the metric is now."""
     n = len(xs)
     if n <= target or target < 4:
         return xs, ys
-    buckets = target // 2
+    buckets = (target - 1) // 2
     out_x: list[float] = []
     out_y: list[float] = []
     for b in range(buckets):
@@ -51,6 +54,9 @@ def bucket_min_max(xs: list[float], ys: list[float], target: int) -> tuple[list[
         for i in sorted({imin, imax}):
             out_x.append(xs[i])
             out_y.append(ys[i])
+    if out_x[-1] != xs[-1] or out_y[-1] != ys[-1]:
+        out_x.append(xs[-1])
+        out_y.append(ys[-1])
     return out_x, out_y
 
 
@@ -68,9 +74,17 @@ class Series:
     loaded: bool = False
     window: float = 0.0       # last-N mode: x span to keep (0 = everything)
     needs_reload: bool = False
+    last_point: tuple[float, float] | None = None   # (x, y) last logged number: not a bucket's min/max
 
-    def load(self, resp: pb.SeriesResponse, tail: int = 0) -> None:
+    def load(self, resp: pb.SeriesResponse, tail: int = 0, last: tuple[float, float] | None = None) -> None:
+        """`last`: the series' true last point when `resp` is downsampled (its min/max buckets
+        may have left it out); it is also drawn, so the line ends at the value the title gives."""
         self.xs, self.ys = list(resp.x), list(resp.y)
+        if last is not None and (not self.xs or last[0] > self.xs[-1]):
+            self.xs.append(last[0])
+            self.ys.append(last[1])
+        finite = [(x, y) for x, y in zip(self.xs, self.ys) if not math.isnan(y)]
+        self.last_point = last or (finite[-1] if finite else None)
         self.total = resp.total_points
         self.has_steps = resp.has_steps
         self.downsampled = resp.downsampled
@@ -98,6 +112,7 @@ class Series:
             if not math.isnan(y):
                 self.xs.append(x)
                 self.ys.append(y)
+                self.last_point = (x, y)
         if self.window and self.xs:
             cut = self.xs[-1] - self.window
             keep = next((i for i, x in enumerate(self.xs) if x >= cut), 0)
@@ -109,7 +124,15 @@ class Series:
         return True
 
     def last(self) -> float | None:
-        return self.ys[-1] if self.ys else None
+        return self.last_point[1] if self.last_point else None
+
+    def last_label(self) -> str:
+        """`0.9859 @ step 1999` (or `@ #1999` without steps): the value last logged."""
+        if self.last_point is None:
+            return "—"
+        x, y = self.last_point
+        where = f"step {int(x):,}" if self.has_steps else f"#{int(x):,}"
+        return f"{number(y)} @ {where}"
 
     def view(self, smoothing: float = 0.0, log_scale: bool = False) -> tuple[list[float], list[float]]:
         xs, ys = self.xs, self.ys
@@ -120,6 +143,19 @@ class Series:
             xs = [p[0] for p in pairs]
             ys = [p[1] for p in pairs]
         return xs, ys
+
+
+def integer_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
+    """Ticks for a step (or index) axis: whole numbers 1, 2 or 5 × 10^k apart, never `161.5`."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return []
+    span = max(1.0, hi - lo)
+    raw = span / max(1, count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next((m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw), 10 * magnitude)
+    step = max(1, int(round(step)))
+    first = math.ceil(lo / step) * step
+    return list(range(int(first), int(math.floor(hi)) + 1, step))
 
 
 def ema(ys: list[float], alpha: float) -> list[float]:

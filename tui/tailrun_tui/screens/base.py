@@ -27,9 +27,11 @@ DRAIN_INTERVAL = 0.1
 class StatusLine(Static):
     """One line: breadcrumb on the left, connection state (or the last problem) on the right."""
 
-    def show(self, crumb: str, state: FeedState | None, problem: str) -> None:
+    def show(self, crumb: str, state: FeedState | None, problem: str, service: str = "") -> None:
         text = fmt.user_text(crumb, style="bold", no_wrap=True, overflow="ellipsis")
         right = Text()
+        if service and not problem:   # which service this is (the problem line names it already)
+            right.append(f"{fmt.user_plain(service)}  ", style="dim")
         if problem:
             right.append(f"⚠ {fmt.user_plain(problem)}", style="bold red")
         elif state is None:
@@ -125,9 +127,11 @@ class LiveScreen(Screen):
         batch = self.feed.drain()
         self._state = batch.state
         if batch.state.generation != self._generation:
-            reconnected = self._generation > 0
+            # A reconnect, or the first connection after the first queries failed (the UI was
+            # started before the service): ask again, nobody should have to press r.
+            again = self._generation > 0 or bool(self._problem)
             self._generation = batch.state.generation
-            if reconnected:
+            if again:
                 self.action_reload()   # the service may have restarted: show what it has now
         if batch.events:
             self.apply_events(batch.events)
@@ -143,7 +147,7 @@ class LiveScreen(Screen):
             line = self.query_one("#status", StatusLine)
         except Exception:
             return
-        line.show(self.crumb(), self._state, self._problem)
+        line.show(self.crumb(), self._state, self._problem, self.tailrun.service_label)
 
     def problem(self, text: str) -> None:
         self._problem = text
@@ -165,7 +169,10 @@ class LiveScreen(Screen):
         error = event.worker.error
         err = error if isinstance(error, ServiceError) else describe_error(error, self.client.address)
         self.problem(str(err))
-        self.notify(fmt.user_plain(str(err)), severity="error", timeout=6, markup=False)
+        if not err.unreachable:
+            # An unreachable service is the status line's to show: it clears when the service is
+            # back, where a toast would still say "cannot reach" after the reconnect.
+            self.notify(fmt.user_plain(str(err)), severity="error", timeout=6, markup=False)
 
     def action_reload(self) -> None:
         """Override: query the service again."""

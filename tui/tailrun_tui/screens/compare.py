@@ -18,7 +18,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import SeriesLoaded
 from ..series import Series, scalar_values
-from ..widgets.metric_plot import MetricPlot
+from ..widgets.metric_plot import SMOOTHING_CHOICES, TAIL_CHOICES, MetricPlot
 from ..widgets.run_table import run_label
 from .base import LiveScreen
 
@@ -49,8 +49,10 @@ class RunsFetched(Message):
 
 
 class CompareScreen(LiveScreen):
+    HELP_TITLE = "Compare"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
+        Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),
         Binding("l", "toggle_log", "Log scale", id="log", tooltip="Logarithmic y axis"),
         Binding("m", "cycle_smoothing", "Smoothing", id="smooth", tooltip="Exponential smoothing"),
     ]
@@ -61,18 +63,22 @@ class CompareScreen(LiveScreen):
         self.runs: list[pb.RunInfo] = []
         self.metric: str | None = None
         self.series: dict[str, Series] = {}
+        self.tail = 0
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         with Horizontal(id="compare-top"):
             yield OptionList(id="compare-metrics", classes="side-list")
-            yield MetricPlot("", id="compare-plot")
+            with Vertical(id="compare-chart"):
+                yield Static("", id="compare-legend")
+                yield MetricPlot("", id="compare-plot")
         yield Static("Differences", classes="section")
         yield DataTable(id="compare-diff", zebra_stripes=True)
         yield Footer()
 
     def crumb(self) -> str:
-        return f"compare {len(self.run_ids)} runs" + (f" › {self.metric}" if self.metric else "")
+        view = f" · last {self.tail:,} points" if self.tail else ""
+        return f"compare {len(self.run_ids)} runs" + (f" › {self.metric}{view}" if self.metric else "")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -141,22 +147,24 @@ class CompareScreen(LiveScreen):
         self.series = {r.run_id: Series(r.run_id, name, max_points=max(60, 2 * width)) for r in self.runs}
         plot.title = fmt.user_plain(name)
         plot.series = [(fmt.user_plain(f"#{r.number} {run_label(r)}")[:20], self.series[r.run_id]) for r in self.runs]
+        self.query_one("#compare-legend", Static).update(plot.legend())
         plot.replot()
         self.refresh_status()
-        self._fetch(name, max(60, 2 * width))
+        self._fetch(name, max(60, 2 * width), self.tail)
 
     @work(thread=True, exclusive=True, group="compare-series", exit_on_error=False)
-    def _fetch(self, name: str, max_points: int) -> None:
+    def _fetch(self, name: str, max_points: int, tail: int) -> None:
         for run in self.runs:
             if name in run.last_metrics:
-                self.post_message(SeriesLoaded(run.run_id, name, self.client.get_series(run.run_id, name, max_points)))
+                resp, last = self.client.get_plot_series(run.run_id, name, max_points, tail=tail)
+                self.post_message(SeriesLoaded(run.run_id, name, resp, tail, last))
             else:
-                self.post_message(SeriesLoaded(run.run_id, name, pb.SeriesResponse(run_id=run.run_id, name=name)))
+                self.post_message(SeriesLoaded(run.run_id, name, pb.SeriesResponse(run_id=run.run_id, name=name), tail))
 
     def on_series_loaded(self, message: SeriesLoaded) -> None:
-        if message.name != self.metric or message.run_id not in self.series:
+        if message.name != self.metric or message.run_id not in self.series or message.tail != self.tail:
             return
-        self.series[message.run_id].load(message.series)
+        self.series[message.run_id].load(message.series, message.tail, message.last)
         self.query_one("#compare-plot", MetricPlot).dirty = True
 
     def apply_events(self, events: list[pb.WatchEvent]) -> None:
@@ -175,14 +183,18 @@ class CompareScreen(LiveScreen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_cycle_tail(self) -> None:
+        self.tail = TAIL_CHOICES[(TAIL_CHOICES.index(self.tail) + 1) % len(TAIL_CHOICES)]
+        if self.metric:
+            self._choose(self.metric)   # fetch again: the last N of each run
+        self.refresh_status()
+
     def action_toggle_log(self) -> None:
         plot = self.query_one("#compare-plot", MetricPlot)
         plot.log_scale = not plot.log_scale
         plot.replot()
 
     def action_cycle_smoothing(self) -> None:
-        from ..widgets.metric_plot import SMOOTHING_CHOICES
-
         plot = self.query_one("#compare-plot", MetricPlot)
         plot.smoothing = SMOOTHING_CHOICES[(SMOOTHING_CHOICES.index(plot.smoothing) + 1) % len(SMOOTHING_CHOICES)]
         plot.replot()

@@ -28,6 +28,7 @@ COLUMNS = (("name", "Experiment"), ("runs", "Runs"), ("running", "Running"), ("l
 
 
 class ExperimentsScreen(LiveScreen):
+    HELP_TITLE = "Experiments"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Show the experiment's runs"),
         Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter by name"),

@@ -2,12 +2,15 @@
 the BINDINGS so the help can never disagree with the keys."""
 from __future__ import annotations
 
+import re
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 NAV = [
@@ -33,14 +36,28 @@ def own_bindings(cls: type) -> list:
     return out
 
 
+def section_title(cls: type) -> str:
+    """What a user calls the part of the screen: a class's HELP_TITLE ("Runs list"), never its name."""
+    title = getattr(cls, "HELP_TITLE", "")
+    if title:
+        return title
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__.removesuffix("Screen").removesuffix("View")).strip()
+    return words.capitalize() or "This screen"
+
+
+def shown(node) -> bool:
+    """On the visible part of the screen: a widget of a tab that is not the current one is not."""
+    return all(n.display for n in node.ancestors_with_self if isinstance(n, Widget))
+
+
 def collect(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(section, [(key, description)]) for the screen, every widget on it with bindings, the app."""
+    """(section, [(key, description)]) for the screen, every shown widget on it with bindings, the app."""
     app = screen.app
-    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    sections: dict[str, list[tuple[str, str]]] = {}
     seen: set[tuple[str, str]] = set()
 
     def add(title: str, bindings) -> None:
-        rows = []
+        rows = sections.setdefault(title, [])
         for b in bindings:
             if isinstance(b, tuple):
                 b = Binding(*b)
@@ -50,15 +67,13 @@ def collect(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
                 continue
             seen.add(item)
             rows.append(item)
-        if rows:
-            sections.append((title, rows))
 
-    add(type(screen).__name__.replace("Screen", "") or "Screen", own_bindings(type(screen)))
+    add(section_title(type(screen)), own_bindings(type(screen)))
     for node in screen.walk_children():
-        if type(node).__module__.startswith("tailrun_tui"):
-            add(type(node).__name__, own_bindings(type(node)))
+        if type(node).__module__.startswith("tailrun_tui") and shown(node):
+            add(section_title(type(node)), own_bindings(type(node)))
     add("Everywhere", app.BINDINGS)
-    return sections
+    return [(title, rows) for title, rows in sections.items() if rows]
 
 
 class HelpScreen(ModalScreen[None]):

@@ -29,6 +29,7 @@ NON_SCALAR_FETCH_ROWS = 50_000
 
 
 class RunScreen(LiveScreen):
+    HELP_TITLE = "Run"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
         *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
@@ -84,6 +85,8 @@ class RunScreen(LiveScreen):
         files = self.query_one(FileBrowser)
         if files.started:
             files.reload()
+        if self._non_scalar_started:
+            self._load_non_scalar()
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
@@ -121,17 +124,13 @@ class RunScreen(LiveScreen):
         self.query_one(OverviewView).set_run(run)
         active = run.status in fmt.ACTIVE
         self.query_one(OutputView).set_run_active(active)
+        self.query_one(FileBrowser).set_run_active(active)
         self.query_one(MetricsView).set_empty_note(
             "waiting for metrics…" if active else "This run logged no scalar metrics.")
         self.refresh_status()
 
     def _scalar_names(self) -> list[str]:
         return sorted(self.run.last_metrics.keys()) if self.run else []
-
-    def _non_scalar_names(self) -> list[str]:
-        if self.run is None:
-            return []
-        return [n for n in self.run.metric_names if n not in self.run.last_metrics]
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -141,7 +140,8 @@ class RunScreen(LiveScreen):
     def _activate(self, tab: str) -> None:
         """A tab fetches its data the first time it is shown, and takes the focus so that its keys
         work and show in the footer."""
-        target = {"overview": "#overview-view", "metrics": "#metrics-view", "output": "#output-log",
+        overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
+        target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree"}[tab]
         self.call_after_refresh(self._focus, target)
         if tab == "metrics":
@@ -153,7 +153,7 @@ class RunScreen(LiveScreen):
             self.query_one(ImagesView).start()
             if not self._non_scalar_started:
                 self._non_scalar_started = True
-                self._load_non_scalar(self._non_scalar_names())
+                self._load_non_scalar()
         elif tab == "files":
             self.query_one(FileBrowser).start()
 
@@ -168,8 +168,11 @@ class RunScreen(LiveScreen):
             self.query_one("#tabs").focus()
 
     @work(thread=True, exclusive=True, group="non-scalar", exit_on_error=False)
-    def _load_non_scalar(self, names: list[str]) -> None:
-        for name in names:
+    def _load_non_scalar(self) -> None:
+        # The names come from the service now, not from the run as first loaded: an image logged
+        # while another tab was shown is only known there (Watch run events carry no metric names).
+        run = self.client.get_run(self.run_id)
+        for name in [n for n in run.metric_names if n not in run.last_metrics]:
             self.post_message(MetricLoaded(self.run_id, name,
                                            self.client.get_metric(self.run_id, name, NON_SCALAR_FETCH_ROWS)))
 
@@ -180,6 +183,7 @@ class RunScreen(LiveScreen):
     def apply_events(self, events: list[pb.WatchEvent]) -> None:
         metrics = self.query_one(MetricsView)
         output = self.query_one(OutputView)
+        files = self.query_one(FileBrowser)
         for event in events:
             kind = event.WhichOneof("kind")
             if kind == "run":
@@ -200,6 +204,8 @@ class RunScreen(LiveScreen):
                     self.query_one(ImagesView).add_points(points)
             elif kind == "output":
                 output.add_output(event.output)
+                files.output_grew(event.output.path, event.output.size or
+                                  event.output.offset + len(event.output.text.encode()))
             elif kind == "file":
                 self.query_one(FileBrowser).file_changed(event.file)
 

@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, SelectionList, Static
+from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import OpenRun, RunsLoaded
+from ..messages import OpenRun, RunCountLoaded, RunsLoaded
 from ..widgets.filter_bar import FilterBar
 from ..widgets.run_table import RunTable
 from .base import LiveScreen
@@ -28,33 +29,71 @@ def empty_hint(experiment: str) -> str:
             f"New runs appear here as soon as they start.")
 
 
+def run_count(top_level: int, every: int) -> str:
+    """`3 runs`, `1 run + 3 child runs`: the experiments list counts child runs, this list does not."""
+    text = f"{top_level} run" + ("" if top_level == 1 else "s")
+    children = every - top_level
+    if children > 0:
+        text += f" + {children} child run" + ("" if children == 1 else "s")
+    return text
+
+
+class ChooserList(OptionList):
+    """The chooser's list owns space and enter, so keys typed fast are handled in order (a
+    screen-level priority key would overtake a space still queued for the list)."""
+
+    BINDINGS = [Binding("enter", "screen.accept", "Apply", id="chooser-apply"),
+                Binding("space", "screen.toggle", "Toggle", id="chooser-toggle")]
+
+
 class MetricChooser(ModalScreen[list[str]]):
-    """Pick the metrics whose last value is shown as a column."""
+    """Pick the metrics whose last value is shown as a column. Each line says `[x]` or `[ ]`:
+    a checkbox told apart by colour alone does not show its state (nor under NO_COLOR)."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel"),
-                Binding("enter", "accept", "Apply", id="chooser-apply")]
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="chooser-cancel")]
 
-    AUTO_FOCUS = "#runs"
+    AUTO_FOCUS = "#metric-list"
 
     def __init__(self, names: list[str], chosen: list[str]) -> None:
         super().__init__()
         self.names = names
-        self.chosen = chosen
+        self.chosen = set(chosen)
+
+    def _prompt(self, name: str) -> Text:
+        text = Text("[x] " if name in self.chosen else "[ ] ", style="bold")
+        return text.append_text(fmt.user_text(name))
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="chooser"):
-            yield Label("Metric columns — space toggles, enter applies, esc cancels")
-            yield SelectionList[str](*[(fmt.user_text(n), n, n in self.chosen) for n in self.names],
-                                     id="metric-list")
+        with Vertical(id="chooser") as box:
+            box.border_title = "Metric columns"
+            yield Label("space toggles · enter applies · esc cancels", id="chooser-keys")
+            yield ChooserList(*[Option(self._prompt(n), id=n) for n in self.names], id="metric-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected, "#metric-list")
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        self.action_toggle(event.option_index)   # a click toggles, as space does
+
+    def action_toggle(self, at: int | None = None) -> None:
+        options = self.query_one(OptionList)
+        at = options.highlighted if at is None else at
+        if at is None:
+            return
+        name = self.names[at]
+        self.chosen.symmetric_difference_update({name})
+        options.replace_option_prompt_at_index(at, self._prompt(name))
 
     def action_accept(self) -> None:
-        self.dismiss(list(self.query_one(SelectionList).selected))
+        self.dismiss([n for n in self.names if n in self.chosen])
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
 
 
 class RunsScreen(LiveScreen):
+    HELP_TITLE = "Runs"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
         Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, else back to experiments"),
@@ -72,6 +111,8 @@ class RunsScreen(LiveScreen):
         self._chosen: list[str] | None = None
         self._note = ""
         self._values_dirty = False
+        self._run_count = 0            # child runs included, from the experiment
+        self._children_seen: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -85,7 +126,7 @@ class RunsScreen(LiveScreen):
         extra = f"  /{table.needle}" if table.needle else ""
         sel = f"  [{len(table.selected)} selected]" if table.selected else ""
         note = f"  {self._note}" if self._note else ""
-        return f"experiments › {self.experiment} ({len(table.runs)} runs){extra}{sel}{note}"
+        return f"experiments › {self.experiment} ({run_count(len(table.runs), self._run_count)}){extra}{sel}{note}"
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -103,6 +144,16 @@ class RunsScreen(LiveScreen):
         # Only the shown columns' values come back: a run may have 10,000 metrics.
         listing = self.client.list_runs(self.experiment, metric_columns=columns)
         self.post_message(RunsLoaded(self.experiment, listing.runs, listing.metric_names, columns))
+        self.load_count()
+
+    @work(thread=True, exclusive=True, group="run-count", exit_on_error=False)
+    def load_count(self) -> None:
+        exp = self.client.get_experiment(self.experiment)
+        self.post_message(RunCountLoaded(self.experiment, exp.run_count if exp else 0))
+
+    def on_run_count_loaded(self, message: RunCountLoaded) -> None:
+        self._run_count = message.run_count
+        self.refresh_status()
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.clear_problem()
@@ -138,7 +189,12 @@ class RunsScreen(LiveScreen):
             kind = event.WhichOneof("kind")
             if kind == "run":
                 if event.run.parent_run_id and event.run.run_id not in table.runs:
+                    if event.run.run_id not in self._children_seen:
+                        self._children_seen.add(event.run.run_id)
+                        self.load_count()   # a new child run: the count in the title grows
                     continue  # child runs are shown on their parent's Overview
+                if event.run.run_id not in table.runs:
+                    self.load_count()
                 table.runs[event.run.run_id] = _merged(table.runs.get(event.run.run_id), event.run)
                 changed = True
             elif kind == "metrics" and event.metrics.kind in (0, 1):

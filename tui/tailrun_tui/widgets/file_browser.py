@@ -29,6 +29,15 @@ SYNTAX = {".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".t
           ".sh": "bash", ".md": "markdown", ".ini": "ini", ".cfg": "ini"}
 
 
+TREE_WIDTH = 28   # .side-list is 30 cells with its border; the tree's guides take 4 per level
+
+
+def _nodes(node):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
+
+
 def looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if b"\0" in head:
@@ -41,6 +50,7 @@ def looks_binary(data: bytes) -> bool:
 
 
 class FileBrowser(ReportsWorkerErrors, Horizontal):
+    HELP_TITLE = "Files tab"
     BINDINGS = [
         Binding("d", "download", "Download", id="download", tooltip="Save the file in the current folder"),
     ]
@@ -54,6 +64,7 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         self.files: dict[str, pb.FileInfo] = {}
         self.current: str | None = None
         self.started = False
+        self.run_active = True   # a finished run's files are what they are: not "being written"
 
     def compose(self) -> ComposeResult:
         tree: Tree[str] = Tree("files", id="file-tree", classes="side-list")
@@ -105,6 +116,45 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         if info.path == self.current:
             self._header(info)
 
+    def set_run_active(self, active: bool) -> None:
+        if active != self.run_active:
+            self.run_active = active
+            if self.started:
+                self._build_tree()
+                if self.current in self.files:
+                    self._header(self.files[self.current])
+
+    def output_grew(self, path: str, end: int) -> None:
+        """Live logs (the console, logs/) grow by Watch output events, not file events: keep
+        their size current."""
+        info = self.files.get(path)
+        if info is None or end <= info.size:
+            return
+        info.size = end
+        self._relabel(path)
+        if path == self.current:
+            self._header(info)
+
+    def _writing(self, info: pb.FileInfo) -> bool:
+        return not info.complete and self.run_active
+
+    def _label(self, path: str, depth: int) -> Text:
+        """`name  1.1K`: the size is never cut; a long name is (the header shows it whole)."""
+        info = self.files[path]
+        name = path.rsplit("/", 1)[-1]
+        size = fmt.short_size(info.size) + (" …" if self._writing(info) else "")
+        room = max(4, TREE_WIDTH - 4 * depth - len(size) - 2)
+        if len(name) > room:
+            name = name[: room - 1] + "…"
+        return fmt.user_text(f"{name}  {size}")
+
+    def _relabel(self, path: str) -> None:
+        tree = self.query_one("#file-tree", Tree)
+        for node in _nodes(tree.root):
+            if node.data == path:
+                node.set_label(self._label(path, path.count("/")))
+                return
+
     def _build_tree(self) -> None:
         tree = self.query_one("#file-tree", Tree)
         tree.clear()
@@ -115,9 +165,7 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
                 folder = "/".join(parts[:depth])
                 if folder not in folders:
                     folders[folder] = folders["/".join(parts[:depth - 1])].add(fmt.user_text(parts[depth - 1] + "/"), expand=True)  # type: ignore[attr-defined]
-            info = self.files[path]
-            label = fmt.user_text(f"{parts[-1]}  {fmt.size(info.size)}" + ("" if info.complete else " …"))
-            folders["/".join(parts[:-1])].add_leaf(label, data=path)  # type: ignore[attr-defined]
+            folders["/".join(parts[:-1])].add_leaf(self._label(path, len(parts) - 1), data=path)  # type: ignore[attr-defined]
 
     @on(Tree.NodeHighlighted, "#file-tree")
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:
@@ -134,7 +182,7 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
             self._preview(self.files[path])
 
     def _header(self, info: pb.FileInfo) -> None:
-        state = "" if info.complete else " · still being written"
+        state = " · still being written" if self._writing(info) else ""
         self.query_one("#file-header", Static).update(
             fmt.user_text(f"{info.path} · {fmt.size(info.size)}{state} · d: download"))
 

@@ -11,6 +11,7 @@ from textual.widgets import Input
 
 
 class FilterBar(Input):
+    HELP_TITLE = "Filter line"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="filter-cancel", tooltip="Restore the previous text")]
 
     @dataclass

@@ -55,6 +55,12 @@ class ImageEntry:
     name: str
     path: str
     step: int | None
+    time: float = 0.0
+
+    def label(self, now: float) -> str:
+        """By step and time, as logged (the n-th image of a metric says nothing)."""
+        when = fmt.clock_time(self.time, now)
+        return f"{self.name} · step {self.step} · {when}" if self.step is not None else f"{self.name} · {when}"
 
 
 class ImagesView(ReportsWorkerErrors, Horizontal):
@@ -96,10 +102,10 @@ class ImagesView(ReportsWorkerErrors, Horizontal):
             if key in self.entries or not isinstance(uri, str):
                 continue
             step = points.steps[i] if i < len(points.steps) else None
-            entry = ImageEntry(key, points.name, uri_to_path(uri, self.run_id), step)
+            when = points.times[i] if i < len(points.times) else 0.0
+            entry = ImageEntry(key, points.name, uri_to_path(uri, self.run_id), step, when)
             self.entries[key] = entry
-            label = f"{points.name} #{index + 1}" + (f" (step {step})" if step is not None else "")
-            options.add_option(Option(fmt.user_text(label), id=key))
+            options.add_option(Option(fmt.user_text(entry.label(self.app.clock())), id=key))
             if self.current is None:
                 self.current = key
                 options.highlighted = 0

@@ -5,9 +5,11 @@ million points costs the same as a small one; live points are appended locally a
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,13 +22,18 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..client import TrackerClient
 from ..messages import SeriesLoaded
-from ..series import Series
+from ..series import Series, integer_ticks
 from ..workers import ReportsWorkerErrors
 
 TAIL_CHOICES = (0, 100, 1_000, 10_000)          # 0 = all points
 SMOOTHING_CHOICES = (0.0, 0.6, 0.9, 0.99)
 REPLOT_INTERVAL = 0.5
-PALETTE = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
+# (plotext colour, the same colour as a Rich style for the legend)
+PALETTE = (("cyan", "cyan"), ("orange", "dark_orange"), ("green", "green"), ("magenta", "magenta"),
+           ("red", "red"), ("blue", "blue"), ("yellow", "yellow"), ("white", "white"))
+# Under NO_COLOR every colour is a grey: each series of a compare gets its own marker instead.
+NO_COLOR_MARKERS = ("braille", "•", "+", "x", "o", "*", "#", "%")
+RAW_COLOUR = "gray"   # the raw curve under a smoothed one
 
 
 class MetricPlot(PlotextPlot):
@@ -41,42 +48,72 @@ class MetricPlot(PlotextPlot):
         self.dirty = True
         self._generation = 0   # bumped by replot(): the cached frame below is stale
         self._frame: tuple[tuple, Any] | None = None
+        self._x_range: tuple[float, float] | None = None   # of the drawn points, for the ticks
 
     def render(self) -> Any:
         """plotext rebuilds the whole chart on every render (tens of ms for a big one), and Textual
         renders again when a tab is shown: keep the last frame while data, size and theme stay."""
         key = (self._generation, self.size, self.app.theme)
         if self._frame is None or self._frame[0] != key:
+            if self._x_range is not None:
+                # Steps are whole numbers: no `161.5` on the axis; about one tick per 12 columns
+                # of the width it is drawn at (known here, not when the data changed).
+                ticks = integer_ticks(*self._x_range, max(3, self.size.width // 12))
+                if ticks:
+                    self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
             self._frame = (key, super().render())
         return self._frame[1]
+
+    def marker(self, i: int) -> str:
+        if fmt.no_color() and len(self.series) > 1:
+            return NO_COLOR_MARKERS[i % len(NO_COLOR_MARKERS)]
+        return "braille"
+
+    def legend(self) -> Text:
+        """One line naming each series by its colour and marker, drawn outside the chart (a
+        plotext legend sits on the curves)."""
+        text = Text()
+        for i, (label, _) in enumerate(self.series):
+            marker = self.marker(i)
+            glyph = "⣿⣿" if marker == "braille" else marker * 2
+            if text:
+                text.append("   ")
+            text.append(glyph, style="" if fmt.no_color() else PALETTE[i % len(PALETTE)][1])
+            text.append(" ")
+            text.append(fmt.user_text(label))
+        return text
 
     def replot(self) -> None:
         self._generation += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        loaded = [(label, s) for label, s in self.series if s.loaded]
+        loaded = [(i, s) for i, (_, s) in enumerate(self.series) if s.loaded]
         total = sum(s.total for _, s in loaded)
         title = self.title
         if len(self.series) == 1 and loaded:
             s = loaded[0][1]
-            title += f"  last {fmt.number(s.last())} · {s.total:,} pts"
+            title += f"  last {s.last_label()} · {s.total:,} pts"
             if s.downsampled:
                 title += " (min/max)"
         plt.title(title)
         plt.xlabel("step" if any(s.has_steps for _, s in loaded) else "index")
         drew = False
-        for i, (label, s) in enumerate(loaded):
-            xs, ys = s.view(self.smoothing, self.log_scale)
+        lo, hi = math.inf, -math.inf
+        for i, s in loaded:
+            xs, ys = s.view(0.0, self.log_scale)
             if not xs:
                 continue
-            kwargs = {"color": PALETTE[i % len(PALETTE)], "marker": "braille"}
-            if len(self.series) > 1:
-                kwargs["label"] = label
-            plt.plot(xs, ys, **kwargs)
+            if self.smoothing > 0:
+                # Both: the raw points dimmed, the smoothed line over them (TensorBoard, W&B).
+                plt.plot(xs, ys, color=RAW_COLOUR, marker="braille" if not fmt.no_color() else "·")
+                xs, ys = s.view(self.smoothing, self.log_scale)
+            plt.plot(xs, ys, color=PALETTE[i % len(PALETTE)][0], marker=self.marker(i))
+            lo, hi = min(lo, min(xs)), max(hi, max(xs))
             drew = True
         if self.log_scale and drew:
             plt.yscale("log")
+        self._x_range = (lo, hi) if drew else None
         if not drew:
             note = "loading…" if len(loaded) < len(self.series) else (
                 "no positive values for a log scale" if self.log_scale and total else "no numeric points yet")
@@ -89,6 +126,7 @@ class MetricPlot(PlotextPlot):
 
 class MetricsView(ReportsWorkerErrors, VerticalScroll):
     """The Metrics tab of a run."""
+    HELP_TITLE = "Metrics tab"
 
     BINDINGS = [
         Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),
@@ -177,8 +215,8 @@ class MetricsView(ReportsWorkerErrors, VerticalScroll):
         max_points, tail = self.max_points(), self.tail
 
         def one(name: str) -> None:
-            resp = self.client.get_series(self.run_id, name, max_points, tail=tail)
-            self.post_message(SeriesLoaded(self.run_id, name, resp, tail))
+            resp, last = self.client.get_plot_series(self.run_id, name, max_points, tail=tail)
+            self.post_message(SeriesLoaded(self.run_id, name, resp, tail, last))
 
         # A few at once: the service answers each from per-chunk min/max, so they are cheap.
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -190,7 +228,7 @@ class MetricsView(ReportsWorkerErrors, VerticalScroll):
         series = self.series.get(message.name)
         if series is None or message.tail != self.tail:
             return
-        series.load(message.series, message.tail)
+        series.load(message.series, message.tail, message.last)
         self.plots[message.name].dirty = True
         if self.on_first_frame and self._visible_loaded():
             self._replot_dirty()

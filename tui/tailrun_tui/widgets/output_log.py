@@ -31,17 +31,25 @@ MAX_LINES = 20_000
 CONSOLE = ""   # the source key of the console (its path comes from ReadOutput)
 
 
+MATCH_STYLE = "black on yellow"
+# The match n/N moved to: set apart by weight and underline too, so it shows under NO_COLOR.
+CURRENT_MATCH_STYLE = "bold underline black on bright_green"
+
+
 class SearchHighlighter(Highlighter):
     def __init__(self) -> None:
         self.pattern: re.Pattern[str] | None = None
+        self.on_current_line = False   # set by OutputLog for the line being drawn
 
     def highlight(self, text: Text) -> None:
         if self.pattern is not None:
-            text.highlight_regex(self.pattern, style="black on yellow")
+            text.highlight_regex(self.pattern, style=CURRENT_MATCH_STYLE if self.on_current_line else MATCH_STYLE)
 
 
 class OutputLog(Log):
     """A Log that knows when the user scrolled away from the end (follow off)."""
+
+    HELP_TITLE = "Output tab"
 
     BINDINGS = [
         Binding("end", "follow_end", "Follow", show=False, id="end"),
@@ -54,6 +62,16 @@ class OutputLog(Log):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(highlight=True, max_lines=MAX_LINES, auto_scroll=True, id=id)
         self.highlighter = SearchHighlighter()
+        self.current_match: int | None = None   # line of the current search match
+
+    def _render_line_strip(self, y: int, rich_style):  # type: ignore[override]
+        self.highlighter.on_current_line = y == self.current_match  # type: ignore[attr-defined]
+        return super()._render_line_strip(y, rich_style)
+
+    def show_match(self, line: int | None) -> None:
+        self.current_match = line
+        self._render_line_cache.clear()
+        self.refresh()
 
     def _pause(self) -> None:
         if self.auto_scroll:
@@ -97,6 +115,7 @@ class Source:
 
 
 class OutputView(ReportsWorkerErrors, Vertical):
+    HELP_TITLE = "Output tab"
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="follow", tooltip="Toggle following new output"),
         Binding("slash", "search", "Search", key_display="/", id="search", tooltip="Search the output"),
@@ -123,8 +142,8 @@ class OutputView(ReportsWorkerErrors, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="output-header", classes="tab-header")
-        yield OutputLog(id="output-log")
         yield Static("waiting for output…", id="output-empty", classes="hint")
+        yield OutputLog(id="output-log")
         yield FilterBar("search output…", id="output-search")
 
     def on_mount(self) -> None:
@@ -231,7 +250,9 @@ class OutputView(ReportsWorkerErrors, Vertical):
         except Exception:
             return
         src = self.sources[self.current]
-        parts = ["console" if self.current == CONSOLE else self.current]
+        console = self.sources[CONSOLE].path
+        parts = [(f"console ({console})" if console != "console" else "console") if self.current == CONSOLE
+                 else self.current]
         if self.matches:
             parts.append(f"match {self.match_index + 1}/{len(self.matches)} (n/N)")
         elif self.highlighter_pattern() is not None:
@@ -253,7 +274,8 @@ class OutputView(ReportsWorkerErrors, Vertical):
         note.display = empty or not src.loaded
         note.update("loading…" if not src.loaded else (
             "waiting for output…" if self.run_active else "run finished — it wrote no output here"))
-        log.display = not note.display
+        # The log stays displayed (empty) under the note: hiding it would drop the focus, and the
+        # footer with it, every time `o` switches source.
 
     def on_output_view_follow_changed(self, message: "OutputView.FollowChanged") -> None:
         if message.following:
@@ -271,9 +293,15 @@ class OutputView(ReportsWorkerErrors, Vertical):
 
     def action_next_source(self) -> None:
         keys = list(self.sources)
+        if len(keys) == 1:
+            console = self.sources[CONSOLE].path
+            self.notify(f"the console ({fmt.user_plain(console)}) is this run's only log so far",
+                        timeout=4, markup=False)
+            return
         self.current = keys[(keys.index(self.current) + 1) % len(keys)]
         self.sources[self.current].loaded = False
         self.output_log.clear()
+        self.output_log.show_match(None)
         self.new_lines = 0
         self.matches = []
         self._refresh_header()
@@ -299,6 +327,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         self.matches = [i for i, line in enumerate(log.lines) if pattern and pattern.search(line)]
         if not keep_position:
             self.match_index = -1
+            log.show_match(None)
             if self.matches:
                 top = log.scroll_offset.y
                 self.match_index = next((k for k, i in enumerate(self.matches) if i >= top), 0)
@@ -309,6 +338,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         log = self.output_log
         log._pause()
         line = self.matches[self.match_index]
+        log.show_match(line)
         log.scroll_to(y=max(0, line - log.size.height // 2), animate=False)
 
     def action_next_match(self) -> None:

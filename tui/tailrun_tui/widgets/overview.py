@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -44,7 +45,7 @@ def describe_run(run: pb.RunInfo, now: float) -> Group:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    status = Text(fmt.status_text(run.status), style=fmt.STATUS_STYLE.get(fmt.status_class(run.status), ""))
+    status = fmt.status_styled(run.status)
     if run.status in fmt.ACTIVE and run.last_heartbeat:
         status.append(f"   last heartbeat {fmt.ago(run.last_heartbeat, now)}", style="dim")
     elif run.status and run.status not in fmt.ACTIVE:
@@ -95,6 +96,9 @@ def describe_models(models: list[pb.ModelInfo]) -> Table:
 
 
 class OverviewView(VerticalScroll):
+    BINDINGS = [Binding("j", "move(1)", "Down", show=False, id="down-j"),
+                Binding("k", "move(-1)", "Up", show=False, id="up-k")]
+
     def __init__(self, clock: Callable[[], float], id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
@@ -130,6 +134,11 @@ class OverviewView(VerticalScroll):
     def tick(self) -> None:
         if self.run is not None and self.run.status in fmt.ACTIVE:
             self.set_run(self.run)
+        # A running child's duration moves too (its events come only when its status changes).
+        table, now = self.query_one("#children", DataTable), self.clock()
+        for child in self.children_runs.values():
+            if child.status in fmt.ACTIVE and child.start_time and child.run_id in table.rows:
+                table.update_cell(child.run_id, "dur", fmt.run_duration(child.start_time, child.end_time, now))
 
     def set_children(self, children: list[pb.RunInfo]) -> None:
         self.children_runs = {c.run_id: c for c in children}
@@ -141,17 +150,32 @@ class OverviewView(VerticalScroll):
 
     def _show_children(self) -> None:
         table = self.query_one("#children", DataTable)
+        row = table.cursor_row
         table.clear()
         now = self.clock()
         for child in sorted(self.children_runs.values(), key=lambda c: (c.number, c.created_time)):
-            status = Text(fmt.status_text(child.status),
-                          style=fmt.STATUS_STYLE.get(fmt.status_class(child.status), ""))
+            status = fmt.status_styled(child.status)
             table.add_row(str(child.number or ""), fmt.user_text(child.display_name or child.run_id), status,
                           fmt.run_duration(child.start_time, child.end_time, now), key=child.run_id)
         show = bool(self.children_runs)
         table.display = show
         self.query_one("#children-title").display = show
         table.styles.height = min(12, len(self.children_runs) + 1)
+        if show:
+            table.move_cursor(row=min(row, len(self.children_runs) - 1), animate=False)
+            if self.has_focus:   # the first child appeared: j and enter now move in and open it
+                table.focus()
+
+    def action_move(self, delta: int) -> None:
+        """j/k: through the child runs when there are some, else scroll (vim keys, as in the lists)."""
+        table = self.query_one("#children", DataTable)
+        if table.display:
+            table.focus()
+            table.move_cursor(row=max(0, table.cursor_row + delta))
+        elif delta > 0:
+            self.scroll_down()
+        else:
+            self.scroll_up()
 
     @on(DataTable.RowSelected, "#children")
     def _open_child(self, event: DataTable.RowSelected) -> None:

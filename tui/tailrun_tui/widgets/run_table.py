@@ -17,10 +17,15 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 
 SORT_KEYS = ("number", "status", "start", "duration", "name")
+METRIC_SORT = "metric:"   # a sort key naming a metric column: "metric:loss"
 
 
 def run_label(run: pb.RunInfo) -> str:
     return run.display_name or run.run_id
+
+
+def _tags(run: pb.RunInfo) -> str:
+    return " ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items()) if not k.startswith("_"))
 
 
 def matches(run: pb.RunInfo, needle: str) -> bool:
@@ -47,6 +52,7 @@ def _same(a: Text | str, b: Text | str) -> bool:
 
 class RunTable(DataTable):
     """Rows keyed by run id. `set_runs` rebuilds only when the rows or columns change."""
+    HELP_TITLE = "Runs list"
 
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="select", tooltip="Mark the run for compare"),
@@ -75,6 +81,7 @@ class RunTable(DataTable):
         self._columns_shown: list[str] = []
         self._column_keys: list[str] = []
         self._cell_cache: dict[str, list[Text | str]] = {}
+        self._texts: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ data
 
@@ -106,37 +113,65 @@ class RunTable(DataTable):
 
     # ------------------------------------------------------------------ view
 
+    def sort_keys(self) -> list[str]:
+        """The built-in columns, then each shown metric and the tags: what `s` cycles through."""
+        return [*SORT_KEYS, *(f"{METRIC_SORT}{name}" for name in self.metric_columns), "tags"]
+
+    def sort_label(self) -> str:
+        return self.sort_key.removeprefix(METRIC_SORT)
+
     def _order(self) -> list[str]:
         now = self.clock()
+        rows = [r for r in self.runs.values() if matches(r, self.needle)]
+        if self.sort_key.startswith(METRIC_SORT):
+            # Runs without the metric go last in both directions: they are not "the smallest".
+            name = self.sort_key.removeprefix(METRIC_SORT)
+            sign = -1 if self.sort_reverse else 1
+
+            def by_metric(r: pb.RunInfo) -> tuple[int, float]:
+                v = r.last_metrics.get(name)
+                return (1, 0.0) if v is None or math.isnan(v) else (0, sign * v)
+
+            rows.sort(key=by_metric)
+            return [r.run_id for r in rows]
         keyf = {
             "number": lambda r: r.number,
             "status": lambda r: r.status,
             "start": lambda r: r.start_time or r.created_time,
             "duration": lambda r: ((r.end_time or now) - r.start_time) if r.start_time else -1,
             "name": lambda r: run_label(r).lower(),
-        }[self.sort_key]
-        rows = [r for r in self.runs.values() if matches(r, self.needle)]
+            "tags": lambda r: _tags(r).lower(),
+        }.get(self.sort_key, lambda r: r.number)
         rows.sort(key=keyf, reverse=self.sort_reverse)
         return [r.run_id for r in rows]
+
+    def _metric_texts(self) -> dict[str, dict[str, str]]:
+        """name -> run id -> value as shown: one notation per column, over every run (not only
+        the filtered ones), so a column does not change notation while typing a filter."""
+        out: dict[str, dict[str, str]] = {}
+        ids = list(self.runs)
+        for name in self.metric_columns:
+            texts = fmt.numbers([self.runs[i].last_metrics.get(name) for i in ids])
+            out[name] = dict(zip(ids, texts))
+        return out
 
     def _cells(self, run: pb.RunInfo) -> list[Text | str]:
         now = self.clock()
         mark = "✓" if run.run_id in self.selected else " "
-        status = Text(fmt.status_text(run.status), style=fmt.STATUS_STYLE.get(fmt.status_class(run.status), ""))
         cells: list[Text | str] = [
-            mark, str(run.number or ""), fmt.user_text(run_label(run), no_wrap=True, overflow="ellipsis"), status,
+            mark, str(run.number or ""), fmt.user_text(run_label(run), no_wrap=True, overflow="ellipsis"),
+            fmt.status_styled(run.status),
             fmt.clock_time(run.start_time or run.created_time, now),
             fmt.run_duration(run.start_time, run.end_time, now),
         ]
         for name in self.metric_columns:
-            v = run.last_metrics.get(name)
-            cells.append(Text(fmt.number(v), justify="right"))
-        tags = " ".join(f"{k}={v}" if v else k for k, v in sorted(run.tags.items()) if not k.startswith("_"))
-        cells.append(fmt.user_text(tags, no_wrap=True, overflow="ellipsis"))
+            cells.append(Text(self._texts.get(name, {}).get(run.run_id, "—"), justify="right"))
+        cells.append(fmt.user_text(_tags(run), no_wrap=True, overflow="ellipsis"))
         return cells
 
     def redraw(self) -> None:
         order = self._order()
+        self._texts = self._metric_texts()
         columns = ["", "#", "Run", "Status", "Started", "Duration", *self.metric_columns, "Tags"]
         if order != self._shown or columns != self._columns_shown:
             self._rebuild(order, columns)
@@ -201,9 +236,11 @@ class RunTable(DataTable):
         if reverse:
             self.sort_reverse = not self.sort_reverse
         else:
-            self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+            keys = self.sort_keys()
+            at = keys.index(self.sort_key) if self.sort_key in keys else -1
+            self.sort_key = keys[(at + 1) % len(keys)]
         self.redraw()
-        return f"sorted by {self.sort_key} {'↓' if self.sort_reverse else '↑'}"
+        return f"sorted by {self.sort_label()} {'↓' if self.sort_reverse else '↑'}"
 
     def set_filter(self, needle: str) -> None:
         self.needle = needle
@@ -224,5 +261,5 @@ class RunTable(DataTable):
         else:
             self.selected.append(run_id)
         self.update_cell(run_id, "c0", "✓" if run_id in self.selected else " ")
+        # The cursor stays (`space j space` marks two neighbours, as in every file manager).
         self.post_message(self.SelectionChanged(self, list(self.selected)))
-        self.move_cursor(row=min(self.row_count - 1, self.cursor_row + 1))

@@ -80,6 +80,9 @@ def test_children_run_through_the_runner_k_at_a_time(service, workspace_of, sour
     assert all(k.properties["ContentSnapshotId"] == parent.properties["ContentSnapshotId"] for k in kids)
     console = service.store.read_output(_req("FAN_1")).text
     assert sorted(console.splitlines()) == [f"FAN_1_{i} Completed value=[{i}]" for i in range(3)]
+    # the controller's row is closed (a restarted service does not resume it) and it is let go
+    wait_until(lambda: service.store.get_orchestration("FAN_1")[2] == "Completed", "the orchestration closed")
+    assert service.store.active_orchestrations() == [] and "FAN_1" not in service.runner.active_runs()
 
 
 def test_canceling_the_parent_cancels_its_children(service, workspace_of, source_dir, tmp_path):

@@ -201,3 +201,17 @@ def test_canceling_a_sweep_cancels_its_children(service, ws, source_dir):
 def _req(run_id):
     from tailrun.v1 import tailrun_pb2 as pb
     return pb.ReadOutputRequest(run_id=run_id)
+
+
+@pytest.mark.postgres
+def test_a_grid_sweep_on_postgresql(pg_service, workspace_of, source_dir):
+    """The orchestration table and the change feed on PostgreSQL."""
+    sampling = GridParameterSampling({"--a": choice(1, 2), "b": choice("x")})
+    run = Experiment(workspace_of(pg_service), "sweeps").submit(
+        _sweep(source_dir({"train.py": ECHO}), sampling, "value", "maximize", 5, 2))
+    assert run.wait_for_completion()["status"] == "Completed"
+    kids = children_of(pg_service.store, run.id)
+    assert sorted(json.dumps(_params(k)) for k in kids) == ['{"--a": 1, "b": "x"}', '{"--a": 2, "b": "x"}']
+    assert run.get_best_run_by_primary_metric().id == next(k.run_id for k in kids if _params(k)["--a"] == 2)
+    # the controller's row is closed right after the parent's final status
+    wait_until(lambda: pg_service.store.get_orchestration(run.id)[2] == "Completed", "the orchestration closed")

@@ -105,7 +105,7 @@ class OrchestratedRun:
 
     def save(self) -> None:
         text = json.dumps(self.state, sort_keys=True)
-        if text != self._saved:
+        if text != self._saved and not self.finished:   # finish() saved the last state with the status
             self._orch.store.save_orchestration(self.run_id, self.state)
             self._saved = text
 
@@ -171,6 +171,7 @@ class OrchestratedRun:
         self.finished = True
         self.writer.status(status, error_json=make_error(code, message) if code else None)
         self._orch.store.save_orchestration(self.run_id, self.state, final=status)
+        self._saved = json.dumps(self.state, sort_keys=True)
         self.info = self._orch.store.get_run(self.run_id)
 
     # ---------------------------------------------------------------- the core's side

@@ -11,7 +11,7 @@ from tailrun import _status as st
 from tailrun_service.orchestration import CONTROLLERS, Controller
 from tailrun_service.errors import InvalidArgument
 
-from conftest import children_of, wait_status, wait_until
+from sweepkit import children_of, wait_status, wait_until
 
 BLOCKING = """\
 import os, sys, time

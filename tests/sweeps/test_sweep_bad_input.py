@@ -13,7 +13,7 @@ from tailrun.train.hyperdrive import (
     RandomParameterSampling, TruncationSelectionPolicy, choice, normal, uniform,
 )
 
-from conftest import children_of
+from sweepkit import children_of
 
 LOGS_ACC = "from tailrun import Run\nRun.get_context().log('acc', 0.5)\n"
 FAILS = "raise SystemExit('bad data')\n"
@@ -135,7 +135,8 @@ def test_a_sweep_whose_children_all_fail_fails(service, ws, tmp_path):
         run.wait_for_completion()
     error = caught.value.error["error"]
     assert error["code"] == "AllChildRunsFailed"
-    assert "none of the sweep's 2 child runs completed (2 Failed)" in error["message"]
+    assert "none of the sweep's 2 child runs completed (2 Failed); the first failure, " in error["message"]
+    assert "bad data" in error["message"]   # the child's own error
     assert {k.status for k in children_of(service.store, run.id)} == {"Failed"}
 
 

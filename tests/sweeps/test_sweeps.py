@@ -17,7 +17,7 @@ from tailrun.train.hyperdrive import (
     PrimaryMetricGoal, RandomParameterSampling, choice, uniform,
 )
 
-from conftest import children_of, wait_status, wait_until
+from sweepkit import children_of, wait_status, wait_until
 
 # Logs `accuracy` = quality + 0.01 i for i < 4. A bad run (quality < 0.5) then waits until it is
 # canceled, so only the policy ends it (or, if the policy fails, the 60 s cap, and the test fails).

@@ -52,6 +52,8 @@ serialised under one lock. After a restart, `Orchestrator.start()` (called by `R
 after the runner recovered its runs) reloads every active orchestration, its children and their
 followed metrics, and calls `update()`: children already submitted are not submitted again (ids are
 deterministic), children the runner had queued are re-queued by the runner's own recovery.
+Keys of `state` starting with "_" are the core's (`_canceling`, `_service_data_dir`: with
+replicas sharing a PostgreSQL store, only the service whose runner has the children resumes it).
 """
 from __future__ import annotations
 

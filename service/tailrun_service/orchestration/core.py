@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from tailrun import _status as st
@@ -27,6 +28,7 @@ CONTROLLERS: dict[str, Any] = {
     "hyperdrive": "tailrun_service.orchestration.hyperdrive.controller:HyperDriveController",
 }
 CONSOLE = "user_logs/std_log.txt"
+OWNER_KEY = "_service_data_dir"   # in the state: the data dir of the service driving the run
 FEED_WAIT_SECONDS = 0.5      # one blocking wait on the store's change feed (also how fast stop() is seen)
 EVENTS_PAGE = 500
 
@@ -229,6 +231,8 @@ class Orchestrator:
         self._cursor = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The service whose runner executes the children: the one that resumes the run.
+        self._owner = str(Path(runner.data_dir).resolve())
 
     # ---------------------------------------------------------------- the runner's side
 
@@ -246,6 +250,8 @@ class Orchestrator:
                 return
             self._cursor = self.store.last_event_id()   # before reading: nothing missed
             for run_id, kind, state in self.store.active_orchestrations():
+                if state.get(OWNER_KEY, self._owner) != self._owner:
+                    continue   # another service's (replicas share a PostgreSQL store): its runner has the children
                 try:
                     self._resume(run_id, kind, state)
                 except Exception:
@@ -292,8 +298,9 @@ class Orchestrator:
             rejected = writer.send([pb.Event(start=start)])
             if rejected:
                 raise InvalidArgument(f"the run could not be created: {'; '.join(rejected)}")
-            self.store.create_orchestration(run_id, kind, {})
-            run = self._attach(self.store.get_run(run_id), kind, {})
+            state = {OWNER_KEY: self._owner}
+            self.store.create_orchestration(run_id, kind, state)
+            run = self._attach(self.store.get_run(run_id), kind, state)
             self._update(run)
             return self.store.get_run(run_id)
 

@@ -254,19 +254,27 @@ class HyperDriveController(Controller):
         if early:
             summary += f"; {early} stopped by {POLICY_NAMES[self.hd['policy']['name']]}"
         best = self._best(plan)
-        if best is None:
+        if best is None and counts.get(st.COMPLETED):
             logged = sorted({m for c in run.children.values() for m in c.metric_names})
             warning = (f"no child run logged the primary metric {name!r}; the children logged "
                        f"{', '.join(map(repr, logged)) if logged else 'no metrics'}")
             run.log(f"sweep ended: {len(statuses)} runs ({summary}); {warning}")
             run.patch(warnings=[warning])
-        else:
+        elif best is not None:
             n = int(best[0].rsplit("_", 1)[1])
             run.log(f"sweep ended: {len(statuses)} runs ({summary}); best {best[0]} {name}={best[1]:g} "
                     f"with {_describe(plan[n]['params'])}")
+        else:
+            run.log(f"sweep ended: {len(statuses)} runs ({summary})")
         if counts.get(st.COMPLETED, 0) == 0 and counts.get(st.FAILED, 0) > 0:
+            first = next(c for c in run.children.values() if c.status == st.FAILED)
+            try:
+                reason = json.loads(first.error_json)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                reason = "no error recorded"
             run.finish(st.FAILED, "AllChildRunsFailed",
-                       f"none of the sweep's {len(statuses)} child runs completed ({summary})")
+                       f"none of the sweep's {len(statuses)} child runs completed ({summary}); the first "
+                       f"failure, {first.run_id}: {reason[:1000]}")
         else:
             run.finish(st.COMPLETED)
 

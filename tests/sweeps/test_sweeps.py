@@ -215,3 +215,19 @@ def test_a_grid_sweep_on_postgresql(pg_service, workspace_of, source_dir):
     assert run.get_best_run_by_primary_metric().id == next(k.run_id for k in kids if _params(k)["--a"] == 2)
     # the controller's row is closed right after the parent's final status
     wait_until(lambda: pg_service.store.get_orchestration(run.id)[2] == "Completed", "the orchestration closed")
+
+
+@pytest.mark.slow
+def test_max_duration_minutes_cancels_the_running_children_and_ends_the_sweep(service, ws, source_dir):
+    """One minute (the smallest limit) with a child that would run for two."""
+    script = "import time\nprint('waiting', flush=True)\ntime.sleep(120)\n"
+    run = Experiment(ws, "sweeps").submit(HyperDriveConfig(
+        run_config=ScriptRunConfig(str(source_dir({"train.py": script})), "train.py"),
+        hyperparameter_sampling=RandomParameterSampling({"--x": uniform(0, 1)}), primary_metric_name="m",
+        primary_metric_goal="maximize", max_total_runs=3, max_concurrent_runs=1, max_duration_minutes=1))
+    details = run.wait_for_completion()
+    assert details["status"] == "Completed"
+    assert any("max_duration_minutes (1) reached" in w for w in details["warnings"])
+    kids = children_of(service.store, run.id)
+    assert len(kids) == 1 and kids[0].status == "Canceled"
+    assert json.loads(kids[0].error_json)["error"]["code"] == "MaxDurationReached"

@@ -111,11 +111,13 @@ class HyperDriveController(Controller):
         deadline = state["started_at"] + 60 * self.hd["max_duration_minutes"]
         if time.time() >= deadline and not state.get("timed_out"):
             state["timed_out"] = True
-            run.log(f"max_duration_minutes ({self.hd['max_duration_minutes']}) reached: no new runs; "
-                    "the running ones are canceled")
+            message = (f"max_duration_minutes ({self.hd['max_duration_minutes']}) reached: no new runs; "
+                       "the running ones are canceled")
+            run.log(message)
+            run.patch(warnings=[message])
             for child in run.active_children():
-                run.cancel_child(child, "MaxDurationReached",
-                                 f"the sweep's max_duration_minutes ({self.hd['max_duration_minutes']}) was reached")
+                state.setdefault("timed_out_children", []).append(child)
+                run.cancel_child(child, *self._timeout_error())
         if not state.get("timed_out"):
             run.wake_at(deadline)
             self._submit_next(plan, sampler)
@@ -186,10 +188,12 @@ class HyperDriveController(Controller):
                 value = self._result(n)
                 shown = f"{self.metrics[0]}={value:g}" if value is not None else f"{self.metrics[0]}: not logged"
                 reason = state.get("terminated", {}).get(str(n))
+                # The script's own SIGTERM handler may have recorded "stopped by SIGTERM" since:
+                # the sweep's reason is the last word.
                 if reason and child.status == st.CANCELED:
-                    # The script's own SIGTERM handler may have recorded "stopped by SIGTERM" since:
-                    # the policy's reason is the last word.
                     run.set_child_error(child.run_id, TERMINATED, _terminated_message(reason))
+                elif child.run_id in state.get("timed_out_children", ()) and child.status == st.CANCELED:
+                    run.set_child_error(child.run_id, *self._timeout_error())
                 detail = f"  ({reason})" if reason else ""
                 run.log(f"{label} {child.status:<10} {args}  {shown}{detail}")
                 if isinstance(sampler, BayesianSampler):
@@ -288,6 +292,10 @@ class HyperDriveController(Controller):
                        f"at once: the other children wait as Queued")
             self.run.patch(warnings=[warning])
             self.run.log(warning)
+
+    def _timeout_error(self) -> tuple[str, str]:
+        return ("MaxDurationReached",
+                f"canceled: the sweep's max_duration_minutes ({self.hd['max_duration_minutes']}) was reached")
 
     def _child_id(self, n: int) -> str:
         return f"{self.run.run_id}_{n}"

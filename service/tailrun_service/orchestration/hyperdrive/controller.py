@@ -14,6 +14,7 @@ console gets one line per child start and end; its tags `best_child_run_id` and
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import time
@@ -77,6 +78,9 @@ class HyperDriveController(Controller):
                                   f"{', '.join(POLICY_NAMES.values())}")
         if sampling.get("name") == "bayesian" and policy.get("name") != "Default":
             raise InvalidArgument("hyperdrive: Bayesian sampling does not support early termination policies")
+        if sampling.get("name") == "bayesian" and importlib.util.find_spec("optuna") is None:
+            raise InvalidArgument("hyperdrive: Bayesian sampling needs Optuna in the service: install the "
+                                  "service with pip install 'tailrun[sweeps]'")
         if definition.get("command") and definition.get("script"):
             raise InvalidArgument("the run definition has both a command and a script; give one")
         if not definition.get("script"):

@@ -24,6 +24,7 @@ Differences from Azure ML, on purpose:
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import os
 import re
@@ -432,13 +433,18 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
 def _attach_info(experiment: "Experiment", info: "pb.RunInfo") -> Run:
     """Attach with the most specific class: a ScriptRun for submitted runs, when available."""
     cls: type[Run] = Run
-    if info.run_type == "script":
-        try:
-            from .script_run import ScriptRun
-            cls = ScriptRun
-        except ImportError:  # pragma: no cover - script_run ships with the SDK
-            pass
+    where = RUN_CLASSES.get(info.run_type)
+    if where is not None:
+        module, _, name = where.partition(":")
+        cls = getattr(importlib.import_module(module), name)
     return cls._attach(experiment, info.run_id, info)
+
+
+# run_type -> the Run subclass that reads it ("module:Class", imported when such a run is read)
+RUN_CLASSES = {
+    "script": "tailrun.script_run:ScriptRun",
+    "hyperdrive": "tailrun.train.hyperdrive.run:HyperDriveRun",
+}
 
 
 def _outputs_folder(outputs: Any, default: bool) -> tuple[Path, str] | None:

@@ -91,7 +91,11 @@ class Experiment:
                           description=description, tags=tags, run_type="interactive", console=True)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "Run":
-        """Submit a ScriptRunConfig (or Estimator) to run on the service; returns a ScriptRun."""
+        """Submit a ScriptRunConfig (or Estimator) to run on the service, returning a ScriptRun;
+        or a Pipeline, returning a PipelineRun."""
+        submit_to = getattr(config, "_submit_to_experiment", None)   # a Pipeline submits itself
+        if submit_to is not None:
+            return submit_to(self, tags=tags, **kwargs)
         from .script_run import submit
         return submit(self, config, tags=tags, **kwargs)
 

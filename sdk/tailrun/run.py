@@ -398,7 +398,12 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
 # ---------------------------------------------------------------------- helpers
 
 def _attach_info(experiment: "Experiment", info: "pb.RunInfo") -> Run:
-    """Attach with the most specific class: a ScriptRun for submitted runs, when available."""
+    """Attach with the most specific class: a ScriptRun for submitted runs, when available;
+    the pipeline classes for runs a pipeline recorded."""
+    if info.properties.get("azureml.runsource", "").startswith(("azureml.PipelineRun", "azureml.StepRun",
+                                                                 "azureml.ReusedStepRun")):
+        from .pipeline.core.run import attach
+        return attach(experiment, info)  # type: ignore[return-value]
     cls: type[Run] = Run
     if info.run_type == "script":
         try:

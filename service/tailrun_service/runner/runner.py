@@ -88,6 +88,8 @@ class Runner:
         self._stopped = False
         self._kill_on_stop = True
         self._started = False
+        from ..orchestration import Orchestrator   # sweeps and pipelines: parents it drives
+        self.orchestrator = Orchestrator(self)
 
     def start(self) -> None:
         """Recover the runs a previous service process left behind (once; submit calls it too)."""
@@ -96,12 +98,16 @@ class Runner:
                 return
             self._started = True
         recover(self)
+        self.orchestrator.start()   # after recovery: the children it submitted are known again
 
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
         """Create the run (NotStarted), unpack its snapshot and keep the zip (see snapshots.py),
-        queue it (Queued); returns the run."""
+        queue it (Queued); returns the run. An orchestrated run (a sweep, a pipeline) goes to the
+        orchestrator, which submits its children back through here."""
+        if self.orchestrator.handles(spec):
+            return self.orchestrator.submit(spec, snapshot)
         run_id, definition = self._validate(spec)
         self.start()
         with self._lock:
@@ -153,7 +159,11 @@ class Runner:
 
     def cancel(self, run_id: str) -> pb.RunInfo:
         """Cancel a queued or executing run: Canceled at once if it was waiting, else SIGTERM to its
-        process group (SIGKILL after the grace period) and CancelRequested until it has ended."""
+        process group (SIGKILL after the grace period) and CancelRequested until it has ended.
+        An orchestrated run cancels its children and ends Canceled once they have."""
+        orchestrated = self.orchestrator.cancel(run_id)
+        if orchestrated is not None:
+            return orchestrated
         with self._lock:
             pending = self._pending.pop(run_id, None)
             supervisor = self._supervisors.get(run_id)
@@ -177,6 +187,7 @@ class Runner:
         ("the service stopped..."), waiting ones too; without, executing runs keep running and
         waiting ones stay Queued: the next service adopts the first and queues the others again.
         The first call decides; a later one (Service.stop after run_forever) only waits."""
+        self.orchestrator.stop()
         with self._lock:
             first = not self._stopped
             self._stopped = True
@@ -216,8 +227,10 @@ class Runner:
         return f"{host}:{port}"
 
     def active_runs(self) -> list[str]:
+        """Runs this service drives (the liveness monitor leaves them alone)."""
         with self._lock:
-            return sorted(self._supervisors)
+            executing = sorted(self._supervisors)
+        return executing + self.orchestrator.active_runs()
 
     def queued_runs(self) -> list[str]:
         return self._queue.waiting()

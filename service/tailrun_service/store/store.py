@@ -21,7 +21,7 @@ from ..errors import NotFound
 from ..model_files import ModelFileStore
 from . import environments as environments_mod
 from . import files as files_mod
-from . import ingest, queries, series, watch
+from . import ingest, orchestrations, queries, series, watch
 from .engine import Database, sqlite_url
 from .ingest import ApplyResult
 from .integrity import StoreIntegrity
@@ -186,6 +186,23 @@ class Store:
     def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
         with self.db.read() as conn:
             return environments_mod.list_all(conn, name, latest)
+
+    # ------------------------------------------------------------ orchestrated runs
+
+    def create_orchestration(self, run_id: str, kind: str, state: dict) -> None:
+        orchestrations.create(self.db, run_id, kind, state)
+
+    def save_orchestration(self, run_id: str, state: dict, final: str = "") -> None:
+        """The controller's state after a decision; `final` (the parent's final status) ends it."""
+        orchestrations.save(self.db, run_id, state, final)
+
+    def active_orchestrations(self) -> list[tuple[str, str, dict]]:
+        """(run_id, kind, state) of the orchestrated runs still driven by a controller."""
+        return orchestrations.active(self.db)
+
+    def get_orchestration(self, run_id: str) -> tuple[str, dict, str] | None:
+        """(kind, state, final) of an orchestrated run; None when the run is not one."""
+        return orchestrations.get(self.db, run_id)
 
     # ------------------------------------------------------------ watch
 

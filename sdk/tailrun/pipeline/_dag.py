@@ -2,9 +2,10 @@
 SDK (`Pipeline.validate()`, before anything is sent) and the service (before it runs anything)
 both apply, so that they agree. Pure Python on plain dicts; no I/O.
 
-The definition (`Pipeline._definition()`, sent as a SubmitSpec's run_definition_json):
+The definition (`Pipeline._definition()`; a SubmitSpec's run_definition_json is
+`{"pipeline": definition}`, the key that makes the service's orchestrator drive it):
 
-    {"kind": "pipeline", "version": 1, "description": str, "continue_on_step_failure": bool,
+    {"version": 1, "description": str, "continue_on_step_failure": bool,
      "parameters": {name: default value as str},
      "data": {name: {"type": "PipelineData" | "OutputFileDatasetConfig"}},
      "steps": [{"node_id": str, "name": str, "script": str (relative to its source),
@@ -22,21 +23,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-KIND = "pipeline"
+KEY = "pipeline"   # the run definition's top-level key
 DATA_TYPES = ("PipelineData", "OutputFileDatasetConfig")
 # Data names become folder names and argument placeholders: Azure ML's rule for PipelineData.
 DATA_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 
 
-def is_pipeline(definition: Any) -> bool:
-    return isinstance(definition, dict) and definition.get("kind") == KIND
-
-
 def structure_problems(definition: Any) -> list[str]:
     """What makes a definition unusable as data (wrong types, unknown references); empty when the
     graph functions below may be used on it."""
-    if not is_pipeline(definition):
-        return ["not a pipeline definition"]
+    if not isinstance(definition, dict):
+        return ["the pipeline definition must be a JSON object"]
     steps, data = definition.get("steps"), definition.get("data")
     if not isinstance(steps, list) or not steps:
         return ["the pipeline has no steps"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import _status
 from .._script_wait import RECONNECT_ATTEMPTS, RECONNECT_SECONDS
-from ..cli.terminal import safe
+from ..cli.terminal import safe, safe_output
 from ..exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,8 +65,13 @@ def wait_pipeline(pipeline: "PipelineRun", show_output: bool, timeout_seconds: f
         return info.status
     details = pipeline.get_details()
     bar = "=" * 30
-    printer.write(f"\nPipelineRun Execution Summary\n{bar}\nPipelineRun Status: {info.status}\n"
-                  f"{safe(json.dumps(details, indent=4, default=str))}\n\n")
+    printer.write(f"\nPipelineRun Execution Summary\n{bar}\nPipelineRun Status: {info.status}\n")
+    error = details.get("error")
+    if error and not raise_on_error:
+        printer.write("\nError:\n" + safe_output(json.dumps(error, indent=4), colour=False) + "\n")
+    # Azure ML prints the whole details; the definition in them is get_graph()'s, left out here.
+    summary = {k: v for k, v in details.items() if k != "runDefinition"}
+    printer.write(safe_output(json.dumps(summary, indent=4, default=str), colour=False) + "\n\n")
     if info.status == _status.FAILED and raise_on_error:
         from ..script_run import ActivityFailedException
         raise ActivityFailedException(details.get("error") or {"error": {"message": "the pipeline failed"}},

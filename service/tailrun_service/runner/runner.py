@@ -102,10 +102,11 @@ class Runner:
 
     # ------------------------------------------------------------------ service-facing API
 
-    def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
+    def submit(self, spec: pb.SubmitSpec, snapshot: bytes, properties: dict[str, str] | None = None) -> pb.RunInfo:
         """Create the run (NotStarted), unpack its snapshot and keep the zip (see snapshots.py),
         queue it (Queued); returns the run. An orchestrated run (a sweep, a pipeline) goes to the
-        orchestrator, which submits its children back through here."""
+        orchestrator, which submits its children back through here. `properties` (from the
+        orchestrator) are the run's from its creation, e.g. a pipeline step's `azureml.runsource`."""
         if self.orchestrator.handles(spec):
             return self.orchestrator.submit(spec, snapshot)
         run_id, definition = self._validate(spec)
@@ -143,7 +144,7 @@ class Runner:
         state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id, properties))]
         if ignored:
             events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
         rejected = writer.send(events)
@@ -312,10 +313,11 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str,
+               extra_properties: dict[str, str] | None = None) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
+    properties = {"azureml.runsource": "experiment", **(extra_properties or {}), SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),

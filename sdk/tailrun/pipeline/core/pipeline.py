@@ -108,7 +108,7 @@ class Pipeline:
 
         snapshot = snapshot_zip(sources)
         run_id = new_run_id(experiment.name)
-        spec = pb.SubmitSpec(experiment=experiment.name, run_id=run_id, run_definition_json=json.dumps(definition),
+        spec = pb.SubmitSpec(experiment=experiment.name, run_id=run_id, run_definition_json=json.dumps({_dag.KEY: definition}),
                              submitted_by=_user(), description=self.description or "",
                              tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()})
         with snapshot:
@@ -226,7 +226,7 @@ class _DefinitionBuilder:
             self.problem(f"pipeline_parameters names {', '.join(map(repr, unknown))}, which the pipeline does "
                          f"not use (its parameters: {', '.join(map(repr, sorted(self.params))) or 'none'})")
         definition = {
-            "kind": _dag.KIND, "version": 1, "description": self.pipeline.description or "",
+            "version": 1, "description": self.pipeline.description or "",
             "continue_on_step_failure": self.continue_on_step_failure,
             "regenerate_outputs": self.regenerate_outputs,
             "parameters": {name: str(self.overrides.get(name, p.default_value)) for name, p in self.params.items()},

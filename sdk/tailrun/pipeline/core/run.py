@@ -52,7 +52,7 @@ class PipelineRun(Run):
 
     def get_graph(self) -> dict[str, Any]:
         """The submitted definition (steps, their inputs, outputs and order): see tailrun.pipeline._dag."""
-        return json.loads(self._fetch().run_definition_json or "{}")
+        return json.loads(self._fetch().run_definition_json or "{}").get("pipeline", {})
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:

@@ -1,49 +1,15 @@
-"""Helpers of the pipeline tests: folders of step scripts, a workspace per service, waiting on
-the store for a state the test then acts on (the end of a pipeline is waited for through the
-SDK's Watch-based wait_for_completion)."""
+"""Fixtures of the pipeline tests: a workspace per service, folders of step scripts. Helpers and
+the step scripts are in pipeline_helpers.py (a unique module name: `conftest` is ambiguous when
+several test folders run together)."""
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from recorder_reset import reset_recorder
-
-# Step scripts: each appends its name to RUNS_LOG when it starts (so a test counts executions).
-PREP = """\
-import argparse, os
-from tailrun import Run
-p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--log"); a = p.parse_args()
-open(a.log, "a").write("prep\\n")
-with open(os.path.join(a.out, "data.txt"), "w") as f:
-    f.write("1 2 3\\n")
-print("prep wrote", a.out)
-Run.get_context().log("rows", 3)
-"""
-TRAIN = """\
-import argparse, os
-from tailrun import Run
-p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--out"); p.add_argument("--log")
-a = p.parse_args()
-open(a.log, "a").write("train\\n")
-total = sum(int(x) for x in open(os.path.join(a.data, "data.txt")).read().split()) * FACTOR
-with open(os.path.join(a.out, "model.txt"), "w") as f:
-    f.write(str(total))
-print("train sum", total)
-Run.get_context().log("sum", total)
-"""
-EVALUATE = """\
-import argparse, os
-from tailrun import Run
-p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--log"); a = p.parse_args()
-open(a.log, "a").write("evaluate\\n")
-model = open(os.path.join(a.model, "model.txt")).read()
-print("model:", model)
-Run.get_context().log("score", int(model) * 10)
-"""
 
 
 @pytest.fixture
@@ -71,34 +37,3 @@ def folder(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Poll (the test's own view of the store) until `check()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} s: {what}")
-        time.sleep(0.02)
-
-
-def status_of(store: Any, run_id: str) -> str:
-    from tailrun_service.errors import NotFound
-    try:
-        return store.get_run(run_id).status
-    except NotFound:
-        return ""
-
-
-def step_runs(store: Any, pipeline_id: str) -> dict[str, Any]:
-    """The pipeline's children by display name."""
-    from tailrun.v1 import tailrun_pb2 as pb
-    return {r.display_name: r for r in store.list_runs(pb.ListRunsRequest(parent_run_id=pipeline_id))}
-
-
-def console(store: Any, run_id: str) -> str:
-    from tailrun.v1 import tailrun_pb2 as pb
-    return store.read_output(pb.ReadOutputRequest(run_id=run_id)).text

@@ -15,7 +15,7 @@ from tailrun.pipeline.errors import PipelineValidationError
 from tailrun.pipeline.steps import PythonScriptStep
 from tailrun.script_run import ActivityFailedException
 
-from conftest import EVALUATE, PREP, TRAIN, console, status_of, step_runs, wait_until
+from pipeline_helpers import EVALUATE, PREP, TRAIN, console, status_of, step_runs, wait_until
 
 BLOCK = """\
 import os, sys, time
@@ -268,3 +268,18 @@ def test_a_service_restart_mid_pipeline_finishes_it_and_runs_no_step_twice(servi
     assert pipeline_console.count("step 'middle': submitted") == 1
     assert pipeline_console.count("step 'after': submitted") == 1
 
+
+
+def test_a_pipeline_and_its_reuse_on_postgresql(pg_service, workspace_of, folder, tmp_path):
+    ws = workspace_of(pg_service)
+    log = tmp_path / "runs.log"
+    prep_dir = folder("prep", {"prep.py": PREP})
+    main_dir = folder("main", {"train.py": TRAIN.replace("FACTOR", "1"), "evaluate.py": EVALUATE})
+    first = Experiment(ws, "pipes").submit(three_step_pipeline(ws, prep_dir, main_dir, log))
+    assert first.wait_for_completion(show_output=False) == "Completed"
+    second = Experiment(ws, "pipes").submit(three_step_pipeline(ws, prep_dir, main_dir, log))
+    assert second.wait_for_completion(show_output=False) == "Completed"
+    assert [(s.name, s.is_reused) for s in second.get_steps()] == [("prep", True), ("train", True),
+                                                                   ("evaluate", True)]
+    assert [s.id for s in second.get_steps()] == [s.id for s in first.get_steps()]
+    assert log.read_text().split() == ["prep", "train", "evaluate"]

@@ -91,11 +91,8 @@ class Experiment:
                           description=description, tags=tags, run_type="interactive", console=True)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "Run":
-        """Submit a ScriptRunConfig (or Estimator) to run on the service, returning a ScriptRun;
-        or a Pipeline, returning a PipelineRun."""
-        submit_to = getattr(config, "_submit_to_experiment", None)   # a Pipeline submits itself
-        if submit_to is not None:
-            return submit_to(self, tags=tags, **kwargs)
+        """Submit a ScriptRunConfig or Estimator (returns a ScriptRun) or a HyperDriveConfig
+        (returns a HyperDriveRun) to run on the service."""
         from .script_run import submit
         return submit(self, config, tags=tags, **kwargs)
 

@@ -102,7 +102,7 @@ def test_a_restart_resumes_the_parent_and_runs_no_child_twice(service_factory, w
     first.runner.stop(kill_runs=False)   # what a restart looks like to the runs
     first.stop(grace=1)
 
-    second = service_factory(data_dir=data_dir)
+    second = service_factory(data_dir=data_dir, port=first.port)   # a restart keeps its address
     assert "FAN_3" in second.runner.active_runs()
     release.touch()
     parent = wait_status(second.store, "FAN_3", {"Completed", "Failed"})

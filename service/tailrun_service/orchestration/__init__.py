@@ -35,7 +35,9 @@ needs to remember goes into `self.run.state` (a JSON-able dict), which the core 
   so it goes to the definition's compute target) with the parent's snapshot zip. Idempotent: if
   that run exists, it is returned and nothing is submitted. Raises InvalidArgument from the runner.
 - `cancel_child(run_id, code, message)`: records error {code, message} on the child, then
-  cancels it through the runner (it ends Canceled with that error).
+  cancels it through the runner (it ends Canceled). `set_child_error(run_id, code, message)` records
+  the error again (call it once the child is final: the script's SIGTERM handler may write its own).
+- `wake_at(unix_time)`: `update()` is called again then, events or not (time limits).
 - `log(line)`: appends a line to the parent's console `user_logs/std_log.txt` (what
   `wait_for_completion(show_output=True)` streams and the UI shows).
 - `patch(tags=None, properties=None, warnings=())`: tags / add-only properties / warnings of the parent.

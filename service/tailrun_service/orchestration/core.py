@@ -89,6 +89,7 @@ class OrchestratedRun:
         self.writer = RunWriter(orchestrator.store, self.run_id)
         self.controller: Controller | None = None
         self.finished = False
+        self._wake = 0.0
 
     # ---------------------------------------------------------------- what controllers read
 
@@ -180,9 +181,20 @@ class OrchestratedRun:
         info = self.children.get(run_id)
         if info is None or st.is_terminal(info.status):
             return
-        self.writer.send([pb.Event(patch=pb.RunPatch(run_id=run_id, error_json=make_error(code, message),
-                                                     time=time.time()))])
+        self.set_child_error(run_id, code, message)
         self.children[run_id] = self._orch.runner.cancel(run_id)
+
+    def set_child_error(self, run_id: str, code: str, message: str) -> None:
+        """Record error {code, message} on a child (e.g. again once it is final: a canceled
+        script's own SIGTERM handler records "stopped by SIGTERM" meanwhile)."""
+        error = make_error(code, message)
+        if self.children.get(run_id) is not None and self.children[run_id].error_json == error:
+            return
+        self.writer.send([pb.Event(patch=pb.RunPatch(run_id=run_id, error_json=error, time=time.time()))])
+
+    def wake_at(self, when: float) -> None:
+        """Call `update()` again at unix time `when` (also without events): a time limit."""
+        self._wake = when
 
     def log(self, line: str) -> None:
         data = (line.rstrip("\n") + "\n").encode("utf-8", "replace")
@@ -439,7 +451,12 @@ class Orchestrator:
                     run = self._route(event)
                     if run is not None:
                         touched[run.run_id] = run
-                for run in touched.values():
+                now = time.time()
+                for run in self._runs.values():
+                    if run._wake and run._wake <= now:
+                        run._wake = 0.0
+                        touched[run.run_id] = run
+                for run in list(touched.values()):
                     if run.run_id in self._runs:
                         self._update(run)
                 if len(page) < EVENTS_PAGE:

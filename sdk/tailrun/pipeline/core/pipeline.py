@@ -87,7 +87,7 @@ class Pipeline:
         return _DefinitionBuilder(self, pipeline_parameters, continue_on_step_failure,
                                   regenerate_outputs).build()
 
-    def _submit_to_experiment(self, experiment: "Experiment", tags: dict[str, Any] | None = None, **kwargs: Any) -> "PipelineRun":
+    def _tailrun_submit(self, experiment: "Experiment", tags: dict[str, Any] | None = None, **kwargs: Any) -> "PipelineRun":
         """What `Experiment.submit(pipeline, tags, **kwargs)` does."""
         unknown = sorted(set(kwargs) - set(SUBMIT_KWARGS))
         if unknown:

@@ -44,7 +44,7 @@ class PipelineRun(Run):
         they were created. A generator."""
         infos = sorted(self._client().iter_runs(parent_run_id=self.id), key=lambda i: (i.created_time, i.number))
         for info in infos:
-            yield _step_run(self._experiment, info)
+            yield StepRun._attach(self._experiment, info.run_id, info)
 
     def find_step_run(self, name: str) -> list["StepRun"]:
         """The step runs of the steps named `name` (a list: names need not be unique)."""
@@ -86,6 +86,22 @@ class StepRun(Run):
         super().__init__(experiment, step_run_id)
         self._is_reused, self._current_node_id = _is_reused, _current_node_id
         self._link: "pb.RunInfo | None" = None
+
+    @classmethod
+    def _attach(cls, experiment: "Experiment", run_id: str, info: "pb.RunInfo | None" = None) -> "StepRun":
+        """The StepRun of a pipeline's child; for a reused step (a link), the earlier run it reuses,
+        as Azure ML gives it."""
+        reused = info.tags.get("azureml.reusedrunid") if info is not None and \
+            info.properties.get(RUNSOURCE) == REUSED_SOURCE else None
+        if not reused:
+            step = super()._attach(experiment, run_id, info)
+            step._is_reused, step._current_node_id, step._link = False, None, None
+            return step  # type: ignore[return-value]
+        from ...experiment import Experiment
+        original = experiment.workspace._client().get_run(reused)
+        step = super()._attach(Experiment._attach(experiment.workspace, original.experiment), reused, original)
+        step._is_reused, step._current_node_id, step._link = True, info.tags.get("azureml.nodeid"), info
+        return step  # type: ignore[return-value]
 
     @property
     def _step_name(self) -> str:
@@ -162,28 +178,4 @@ class StepRunOutput:
     def get_port_data_reference(self) -> Any:
         from ..errors import unsupported_argument
         unsupported_argument("StepRunOutput", "get_port_data_reference()", "read the folder at .path")
-
-
-def _step_run(experiment: "Experiment", info: "pb.RunInfo") -> StepRun:
-    """The StepRun of a child of a pipeline run; for a reused step, the run it reuses."""
-    reused = info.tags.get("azureml.reusedrunid") if info.properties.get(RUNSOURCE) == REUSED_SOURCE else None
-    if reused:
-        original = experiment.workspace._client().get_run(reused)
-        from ...experiment import Experiment
-        step = StepRun._attach(Experiment._attach(experiment.workspace, original.experiment), reused, original)
-        step._is_reused, step._current_node_id, step._link = True, info.tags.get("azureml.nodeid"), info
-        return step
-    step = StepRun._attach(experiment, info.run_id, info)
-    step._is_reused, step._current_node_id, step._link = False, None, None
-    return step
-
-
-def attach(experiment: "Experiment", info: "pb.RunInfo") -> Run | None:
-    """The pipeline class for a run recorded by a pipeline (see Run.get), else None."""
-    source = info.properties.get(RUNSOURCE)
-    if source == PIPELINE_SOURCE:
-        return PipelineRun._attach(experiment, info.run_id, info)
-    if source in (STEP_SOURCE, REUSED_SOURCE):
-        return _step_run(experiment, info)
-    return None
 

@@ -241,25 +241,18 @@ def test_the_service_side_checks_refuse_a_tampered_definition(definition, expect
     assert _dag.problems(definition) == expected
 
 
-def test_azureml_module_paths_and_unsupported_features(offline_ws, src):
-    import tailrun.data.output_dataset_config as odc
-    import tailrun.pipeline.core.builder as builder
-    import tailrun.pipeline.core.graph as graph
-    import tailrun.pipeline.core.pipeline as pipeline_mod
-    import tailrun.pipeline.core.run as run_mod
-    import tailrun.pipeline.steps.python_script_step as pss
+def test_unsupported_azureml_features_raise_one_clear_error(offline_ws, src):
     from tailrun.pipeline.core import PipelineEndpoint, PublishedPipeline, Schedule, ScheduleRecurrence
     from tailrun.pipeline.steps import CommandStep, ParallelRunStep
 
-    assert builder.PipelineData is PipelineData and pipeline_mod.Pipeline is Pipeline
-    assert graph.PipelineParameter is PipelineParameter and pss.PythonScriptStep is PythonScriptStep
-    assert odc.OutputFileDatasetConfig is OutputFileDatasetConfig
-    assert {"PipelineRun", "StepRun"} <= set(dir(run_mod))
     for cls in (PublishedPipeline, PipelineEndpoint, Schedule, ScheduleRecurrence, ParallelRunStep, CommandStep):
         with pytest.raises(PipelineFeatureUnsupported, match=f"{cls.__name__} is not supported by tailrun: "):
             cls()
     with pytest.raises(PipelineFeatureUnsupported, match="publish"):
         Pipeline(offline_ws, steps=[PythonScriptStep("prep.py", source_directory=str(src))]).publish("name")
+    with pytest.raises(PipelineFeatureUnsupported, match="parent_run_id"):
+        tailrun.Experiment._attach(offline_ws, "x").submit(
+            Pipeline(offline_ws, steps=[PythonScriptStep("prep.py", source_directory=str(src))]), parent_run_id="r")
 
 
 def test_the_snapshot_holds_each_source_folder_under_its_key_minus_ignored_files(offline_ws, src, tmp_path):

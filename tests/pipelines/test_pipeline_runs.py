@@ -283,3 +283,27 @@ def test_a_pipeline_and_its_reuse_on_postgresql(pg_service, workspace_of, folder
                                                                    ("evaluate", True)]
     assert [s.id for s in second.get_steps()] == [s.id for s in first.get_steps()]
     assert log.read_text().split() == ["prep", "train", "evaluate"]
+
+
+def test_canceling_a_pipeline_cancels_the_running_step_and_starts_no_other(service, workspace_of, folder,
+                                                                           tmp_path):
+    ws = workspace_of(service)
+    src = folder("src", {"block.py": BLOCK, "ok.py": "print('ok')\n"})
+    first = PythonScriptStep("block.py", name="first", arguments=["first", tmp_path / "first-up", tmp_path / "never"],
+                             source_directory=str(src))
+    second = PythonScriptStep("ok.py", name="second", source_directory=str(src))
+    run = Experiment(ws, "pipes").submit(Pipeline(ws, steps=StepSequence(steps=[first, second])))
+    wait_until(lambda: (tmp_path / "first-up").exists(), "the first step running")
+    run.cancel()
+    assert run.wait_for_completion(show_output=False) == "Canceled"
+    assert [(s.name, s.status) for s in run.get_steps()] == [("first", "Canceled")]   # second never created
+
+
+def test_a_step_on_an_unknown_compute_target_is_refused_before_anything_runs(service, workspace_of, folder):
+    from tailrun.exceptions import TailrunError
+    ws = workspace_of(service)
+    src = folder("src", {"ok.py": "print('ok')\n"})
+    step = PythonScriptStep("ok.py", name="gpu", compute_target="gpu-cluster", source_directory=str(src))
+    with pytest.raises(TailrunError, match="unknown compute targets 'gpu-cluster'"):
+        Experiment(ws, "pipes").submit(Pipeline(ws, steps=[step]))
+    assert list(Experiment(ws, "pipes").get_runs()) == []

@@ -63,6 +63,11 @@ class PipelineRun(Run):
         from .._wait import wait_pipeline
         return wait_pipeline(self, show_output, timeout_seconds, raise_on_error)
 
+    def cancel(self) -> None:
+        """Cancel the pipeline: running and queued steps are canceled, no further step starts,
+        then the pipeline run ends Canceled."""
+        self._apply_info(self._client().cancel_run(self.id))
+
     def publish_pipeline(self, name: str, description: str, version: str, continue_on_step_failure: Any = None) -> Any:
         from ..errors import unsupported_argument
         unsupported_argument("PipelineRun", "publish_pipeline()", "there are no pipeline endpoints")
@@ -127,6 +132,10 @@ class StepRun(Run):
         """True for a step that did not run because a step it depends on failed."""
         error = json.loads(self._info.error_json or "{}") if self._info is not None else {}
         return error.get("error", {}).get("code") == SKIPPED
+
+    def cancel(self) -> None:
+        """Cancel this step's run on the service; the pipeline treats it as a failed step."""
+        self._apply_info(self._client().cancel_run(self.id))
 
     def get_job_log(self) -> str:
         return self.get_stdout_log()

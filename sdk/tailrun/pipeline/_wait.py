@@ -36,7 +36,8 @@ class _Printer:
         first = info.run_id not in self.seen
         self.seen[info.run_id] = info.status
         if info.run_id == self.pipeline.id:
-            self.write(f"PipelineRun Status: {info.status}\n")
+            if not _status.is_terminal(info.status):   # the final one opens the summary
+                self.write(f"PipelineRun Status: {info.status}\n")
             return
         name = safe(info.display_name or info.run_id)
         if first:

@@ -188,7 +188,7 @@ class PipelineController(Controller):
         self.run.state.setdefault("reported", {})[node] = status
 
     def record_skipped(self, node: str, why: str) -> None:
-        self.record(node, st.CANCELED, "Skipped", f"skipped: {why}")
+        self.record(node, st.CANCELED, "Skipped", f"not run: {why}")
 
     def record_reused(self, node: str, earlier: pb.RunInfo) -> None:
         step = self.steps[node]

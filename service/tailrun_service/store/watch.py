@@ -18,9 +18,21 @@ from .schema import events, experiments
 from .series import load_chunk_wire
 
 POLL_SECONDS = 0.25  # how often a waiter checks the database for commits of other processes
-# Kind names of WatchRequest.kinds and the names of the events table.
-KIND_ALIASES = {"status": "run", "run": "run", "metrics": "metrics", "output": "output",
-                "files": "file", "file": "file"}
+# WatchRequest.kinds -> the kind names of the events table (which the service's own readers use).
+WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
+TABLE_KINDS = frozenset(WATCH_KINDS.values())
+ANY_KIND_NAME = {**WATCH_KINDS, **{kind: kind for kind in TABLE_KINDS}}   # what events_after accepts
+
+
+def table_kinds(kinds: Iterable[str], names: dict[str, str] = ANY_KIND_NAME) -> frozenset[str]:
+    """The events-table kinds of `kinds` (keys of `names`); InvalidArgument naming the unknown
+    ones. Empty = none given (every kind)."""
+    kinds = list(kinds)
+    unknown = [k for k in kinds if k not in names]
+    if unknown:
+        raise InvalidArgument(f"unknown watch kind(s) {', '.join(map(repr, unknown))}; "
+                              f"use {', '.join(WATCH_KINDS)}")
+    return frozenset(names[k] for k in kinds)
 
 
 def last_event_id(db: Database) -> int:
@@ -44,13 +56,9 @@ def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | 
     if experiment:
         query = query.where(events.c.experiment_id.in_(
             select(experiments.c.id).where(experiments.c.name == experiment)))
-    if kinds:
-        try:
-            wanted = sorted({KIND_ALIASES[k] for k in kinds})
-        except KeyError as exc:
-            raise InvalidArgument(f"unknown watch kind {exc.args[0]!r}; expected status, metrics, "
-                                  "output or files") from None
-        query = query.where(events.c.kind.in_(wanted))
+    wanted = table_kinds(kinds or ())
+    if wanted and wanted != TABLE_KINDS:
+        query = query.where(events.c.kind.in_(sorted(wanted)))
     query = query.order_by(events.c.id).limit(max(1, limit))
     out = []
     with db.read() as conn:

@@ -27,6 +27,7 @@ from .ingest import ApplyResult
 from .integrity import StoreIntegrity
 from .migrate import upgrade_to_head
 from .models import ModelRegistry
+from .recent_chunks import RecentChunks
 from .schema import runs
 
 
@@ -41,6 +42,7 @@ class Store:
         if integrity is not None:
             db.write_guard = integrity.require
         self._changes = watch.ChangeNotifier(self.last_event_id)
+        self.recent_chunks = RecentChunks()   # live Watch events are served from these
 
     @classmethod
     def open(cls, url: str | None, data_dir: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Store:
@@ -98,7 +100,8 @@ class Store:
         `allowed(run_id, event)` returning False rejects an event that writes a run ("token may
         not write run X"); experiment events name no run and are not checked.
         Raises Unavailable (nothing stored) when the store's files vanished or are unwritable."""
-        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed, principal)
+        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed, principal,
+                                    self.recent_chunks)
         self._changes.notify()
         return result
 
@@ -207,7 +210,8 @@ class Store:
     def events_after(self, cursor: int, run_ids: Sequence[str] | None = None,
                      experiment: str | None = None, kinds: Sequence[str] | None = None,
                      limit: int = 500) -> list[pb.WatchEvent]:
-        return watch.events_after(self.db, self.artifacts, cursor, run_ids, experiment, kinds, limit)
+        return watch.events_after(self.db, self.artifacts, self.recent_chunks, cursor, run_ids, experiment,
+                                  kinds, limit)
 
     def last_event_id(self) -> int:
         return watch.last_event_id(self.db)

@@ -14,6 +14,7 @@ from ..errors import InvalidArgument
 from .engine import Database
 from .files import file_info, read_text
 from .queries import get_run
+from .recent_chunks import RecentChunks
 from .schema import events, experiments
 from .series import load_chunk_wire
 
@@ -40,13 +41,14 @@ def last_event_id(db: Database) -> int:
         return conn.execute(select(func.max(events.c.id))).scalar() or 0
 
 
-def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | None = None,
-                 experiment: str | None = None, kinds: Iterable[str] | None = None,
-                 limit: int = 500) -> list[pb.WatchEvent]:
+def events_after(db: Database, artifacts, recent: RecentChunks | None, cursor: int,
+                 run_ids: Iterable[str] | None = None, experiment: str | None = None,
+                 kinds: Iterable[str] | None = None, limit: int = 500) -> list[pb.WatchEvent]:
     """Events with id > cursor, oldest first, at most `limit`, payloads resolved.
 
     `experiment` is a name (every experiment of that name, archived or not). A run event carries
-    the run as it is now, an output event the text appended at that time."""
+    the run as it is now, an output event the text appended at that time, a metrics event its
+    chunk: from `recent` when this service committed it lately, else read from the store."""
     query = select(events).where(events.c.id > cursor)
     if run_ids is not None:
         run_ids = list(run_ids)
@@ -70,7 +72,9 @@ def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | 
                     run_cache[row.run_id] = get_run(conn, row.run_id)
                 event.run.CopyFrom(run_cache[row.run_id])
             elif row.kind == "metrics":
-                wire = load_chunk_wire(db, conn, row.metric_id, row.first_index)
+                wire = recent.wire(row.metric_id, row.first_index) if recent is not None else None
+                if wire is None:
+                    wire = load_chunk_wire(db, conn, row.metric_id, row.first_index)
                 if wire is not None:
                     event.metrics.MergeFromString(wire)
             elif row.kind == "output":

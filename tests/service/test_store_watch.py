@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from conftest_store import Writer, file_chunk, make_store, patch, row, scalar, start, store  # noqa: F401
+from storekit import Writer, file_chunk, make_store, patch, row, scalar, start, store  # noqa: F401
 from sqlalchemy import inspect
 
 from tailrun.v1 import tailrun_pb2 as pb

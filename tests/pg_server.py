@@ -22,6 +22,7 @@ def admin_connection() -> Any:
     try:
         return psycopg.connect(ADMIN_DSN, autocommit=True)
     except psycopg.OperationalError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         pytest.fail(f"this test needs PostgreSQL at 127.0.0.1:5432 (user postgres, no password), which is "
-                    f"not reachable: {str(exc).strip()}. PostgreSQL tests fail rather than skip; start the "
-                    f"server, or deselect them with -m \"not postgres\".", pytrace=False)
+                    f"not reachable ({reason}). PostgreSQL tests fail rather than skip; start the server, "
+                    f"or deselect them with -m \"not postgres\".", pytrace=False)

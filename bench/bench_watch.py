@@ -1,9 +1,11 @@
 """Watch: live `metrics` events to several watchers while a run logs at full speed, then one
-client resuming from cursor 0 (the store's backlog), with the service's CPU per point.
+client resuming from cursor 0, with the service's CPU per point.
 
 A writer child logs 10 metrics x 100,000 steps (as bench_e2e) into a fresh service; WATCHERS
 threads here each watch the experiment's metrics and count points until they have them all.
-The same is run with no watcher, so the difference is what watching costs the service.
+The same is run with no watcher, so the difference is what watching costs the service. The
+resuming client reads the same service (its recent chunks are still in memory) and a second
+service started on the same data (which has nothing in memory: every chunk is read from the store).
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ def phase(watchers: int) -> dict:
     """One fresh service: the writer with `watchers` live watchers, then one resuming watcher."""
     from _service import service_process
     from tailrun import Workspace
-    with service_process() as (address, _data, pid):
+    with service_process() as (address, data, pid):
         client = Workspace(address=address)._client()
         live = [Watcher(client) for _ in range(watchers)]
         for w in live:
@@ -87,17 +89,27 @@ def phase(watchers: int) -> dict:
             result["last_point_after_complete_s"] = round(max(w.last for w in live) - res["completed_at"], 3)
             result["live_points_per_s_per_watcher"] = round(
                 min(POINTS / (w.last - w.first) for w in live))
-        cpu1 = cpu_seconds(pid)
-        resume = Watcher(client, from_start=True)
-        resume.start()
-        if not resume.done.wait(300):
-            raise RuntimeError(f"the resuming watcher got {resume.points} of {POINTS} points")
-        result["resume_points_per_s"] = round(POINTS / (resume.last - resume.first))
-        result["resume_service_cpu_us_per_point"] = round((cpu_seconds(pid) - cpu1) / POINTS * 1e6, 3)
-        for w in [*live, resume]:
+        result["resume_points_per_s"], result["resume_service_cpu_us_per_point"] = resume(client, pid)
+        for w in live:
             w.watch.cancel()
+        with service_process(data_dir=data) as (replica_address, _data, replica_pid):
+            replica = Workspace(address=replica_address)._client()
+            result["resume_from_store_points_per_s"], result["resume_from_store_cpu_us_per_point"] = \
+                resume(replica, replica_pid)
+            replica.close()
         client.close()
     return result
+
+
+def resume(client, pid: int) -> tuple[int, float]:
+    """(points/s, the service's CPU µs per point) of one client watching from cursor 0."""
+    cpu = cpu_seconds(pid)
+    watcher = Watcher(client, from_start=True)
+    watcher.start()
+    if not watcher.done.wait(300):
+        raise RuntimeError(f"the resuming watcher got {watcher.points} of {POINTS} points")
+    watcher.watch.cancel()
+    return round(POINTS / (watcher.last - watcher.first)), round((cpu_seconds(pid) - cpu) / POINTS * 1e6, 3)
 
 
 def main() -> dict:

@@ -1,4 +1,4 @@
-"""Registering the Tracker on a grpc.aio server, with handlers that answer a request that does not
+"""Registers the Tracker on a grpc.aio server with handlers that answer a request that does not
 parse INVALID_ARGUMENT naming the message type.
 
 Use `add_to_server`, not the generated `add_TrackerServicer_to_server`: the generated handlers

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._columns import _varint
+from .wire import varint as _varint
 from ._spool import _HEADER, peek_seq, segments
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from .exceptions import FileNotFoundInRun, NotFound
-from .run_logging import CHUNK, EVENT, clean_artifact_path
+from .run_logging import CHUNK, clean_artifact_path
+from .wire import EVENT
 
 FLUSH_EVERY = 64 * 1024 * 1024
 

@@ -14,10 +14,7 @@ import time
 from typing import Any
 
 from . import _values as V
-from .metrics_shape import artifact_uri
-
-# Queue tags (docs/ARCHITECTURE.md "The SDK queue"; equal to tailrun._recorder's, checked by a test).
-POINT, LIST, ROW, TABLE, ARTIFACT, DESCRIBE, EVENT = 0, 1, 2, 3, 4, 5, 6
+from .wire import ARTIFACT, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE, artifact_uri
 CHUNK = 1024 * 1024  # file bytes per EVENT `file` chunk
 MAX_IMAGE_BYTES = 50 * 1024 * 1024  # log_image refuses bigger images before queuing (upload_file takes them)
 

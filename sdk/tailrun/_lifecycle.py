@@ -43,9 +43,11 @@ def unregister(run: "Run") -> None:
 
 
 def active_runs() -> list["Run"]:
-    """Runs still active, most recently started first (children before their parents)."""
-    with _lock:
-        return list(reversed(_active.values()))
+    """Runs still active, most recently started first (children before their parents).
+
+    Takes no lock: the SIGTERM/SIGINT handler calls it, and may have interrupted `register` while
+    it held `_lock`; copying the dict is one C call, atomic under the GIL."""
+    return list(reversed(_active.values()))
 
 
 def _install() -> None:

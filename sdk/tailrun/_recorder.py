@@ -189,6 +189,7 @@ class Recorder:
             self._wake.close()
         self._wake = _Wake()
         self._stopping = False
+        self._backlog_woken = False  # backpressure() has woken the sender since it last woke
         self._encoder: Any = None
         self._header: Callable[[str, int], bytes] | None = None
         self._next_seq = 1
@@ -273,6 +274,14 @@ class Recorder:
             if not thread.is_alive():
                 self._thread = None
         return ok
+
+    def backpressure(self) -> None:
+        """A logging call found more than `run_logging.QUEUE_SOFT_LIMIT` items queued: wake the
+        sender now (once until it next wakes) rather than at its next tick, and yield the GIL."""
+        if not self._backlog_woken:
+            self._backlog_woken = True
+            self._wake.set()
+        time.sleep(0)
 
     def _print_once(self, message: str) -> None:
         if message not in self._printed:
@@ -408,6 +417,7 @@ class Recorder:
         while True:
             self._wake.wait(wait)
             self._wake.clear()
+            self._backlog_woken = False
             self._tick = time.monotonic()
             busy = bool(self.queue) or self._conn.busy()
             wait = WAKE_SECONDS if busy else min(IDLE_WAKE_SECONDS, wait * 2)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .wire import K_BIGINT, K_INT, K_STR
 from .v1 import tailrun_pb2 as pb
-
-MESSAGE_LIMIT = 16 * 1024 * 1024   # the service's grpc.max_receive_message_length
+from .wire import K_BIGINT, K_INT, K_STR
+from .wire import MAX_MESSAGE_BYTES as MESSAGE_LIMIT
 PART_BYTES = 4 * 1024 * 1024       # the parts of a split batch: well below the limit
 _EVENT_FRAME = 8                   # an Event's field tag and length prefix inside the request
 

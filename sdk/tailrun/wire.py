@@ -46,6 +46,7 @@ K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
 NOT_NUMBERS = frozenset({K_NONE, K_STR, K_BIGINT})   # no number to plot (Column.values holds NaN)
 
 # ---------------------------------------------------------------- limits (checked by the SDK and the service)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # the largest request the service takes (its max_receive_message_length)
 MAX_NAME_CHARS = 255           # metric names and column names
 MAX_COLUMNS = 100              # columns per row / table metric
 MAX_STR_BYTES = 64 * 1024      # one string value, UTF-8 encoded

@@ -23,16 +23,15 @@ from ._columns import (_DOUBLE, _INT64, _WIDTH, POINT_BYTES, Columns, _concat, _
                        all_points, extra_value_bytes, flatten, group_columns, text_bytes)
 from ._split import TooLarge, split_event
 from .v1 import tailrun_pb2 as pb
-from .wire import (ARTIFACT, DESCRIBE, EVENT, FLUSH, INT64_MAX, INT64_MIN, KIND_LIST, KIND_ROW, KIND_SCALAR,
-                   KIND_SYSTEM, KIND_TABLE, LIST, MAX_TEXT_CHARS, ROW, SYSTEM, TABLE, TAG_NAMES, encode_column,
-                   varint, wire_field, wire_varint_field)
+from .wire import (ARTIFACT, CHUNK_BYTES, DESCRIBE, EVENT, FLUSH, INT64_MAX, INT64_MIN, KIND_LIST, KIND_ROW,
+                   KIND_SCALAR, KIND_SYSTEM, KIND_TABLE, LIST, MAX_TEXT_CHARS, ROW, SYSTEM, TABLE, TAG_NAMES,
+                   encode_column, varint, wire_field, wire_varint_field)
 
 MAX_BATCH_POINTS = 50_000
 # Batches are sized by (an upper bound of) their encoded bytes, strings included, and kept under
 # this target; only a single item bigger than the target (one row of 100 long strings, at most
 # ~6.5 MB) makes a batch of its own above it. The service takes messages up to 16 MiB.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
-MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
 SLICE_ITEMS = 8192                   # queue items encoded at a time (see Encoder.encode)
 _GROUP_BYTES = 64                    # one MetricPoints beyond its names: tags, length prefixes, kind
 _CELL_BYTES = 16                     # a cell of a row or table beyond its value: column framing, slack
@@ -359,7 +358,7 @@ class Encoder:
             self.active_runs[payload.get("run_id") or run_id] = None
         elif kind == "patch" and payload.get("status") in _TERMINAL:
             self.active_runs.pop(payload.get("run_id") or run_id, None)
-        if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
+        if kind == "file" and len(payload.get("data", b"")) > CHUNK_BYTES:
             return [pb.Event(file=chunk) for chunk in _split_file(payload)]
         if kind not in ("start", "patch"):   # the others are small (file data comes in 1 MiB chunks)
             return [pb.Event(**{field: cls(**payload)})]
@@ -518,9 +517,9 @@ def _split_file(payload: dict[str, Any]) -> list[pb.FileChunk]:
     data: bytes = payload["data"]
     offset = int(payload.get("offset", 0))
     chunks = []
-    for lo in range(0, len(data), MAX_CHUNK_BYTES):
-        part = data[lo:lo + MAX_CHUNK_BYTES]
-        last = bool(payload.get("last")) and lo + MAX_CHUNK_BYTES >= len(data)
+    for lo in range(0, len(data), CHUNK_BYTES):
+        part = data[lo:lo + CHUNK_BYTES]
+        last = bool(payload.get("last")) and lo + CHUNK_BYTES >= len(data)
         chunks.append(pb.FileChunk(run_id=payload["run_id"], path=payload["path"], offset=offset + lo,
                                    data=part, last=last, append=bool(payload.get("append"))))
     return chunks

@@ -14,8 +14,7 @@ import time
 from typing import Any
 
 from . import _values as V
-from .wire import ARTIFACT, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE, artifact_uri
-CHUNK = 1024 * 1024  # file bytes per EVENT `file` chunk
+from .wire import ARTIFACT, CHUNK_BYTES, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE, artifact_uri
 MAX_IMAGE_BYTES = 50 * 1024 * 1024  # log_image refuses bigger images before queuing (upload_file takes them)
 
 _IMAGE_MAGIC = (
@@ -326,7 +325,7 @@ class LoggingMixin:
         size = len(data)
         offset = 0
         while True:
-            piece = data[offset:offset + CHUNK]
+            piece = data[offset:offset + CHUNK_BYTES]
             last = offset + len(piece) >= size
             self._append((EVENT, self._id, "file", {"run_id": self._id, "path": path, "offset": offset,
                                                     "data": piece, "last": last}))

@@ -47,6 +47,7 @@ NOT_NUMBERS = frozenset({K_NONE, K_STR, K_BIGINT})   # no number to plot (Column
 
 # ---------------------------------------------------------------- limits (checked by the SDK and the service)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # the largest request the service takes (its max_receive_message_length)
+CHUNK_BYTES = 1024 * 1024              # file bytes per FileChunk or SnapshotChunk the SDK sends
 MAX_NAME_CHARS = 255           # metric names and column names
 MAX_COLUMNS = 100              # columns per row / table metric
 MAX_STR_BYTES = 64 * 1024      # one string value, UTF-8 encoded

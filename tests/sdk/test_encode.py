@@ -7,8 +7,8 @@ import time
 import pytest
 
 from tailrun._columns import decode_rows, group_points
-from tailrun.wire import decode_column, encode_column
-from tailrun._encode import MAX_BATCH_BYTES, MAX_CHUNK_BYTES, EncodedBatch, Encoder
+from tailrun.wire import CHUNK_BYTES, decode_column, encode_column
+from tailrun._encode import MAX_BATCH_BYTES, EncodedBatch, Encoder
 from tailrun._split import MESSAGE_LIMIT, PART_BYTES, TooLarge, split_event, split_events
 from tailrun._recorder import _Marker
 from tailrun.wire import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
@@ -125,15 +125,15 @@ def test_batches_are_capped_and_flush_markers_keep_their_place() -> None:
 
 def test_file_chunks_are_split_at_one_mib() -> None:
     enc = Encoder("w")
-    data = bytes(range(256)) * (MAX_CHUNK_BYTES // 256 * 2 + 3)
+    data = bytes(range(256)) * (CHUNK_BYTES // 256 * 2 + 3)
     out = _encode(enc, [(EVENT, "r", "file", {"run_id": "r", "path": "outputs/a.bin", "offset": 10,
                                             "data": data, "last": True})])
     chunks = [ev.file for req in out for ev in req.events]
-    assert all(len(c.data) <= MAX_CHUNK_BYTES for c in chunks) and len(chunks) == 3
+    assert all(len(c.data) <= CHUNK_BYTES for c in chunks) and len(chunks) == 3
     assert b"".join(c.data for c in chunks) == data
-    assert [c.offset for c in chunks] == [10, 10 + MAX_CHUNK_BYTES, 10 + 2 * MAX_CHUNK_BYTES]
+    assert [c.offset for c in chunks] == [10, 10 + CHUNK_BYTES, 10 + 2 * CHUNK_BYTES]
     assert [c.last for c in chunks] == [False, False, True]
-    assert all(req.ByteSize() < 2.5 * MAX_CHUNK_BYTES for req in out)
+    assert all(req.ByteSize() < 2.5 * CHUNK_BYTES for req in out)
 
 
 def test_a_bad_item_is_reported_and_the_rest_is_kept() -> None:

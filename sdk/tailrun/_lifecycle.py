@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
 
 
-_lock = threading.Lock()
+# Re-entrant: the SIGTERM/SIGINT handler (active_runs, unregister) may interrupt this thread while
+# it holds the lock (in register); a plain Lock would wait on itself forever.
+_lock = threading.RLock()
 _active: dict[str, "Run"] = {}
 _installed_pid: int | None = None
 _previous_hook: Any = None
@@ -43,11 +45,9 @@ def unregister(run: "Run") -> None:
 
 
 def active_runs() -> list["Run"]:
-    """Runs still active, most recently started first (children before their parents).
-
-    Takes no lock: the SIGTERM/SIGINT handler calls it, and may have interrupted `register` while
-    it held `_lock`; copying the dict is one C call, atomic under the GIL."""
-    return list(reversed(_active.values()))
+    """Runs still active, most recently started first (children before their parents)."""
+    with _lock:
+        return list(reversed(_active.values()))
 
 
 def _install() -> None:

@@ -14,7 +14,7 @@ from itertools import chain
 from operator import iconcat, itemgetter
 from typing import Any
 
-from .wire import INT64_MAX, INT64_MIN, POINT, decode_column
+from .wire import INT64_MAX, INT64_MIN, POINT
 
 _FLOAT_ONLY = frozenset({float})
 _key = itemgetter(1, 2)
@@ -60,12 +60,6 @@ def _one_value_bytes(v: Any) -> int:
 
 def text_bytes(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:
-    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
-    columns = [(c.name, decode_column(c)) for c in points.columns]
-    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
 
 
 # ---------------------------------------------------------------- grouping

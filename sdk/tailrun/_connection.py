@@ -14,8 +14,8 @@ again, from memory or from the spool: the service deduplicates by (writer, seq).
 drops again after its handshake without any new acknowledgement counts as a failed attempt too (a
 service failing every write is not hammered); only an acknowledgement resets the backoff.
 
-Imported by the thread that starts the sender (grpc itself is imported by `_Stream`, which the
-sender modules list preloads; see `_recorder`).
+Imported with `_recorder` (standard library only at import time); `_Stream` loads grpc, which
+`_recorder._import_sender_modules` preloads before the sender starts.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tailrun._columns import decode_rows, group_points
+from tailrun._columns import group_points
 from tailrun.wire import CHUNK_BYTES, decode_column, encode_column
 from tailrun._encode import MAX_BATCH_BYTES, EncodedBatch, Encoder
 from tailrun._split import MESSAGE_LIMIT, PART_BYTES, TooLarge, split_event, split_events
@@ -15,6 +15,12 @@ from tailrun.wire import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TAB
 from tailrun.v1 import tailrun_pb2 as pb
 
 T = 1_700_000_000.5
+
+
+def decode_rows(points: pb.MetricPoints) -> list[dict]:
+    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
+    columns = [(c.name, decode_column(c)) for c in points.columns]
+    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
 
 
 def _encode(enc: Encoder, items: list) -> list:

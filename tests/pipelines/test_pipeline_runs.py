@@ -58,6 +58,17 @@ def test_three_steps_pass_a_file_through_pipeline_data(service, workspace_of, fo
 
     steps = list(run.get_steps())
     assert [s.name for s in steps] == ["prep", "train", "evaluate"]
+    # `tailrun runs --tree`: the steps under the pipeline, in dependency order (the pipeline was
+    # declared by its last step only)
+    import subprocess
+    import sys
+    tree = subprocess.run([sys.executable, "-m", "tailrun.cli", "runs", "pipes", "--tree", "--address",
+                           service.address], capture_output=True, text=True, timeout=60)
+    assert tree.returncode == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    parent = next(i for i, line in enumerate(lines) if f" {run.id} " in line)
+    assert [line.split()[-1] for line in lines[parent + 1:parent + 4]] == ["prep", "train", "evaluate"]
+    assert all(f"  {run.id}_" in line for line in lines[parent + 1:parent + 4])   # indented under it
     assert all(isinstance(s, StepRun) and s.status == "Completed" and not s.is_reused for s in steps)
     assert [s.get_metrics() for s in steps] == [{"rows": 3}, {"sum": 6}, {"score": 60}]
     evaluate = run.find_step_run("evaluate")

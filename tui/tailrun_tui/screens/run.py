@@ -16,9 +16,10 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
+from ..widgets.chart_grid import ChartGrid
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
-from ..widgets.metric_plot import MetricsView
+from ..widgets.metrics_view import MetricsView
 from ..widgets.output_log import OutputView
 from ..widgets.overview import OverviewView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
@@ -162,7 +163,9 @@ class RunScreen(LiveScreen):
             widget = self.query_one(selector)
         except Exception:
             return
-        if widget.focusable:
+        if isinstance(widget, ChartGrid):
+            widget.focus_chart()   # its first chart: ←/→ move that chart's cursor
+        elif widget.focusable:
             widget.focus()
         elif self.focused is None or not self.focused.display:
             self.query_one("#tabs").focus()
@@ -212,6 +215,9 @@ class RunScreen(LiveScreen):
     # ------------------------------------------------------------------ actions
 
     def action_tab(self, name: str) -> None:
+        # Let go of the focus first: Textual would hand it to a neighbour of the focused widget
+        # (another chart of the hidden tab), and a focused widget brings its tab back.
+        self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = name
 
     def action_back(self) -> None:

@@ -81,6 +81,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         self.tail = 0
         self.smoothing = 0.0
         self.log_scale = False
+        self.with_times = False   # asked for once a cursor is shown
         self.shape = (1, 1)
         self._page_keys: list[str] = []
         self._shape_size: tuple[int, int] = (0, 0)
@@ -131,10 +132,9 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
 
     def relayout(self, force: bool = False) -> None:
         """Fit the grid to the size and mount the current page's charts (only when they change)."""
-        if not self.is_mounted:
-            return
-        width = self.size.width or self.app.size.width
-        height = max(1, (self.size.height or self.app.size.height) - 1)   # the header line
+        if not self.is_mounted or not self.size.width or not self.size.height:
+            return   # hidden (another tab): the charts are laid out when it is shown again
+        width, height = self.size.width, max(1, self.size.height - 1)   # less the header line
         keys = self.shown_keys()
         shape = grid_shape(width, height, len(keys))
         per_page = shape[0] * shape[1]
@@ -169,7 +169,16 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         plot = MetricPlot(fmt.user_plain(chart.title), classes="metric-plot")
         plot.series = chart.series
         plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
+        if chart.loaded:
+            plot.replot()
         return plot
+
+    @on(MetricPlot.CursorShown)
+    def _cursor_shown(self, event: MetricPlot.CursorShown) -> None:
+        event.stop()
+        if not self.with_times:
+            self.with_times = True
+            self.fetch(list(self.charts))   # the same points again, with their times
 
     def focused_key(self) -> str | None:
         focused = self.app.focused

@@ -11,9 +11,12 @@ import bisect
 import math
 from typing import Any
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.message import Message
 from textual_plotext import PlotextPlot
 
 from .. import fmt
@@ -46,6 +49,11 @@ class MetricPlot(PlotextPlot):
         Binding("end", "cursor_to(-1)", "Last point", show=False, id="cursor-last"),
         Binding("escape", "hide_cursor", "Hide cursor", show=False, id="cursor-hide"),
     ]
+
+    @dataclass
+    class CursorShown(Message):
+        """The cursor appeared: the grid fetches the points' times (left out until then)."""
+        plot: "MetricPlot"
 
     def __init__(self, title: str, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -167,6 +175,7 @@ class MetricPlot(PlotextPlot):
             return
         if self.cursor_x is None:
             at = len(xs) - 1   # the cursor appears on the newest point
+            self.post_message(self.CursorShown(self))
         else:
             at = bisect.bisect_left(xs, self.cursor_x) + delta
         self.cursor_x = xs[max(0, min(len(xs) - 1, at))]
@@ -175,6 +184,8 @@ class MetricPlot(PlotextPlot):
     def action_cursor_to(self, at: int) -> None:
         xs = self._cursor_xs()
         if xs:
+            if self.cursor_x is None:
+                self.post_message(self.CursorShown(self))
             self.cursor_x = xs[at]
             self.replot()
 
@@ -228,6 +239,8 @@ class MetricPlot(PlotextPlot):
             return
         at = bisect.bisect_left(xs, x)
         near = min((i for i in (at - 1, at) if 0 <= i < len(xs)), key=lambda i: abs(xs[i] - x))
+        if self.cursor_x is None:
+            self.post_message(self.CursorShown(self))
         self.cursor_x = xs[near]
         self.focus()
         self.replot()

@@ -180,6 +180,9 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
             self.with_times = True
             self.fetch(list(self.charts))   # the same points again, with their times
 
+    def first_plot(self) -> MetricPlot | None:
+        return next(iter(self.plots.values()), None)
+
     def focused_key(self) -> str | None:
         focused = self.app.focused
         return next((k for k, p in self.plots.items() if p is focused), None)
@@ -192,7 +195,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
     def header(self) -> None:
         if not self.is_mounted:
             return
-        count = f"{len(self.charts)} {self.NOUN}"
+        count = f"{len(self.charts)} {self.NOUN if len(self.charts) != 1 else self.NOUN.removesuffix('s')}"
         if self.needle:
             count = f"{len(self.shown_keys())} of {count} match /{self.needle}"
         parts = [count]

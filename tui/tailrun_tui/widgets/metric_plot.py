@@ -35,6 +35,28 @@ CURSOR_COLOUR = "white"
 SMALL_CHART = 14      # rows: below this the x label ("step") gives its line to the curve
 
 
+def marker(i: int, count: int) -> str:
+    """Braille curves in colour; under NO_COLOR (every colour a grey) each series its own marker."""
+    if fmt.no_color() and count > 1:
+        return NO_COLOR_MARKERS[i % len(NO_COLOR_MARKERS)]
+    return "braille"
+
+
+def legend(labels: list[str]) -> Text:
+    """One line naming each series by its colour and marker, drawn outside the chart (a plotext
+    legend sits on the curves)."""
+    text = Text()
+    for i, label in enumerate(labels):
+        mark = marker(i, len(labels))
+        glyph = "⣿⣿" if mark == "braille" else mark * 2
+        if text:
+            text.append("   ")
+        text.append(glyph, style="" if fmt.no_color() else PALETTE[i % len(PALETTE)][1])
+        text.append(" ")
+        text.append(fmt.user_text(label))
+    return text
+
+
 class MetricPlot(PlotextPlot):
     """A chart of one or more series (one per run when comparing). `plot()` stays declarative."""
     HELP_TITLE = "Chart"
@@ -85,23 +107,10 @@ class MetricPlot(PlotextPlot):
         return self._frame[1]
 
     def marker(self, i: int) -> str:
-        if fmt.no_color() and len(self.series) > 1:
-            return NO_COLOR_MARKERS[i % len(NO_COLOR_MARKERS)]
-        return "braille"
+        return marker(i, len(self.series))
 
     def legend(self) -> Text:
-        """One line naming each series by its colour and marker, drawn outside the chart (a
-        plotext legend sits on the curves)."""
-        text = Text()
-        for i, (label, _) in enumerate(self.series):
-            marker = self.marker(i)
-            glyph = "⣿⣿" if marker == "braille" else marker * 2
-            if text:
-                text.append("   ")
-            text.append(glyph, style="" if fmt.no_color() else PALETTE[i % len(PALETTE)][1])
-            text.append(" ")
-            text.append(fmt.user_text(label))
-        return text
+        return legend([label for label, _ in self.series])
 
     def replot(self) -> None:
         self._generation += 1

@@ -28,6 +28,8 @@ class TailrunApp(App):
                 tooltip="Every key of this screen"),
         Binding("f1", "help", "Help", show=False, id="help-f1"),
         Binding("ctrl+l", "redraw", "Redraw", show=False, id="redraw"),
+        Binding("colon", "command_line", "Go to", key_display=":", show=False, id="command",
+                tooltip="Go to a view: :runs, :exp NAME, :run ID, :metrics, :compare, :q"),
     ]
 
     def __init__(self, settings: Settings, experiment: str | None = None, run_id: str | None = None,
@@ -47,6 +49,9 @@ class TailrunApp(App):
         # bench/bench_ui.py: the run screen writes a timestamp here when its first frame is complete.
         self.ready_file = ready_file or os.environ.get("TAILRUN_UI_READY_FILE") or None
         self.image_renderer = image_renderer
+        # Runs marked for compare, kept across experiments (mark in one, then in another, then c).
+        self.marked: list[str] = []
+        self.marked_experiments: dict[str, str] = {}   # run id -> its experiment
 
     def on_mount(self) -> None:
         from .screens.experiments import ExperimentsScreen
@@ -103,13 +108,26 @@ class TailrunApp(App):
         if isinstance(screen, LiveScreen):
             yield SystemCommand("Refresh", "Ask the service again", screen.action_reload)
         if not isinstance(screen, ExperimentsScreen):
-            yield SystemCommand("Go: experiments", "Back to the list of experiments", self._to_experiments)
+            yield SystemCommand("Go: experiments", "Back to the list of experiments", self.to_experiments)
         extra = getattr(screen, "palette_commands", None)
         if callable(extra):
             yield from extra()
 
-    def _to_experiments(self) -> None:
+    def to_experiments(self) -> None:
         from .screens.experiments import ExperimentsScreen
 
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ExperimentsScreen):
             self.pop_screen()
+
+    def action_command_line(self) -> None:
+        from .screens.command import CommandLine, context_of, navigate
+
+        screen = self.screen
+        if isinstance(screen, CommandLine):
+            return
+
+        def done(target: tuple[str, ...] | None) -> None:
+            if target:
+                navigate(self, target, getattr(screen, "action_tab", None))
+
+        self.push_screen(CommandLine(context_of(screen, self)), done)

@@ -35,6 +35,9 @@ class RunScreen(LiveScreen):
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
         *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
           for i, name in enumerate(TABS)],
+        Binding("left_square_bracket", "cycle_tab(-1)", "Prev tab", key_display="[", show=False,
+                id="tab-prev", tooltip="Previous / next tab ([ / ])"),
+        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", key_display="]", show=False, id="tab-next"),
     ]
 
     def __init__(self, run_id: str, tab: str = "overview") -> None:
@@ -219,6 +222,16 @@ class RunScreen(LiveScreen):
         # (another chart of the hidden tab), and a focused widget brings its tab back.
         self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = name
+
+    def visible_tabs(self) -> list[str]:
+        tabs = self.query_one("#tabs", TabbedContent)
+        return [name for name in TABS if not tabs.get_tab(name).has_class("-hidden") and tabs.get_tab(name).display]
+
+    def action_cycle_tab(self, delta: int) -> None:
+        tabs = self.visible_tabs()
+        active = self.query_one("#tabs", TabbedContent).active
+        at = tabs.index(active) if active in tabs else 0
+        self.action_tab(tabs[(at + delta) % len(tabs)])
 
     def action_back(self) -> None:
         from .experiments import ExperimentsScreen

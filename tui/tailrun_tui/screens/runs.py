@@ -124,12 +124,16 @@ class RunsScreen(LiveScreen):
     def crumb(self) -> str:
         table = self.query_one("#runs", RunTable)
         extra = f"  /{table.needle}" if table.needle else ""
-        sel = f"  [{len(table.selected)} selected]" if table.selected else ""
+        experiments = {self.tailrun.marked_experiments.get(r, self.experiment) for r in table.selected}
+        where = f" in {len(experiments)} experiments" if len(experiments) > 1 else ""
+        sel = f"  [{len(table.selected)} selected{where}]" if table.selected else ""
         note = f"  {self._note}" if self._note else ""
         return f"experiments › {self.experiment} ({run_count(len(table.runs), self._run_count)}){extra}{sel}{note}"
 
     def on_mount(self) -> None:
         super().on_mount()
+        # The marks are the app's: runs of other experiments stay marked for compare.
+        self.query_one("#runs", RunTable).selected = self.tailrun.marked
         self.query_one("#empty").display = False
         self.action_reload()
         self.follow(experiment=self.experiment, kinds=["status", "metrics"])
@@ -258,6 +262,12 @@ class RunsScreen(LiveScreen):
 
     @on(RunTable.SelectionChanged)
     def _selection(self, event: RunTable.SelectionChanged) -> None:
+        marked = self.tailrun.marked_experiments
+        for run_id in event.table.runs:
+            if run_id in event.run_ids:
+                marked[run_id] = self.experiment
+            else:
+                marked.pop(run_id, None)
         self.refresh_status()
 
     def action_compare(self) -> None:
@@ -266,7 +276,8 @@ class RunsScreen(LiveScreen):
         if not ids and table.current is not None:
             ids = [table.current.run_id]
         if len(ids) < 2:
-            self.notify("Select two or more runs with space, then press c", severity="warning")
+            self.notify("Select two or more runs with space (in this or other experiments), then press c",
+                        severity="warning")
             return
         self.tailrun.open_compare(ids)
 

@@ -113,10 +113,11 @@ class RunsScreen(LiveScreen):
         self._values_dirty = False
         self._run_count = 0            # child runs included, from the experiment
         self._children_seen: set[str] = set()
+        self._asked: set[str] = set()   # the metrics whose last values were asked for
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
-        yield FilterBar("filter runs (id, name, status, tag)…", id="filter")
+        yield FilterBar("filter: words, loss < 0.1, status:Failed, tag:seed=4…", id="filter")
         yield RunTable(self.tailrun.clock, id="runs")
         yield Static(Text(empty_hint(fmt.user_plain(self.experiment))), id="empty", classes="hint")
         yield Footer()
@@ -141,7 +142,11 @@ class RunsScreen(LiveScreen):
         self.set_interval(0.5, self._redraw_values)
 
     def action_reload(self) -> None:
-        self.load(list(self.query_one("#runs", RunTable).metric_columns))
+        table = self.query_one("#runs", RunTable)
+        # The filter's metrics too: their values are compared, not shown.
+        columns = list(dict.fromkeys([*table.metric_columns, *table.run_filter.metrics]))
+        self._asked = set(columns)
+        self.load(columns)
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load(self, columns: list[str]) -> None:
@@ -169,7 +174,7 @@ class RunsScreen(LiveScreen):
         table.redraw()
         self._show_empty()
         if any(name not in message.columns for name in table.metric_columns):
-            self.load(list(table.metric_columns))   # their values were not asked for yet
+            self.action_reload()   # their values were not asked for yet
 
     def _pick_columns(self) -> None:
         table = self.query_one("#runs", RunTable)
@@ -247,10 +252,19 @@ class RunsScreen(LiveScreen):
     @on(FilterBar.Changed, "#filter")
     def _filter_changed(self, event: FilterBar.Changed) -> None:
         table = self.query_one("#runs", RunTable)
-        table.set_filter(event.value)
+        error = table.set_filter(event.value)
+        self._note = f"⚠ {error}" if error else ""
         self.refresh_status()
+        missing = [m for m in table.run_filter.metrics if m not in self._asked]
+        if missing:   # `loss < 0.1` needs loss's last value, also when it is not a column
+            self.action_reload()
         if event.final:
             table.focus()
+
+    @on(RunTable.Sorted)
+    def _sorted(self, event: RunTable.Sorted) -> None:
+        self._note = event.note
+        self.refresh_status()
 
     def action_sort(self) -> None:
         self._note = self.query_one("#runs", RunTable).cycle_sort()

@@ -39,3 +39,10 @@ def test_integrations_are_not_loaded_by_tailrun_and_load_no_framework_themselves
     logging_only = _modules_after("from tailrun.integrations.logging import TailrunHandler")
     assert "tailrun.integrations.logging" in logging_only
     assert _offending(logging_only, frameworks) == []
+
+
+def test_sweeps_api_loads_no_service_sampler_or_grpc() -> None:
+    """The SDK only serialises a search space: the sampling (Optuna) runs in the service."""
+    modules = _modules_after("from tailrun.train.hyperdrive import *")
+    assert "tailrun.train.hyperdrive.runconfig" in modules
+    assert _offending(modules, (*FORBIDDEN, "optuna", "grpc")) == []

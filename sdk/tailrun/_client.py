@@ -166,9 +166,10 @@ class Client:
 
     # ------------------------------------------------------------------ metrics
 
-    def get_metrics(self, run_id: str, name: str = "") -> list[pb.MetricPoints]:
-        """Every stored chunk of the run's metrics (or of one metric), in logged order."""
-        req = pb.GetMetricsRequest(run_id=run_id, name=name, batched=True)
+    def get_metrics(self, run_id: str, name: str = "", system: bool = False) -> list[pb.MetricPoints]:
+        """Every stored chunk of the run's metrics (or of one metric), in logged order; with
+        `system`, of its system metrics instead (stored names: "system/cpu_percent")."""
+        req = pb.GetMetricsRequest(run_id=run_id, name=name, batched=True, system=system)
         chunks: list[pb.MetricPoints] = []
         for data in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id):
             chunks += data.batch if data.batch else [data.points]

@@ -16,7 +16,7 @@ from itertools import accumulate, chain, groupby
 from operator import itemgetter
 from typing import Any
 
-from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
+from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, SYSTEM, TABLE
 from ._columns import (_DOUBLE, _INT64, _WIDTH, INT64_MAX, INT64_MIN, POINT_BYTES, Columns, _concat,
                        _encode_values, _one_value_bytes, _unpacked, _wire_field, all_points, encode_column,
                        extra_value_bytes, flatten, group_columns, text_bytes)
@@ -49,7 +49,7 @@ _EVENT_TYPES: dict[str, tuple[str, type]] = {
 # ---------------------------------------------------------------- batches
 
 class _Batch:
-    """Slots in order: ("p", key) for a POINT group, ("o", key) for LIST/ROW/TABLE/ARTIFACT, or an Event.
+    """Slots in order: ("p", key) for a POINT group, ("o", key) for LIST/ROW/TABLE/ARTIFACT/SYSTEM, or an Event.
 
     `nbytes` bounds the encoded size from above (see `Encoder._groups_bytes`, `Encoder._pieces`)."""
     __slots__ = ("slots", "points", "others", "npoints", "nbytes", "columns")
@@ -264,6 +264,11 @@ class Encoder:
         if tag == ARTIFACT:
             return [(((ARTIFACT, item[1], item[2], int(item[3])), item), 1,
                      head + POINT_BYTES + _one_value_bytes(str(item[4])))]
+        if tag == SYSTEM:   # one sample: a point of each of its metrics, step = sample index
+            run_id, index, when = item[1], int(item[4]), float(item[5])
+            return [(((SYSTEM, run_id, name), (SYSTEM, run_id, name, float(value), index, when)), 1,
+                     _GROUP_BYTES + text_bytes(run_id) + text_bytes(name) + POINT_BYTES)
+                    for name, value in item[3].items()]
         raise ValueError(f"unknown queue item tag {tag!r}")
 
     def _row_ranges(self, sizes: list[int], head: int, cells: int = 1) -> list[tuple[int, int, int]]:
@@ -434,6 +439,11 @@ class Encoder:
                     values.extend(part)
                     values.extend([None] * (it[4] - len(part)))
                 encode_column(mp.columns.add(name=str(col)), values)
+        elif tag == SYSTEM:
+            mp = self._metric(req, run_id, name, pb.METRIC_KIND_SYSTEM)
+            mp.times.extend(map(_time, items))
+            mp.steps.extend([it[4] for it in items])
+            mp.columns.add().values.extend([it[3] for it in items])
         else:  # ARTIFACT: one STR column holding the artifact URI
             mp = self._metric(req, run_id, name, key[3])
             mp.times.extend(map(_time, items))
@@ -453,4 +463,4 @@ def _split_file(payload: dict[str, Any]) -> list[pb.FileChunk]:
 
 
 _TAG_NAMES = {POINT: "POINT", LIST: "LIST", ROW: "ROW", TABLE: "TABLE", ARTIFACT: "ARTIFACT",
-              DESCRIBE: "DESCRIBE", EVENT: "EVENT", FLUSH: "FLUSH"}
+              DESCRIBE: "DESCRIBE", EVENT: "EVENT", FLUSH: "FLUSH", SYSTEM: "SYSTEM"}

@@ -75,6 +75,7 @@ ARTIFACT = 4
 DESCRIBE = 5
 EVENT = 6
 FLUSH = 7
+SYSTEM = 8   # (8, run_id, "", {stored name: float}, sample index, time): one system-metrics sample
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._settings import Settings

@@ -14,6 +14,7 @@ from typing import Any
 
 # Metric kinds as plain ints (the values of tailrun.v1.MetricKind), so no protobuf import is needed.
 KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_JSON = 1, 2, 3, 4, 5, 6
+KIND_SYSTEM = 7   # sampled CPU/memory/GPU figures (tailrun._system_metrics); no logging method
 KIND_METHOD = {KIND_SCALAR: "log", KIND_LIST: "log_list", KIND_ROW: "log_row",
                KIND_TABLE: "log_table", KIND_IMAGE: "log_image", KIND_JSON: "a JSON metric method"}
 

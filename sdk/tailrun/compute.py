@@ -4,7 +4,8 @@ The targets are the service's: `"local"` (its own machine) always, plus those of
 `--compute-config` (for example Slurm partitions). `ComputeTarget(workspace=ws, name=...)` looks one
 up, `ComputeTarget.list(ws)` lists them with their live state, and an unknown name raises
 `ComputeTargetException` naming the targets that exist. Creating cloud compute (AmlCompute
-clusters, `ComputeTarget.create`) is not something tailrun does: targets are configured on the service.
+clusters, `ComputeTarget.create`, `ComputeTarget.attach`) is not something tailrun does: targets are
+configured on the service, and these raise ComputeTargetException saying so (tailrun.cloud_only).
 """
 from __future__ import annotations
 
@@ -47,14 +48,28 @@ class ComputeTarget:
         """The service's compute targets, `local` first, with their live state."""
         return [ComputeTarget._from_info(workspace, info) for info in _list(workspace)]
 
-    def get_status(self) -> str:
-        """The target's state now ("Succeeded" when usable), read again from the service."""
+    @staticmethod
+    def create(workspace: Any, name: str, provisioning_configuration: Any = None, **kwargs: Any) -> "ComputeTarget":
+        """Raises ComputeTargetException: tailrun creates no cloud compute (the message says what to do)."""
+        from .cloud_only import COMPUTE, unavailable
+        raise unavailable("ComputeTarget.create", COMPUTE, "ComputeTargetException")
+
+    @staticmethod
+    def attach(workspace: Any, name: str, attach_configuration: Any = None, **kwargs: Any) -> "ComputeTarget":
+        """Raises ComputeTargetException: targets are configured on the service, not attached."""
+        from .cloud_only import COMPUTE, unavailable
+        raise unavailable("ComputeTarget.attach", COMPUTE, "ComputeTargetException")
+
+    def get_status(self) -> "ComputeStatus":
+        """The target's state now ("Succeeded" when usable), read again from the service; a str
+        whose `serialize()` is Azure ML's status dict (notebooks print `get_status().serialize()`)."""
         infos = _list(self.workspace)
         found = next((info for info in infos if info.name == self.name), None)
         if found is None:
             raise not_found(self.name, [info.name for info in infos], self.workspace)
         self._set(self.workspace, found)
-        return self.provisioning_state
+        return ComputeStatus(self.provisioning_state, {"provisioningState": self.provisioning_state,
+                                                       "statusDetail": self.status_detail})
 
     def refresh_state(self) -> None:
         self.get_status()
@@ -74,6 +89,21 @@ class ComputeTarget:
 
     def __repr__(self) -> str:
         return f"ComputeTarget(name={self.name!r}, type={self.type!r}, state={self.provisioning_state!r})"
+
+
+class ComputeStatus(str):
+    """A compute target's state as a str ("Succeeded", "Unavailable") that also has Azure ML's
+    `serialize()` (the status as a dict)."""
+
+    _details: dict[str, Any]
+
+    def __new__(cls, state: str, details: dict[str, Any]) -> "ComputeStatus":
+        status = super().__new__(cls, state)
+        status._details = dict(details)
+        return status
+
+    def serialize(self) -> dict[str, Any]:
+        return dict(self._details)
 
 
 def not_found(name: str, known: list[str], workspace: Any = None) -> ComputeTargetException:

@@ -184,13 +184,29 @@ class PythonSection:
                 "conda_dependencies": deps._to_dict()}
 
 
+class ContainerRegistry:
+    """Azure ML's `ContainerRegistry` (where `docker.base_image` is pulled from): `address`,
+    `username`, `password`. Accepted so that environment code runs; tailrun pulls no images, so it is
+    not stored in the run definition (it holds a password) and has no effect."""
+
+    def __init__(self) -> None:
+        self.address: str | None = None
+        self.username: str | None = None
+        self.password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ContainerRegistry(address={self.address!r}, username={self.username!r})"
+
+
 class DockerSection:
     """Azure ML's docker settings, kept in the definition; the tailrun service runs scripts without
     containers. As in Azure ML, `base_image` and `base_dockerfile` exclude each other: setting one
-    clears the other, and a `base_dockerfile` that names a file is read."""
+    clears the other, and a `base_dockerfile` that names a file is read. `base_image_registry` is
+    accepted and not stored (see ContainerRegistry)."""
 
     def __init__(self) -> None:
         self.enabled = False
+        self.base_image_registry = ContainerRegistry()
         self._base_image: str | None = DEFAULT_CPU_IMAGE
         self._base_dockerfile: str | None = None
         self.arguments: list[str] = []
@@ -289,6 +305,8 @@ class Environment:
                else Environment.from_pip_requirements(name, pip_requirements) if pip_requirements
                else Environment(name))
         env.docker.base_image = image
+        if container_registry is not None:
+            env.docker.base_image_registry = container_registry
         return env
 
     def clone(self, new_name: str) -> "Environment":

@@ -4,6 +4,11 @@ ScriptRunConfig.
 
 Differences from Azure ML: without `compute_target` the target is "local" (the service's own
 machine; Azure ML defaults to "amlcompute"); Docker and GPU image settings are accepted and ignored; `submit(est, script_params=...)` updates a copy of the estimator's script_params.
+
+`distributed_training=Mpi() / Gloo() / Nccl() / ParameterServer()` (or the older
+`distributed_backend="mpi" | "gloo" | "nccl" | "ps"`) becomes the run configuration's distributed job
+config, as in Azure ML (see tailrun.distributed_training). The framework estimators (SKLearn,
+PyTorch, TensorFlow, Chainer) are in tailrun.framework_estimators.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import distributed_training as distributed_training_config
 from .environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, CondaDependencies, Environment
 
 
@@ -68,6 +74,8 @@ class Estimator:
         if vm_size:
             warnings.warn("tailrun: vm_size is ignored; scripts run on the tailrun service's machine",
                           stacklevel=2)
+        self._distribution = distributed_training_config.resolve(
+            distributed_training, distributed_backend, process_count_per_node)
         self.source_directory = source_directory
         self.entry_script = entry_script
         self.script_params: dict[str, Any] = dict(script_params or {})
@@ -124,6 +132,8 @@ class Estimator:
         config.environment = self._environment
         config.node_count = self.node_count
         config.mpi.process_count_per_node = self.process_count_per_node
+        config._use_distributed_job_config(distributed_training_config.job_config(
+            self._distribution, self.node_count, self.process_count_per_node))
         config.max_run_duration_seconds = self.max_run_duration_seconds
         if self.shm_size:
             config.docker.shm_size = self.shm_size

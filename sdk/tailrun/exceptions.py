@@ -9,7 +9,7 @@ submission and waiting raise Azure ML's `UserErrorException`, `TrainingException
 re-exported here on first use (the same classes, not copies).
 
 Defined for `except` clauses in Azure ML code, raised by nothing in tailrun yet:
-`ExperimentExecutionException`.
+`ExperimentExecutionException`, `WorkspaceException`, `ProjectSystemException`.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFailedException",
            "TrainingException", "ExperimentExecutionException", "RunEnvironmentException",
-           "WebserviceException", "ComputeTargetException", "SnapshotException", "ServiceError",
-           "ServiceUnavailable", "AuthenticationError", "NotFound", "RunNotFound", "FileNotFoundInRun",
+           "WebserviceException", "ComputeTargetException", "WorkspaceException", "ProjectSystemException",
+           "SnapshotException", "ServiceError", "ServiceUnavailable", "AuthenticationError",
+           "AuthenticationException", "NotFound", "RunNotFound", "FileNotFoundInRun",
            "InvalidRequest", "ModelNotFoundException", "ModelPathNotFoundException"]
 
 
@@ -44,7 +45,12 @@ class ServiceUnavailable(ServiceError):
     """No tailrun service answers at the configured address."""
 
 
-class AuthenticationError(ServiceError):
+class AuthenticationException(AzureMLException):
+    """Azure ML's authentication error: the Azure credential classes raise it for Azure tokens
+    (tailrun has none), and `AuthenticationError` (the service refused the token) is one."""
+
+
+class AuthenticationError(ServiceError, AuthenticationException):
     """The service refused the token (or a token is needed and none is configured)."""
 
 
@@ -81,9 +87,19 @@ class ExperimentExecutionException(AzureMLException):
     """Azure ML's error for an experiment that could not be executed (not raised by tailrun yet)."""
 
 
+class WorkspaceException(AzureMLException):
+    """Azure ML's error for a workspace that cannot be reached or created (not raised by tailrun:
+    `Workspace(...)` maps any arguments to the configured service)."""
+
+
+class ProjectSystemException(AzureMLException):
+    """Azure ML's error of its project folders (not raised by tailrun)."""
+
+
 class WebserviceException(AzureMLException):
     """Azure ML's error of the model registry and web services (tailrun deploys no web services):
-    `Model` raises it for a bad model name or arguments, and an existing file on download."""
+    `Model` raises it for a bad model name or arguments, and an existing file on download;
+    `Model.deploy`, web services and images raise it with what to do instead."""
 
 
 class ModelNotFoundException(WebserviceException, NotFound):

@@ -91,7 +91,8 @@ class Experiment:
                           description=description, tags=tags, run_type="interactive", console=True)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "Run":
-        """Submit a ScriptRunConfig (or Estimator) to run on the service; returns a ScriptRun."""
+        """Submit a ScriptRunConfig or Estimator (returns a ScriptRun) or a HyperDriveConfig
+        (returns a HyperDriveRun) to run on the service."""
         from .script_run import submit
         return submit(self, config, tags=tags, **kwargs)
 

@@ -36,14 +36,16 @@ from pathlib import Path
 from typing import Any
 
 from . import _status as st
-from ._exec.envs import EnvBuilder, EnvironmentSetupError, plan_environment
+from ._exec.envs import EnvBuilder, EnvironmentSetupError, plan_environment, run_vars
 from ._exec.files import CONSOLE_PATH, ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from ._exec.outcome import (JOB_REPORT_PATH, STATUS_FILE, build_argv, failure_error, make_error,
                             script_final_status)
 from ._exec.process import POLL_SECONDS, kill_group, spawn
+from ._exec.system import GroupSampler
 
 log = logging.getLogger("tailrun.job")
 EVENT = 6                           # tailrun._recorder.EVENT
+SYSTEM = 8                          # tailrun._recorder.SYSTEM
 GRACE_SECONDS = 5.0                 # SIGTERM to the script, then SIGKILL
 FLUSH_SECONDS = 120.0               # how long the end waits for the service to store everything
 AZUREML_DEFAULT_DURATION = 2592000  # ScriptRunConfig's default max_run_duration_seconds
@@ -123,9 +125,7 @@ def child_env(cfg: dict[str, str], interpreter: str, definition: dict[str, Any],
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
     if (Path(bin_dir).parent / "pyvenv.cfg").exists():
         env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-    user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
-    user_vars.update(definition.get("environment_variables") or {})
-    env.update({str(k): str(v) for k, v in user_vars.items()})
+    env.update(run_vars(definition))
     env.update({"TAILRUN_RUN_ID": cfg["run_id"], "TAILRUN_EXPERIMENT": cfg["experiment"],
                 "TAILRUN_ADDRESS": cfg["address"], "TAILRUN_OUTPUT_DIRECTORY": str(work / "outputs"),
                 "TAILRUN_JOB_WORK_DIR": os.environ["TAILRUN_JOB_WORK_DIR"],
@@ -224,7 +224,8 @@ class Driver:
             interpreter = _interpreter(definition, work, self.cfg["envs"], console, lambda: self._tick(tail))
             if self.stop_reason:
                 return self._end(rec, writer, tail, None, 143)
-            code = self._execute(definition, work, interpreter, console, tail, writer)
+            first_sample = _stored_samples(client, self.run_id) if self.restarts else 0
+            code = self._execute(definition, work, interpreter, console, tail, writer, first_sample)
         except EnvironmentSetupError as exc:
             return self._end(rec, writer, tail, (st.FAILED, make_error("EnvironmentError", str(exc))), 1)
         except Exception as exc:   # the run says why, instead of a job that ended silently
@@ -250,7 +251,7 @@ class Driver:
         return list((definition.get("history") or {}).get("directories_to_watch") or ["logs"])
 
     def _execute(self, definition: dict[str, Any], work: Path, interpreter: str, console: Path,
-                 tail: ConsoleTail, writer: RecorderWriter) -> int:
+                 tail: ConsoleTail, writer: RecorderWriter, first_sample: int = 0) -> int:
         env = child_env(self.cfg, interpreter, definition, work)
         world = int(os.environ.get("SLURM_NTASKS", "1") or 1)
         if world > 1:   # every rank prepares its node and runs the script (run_task)
@@ -263,6 +264,10 @@ class Driver:
         deadline = time.time() + float(limit) if limit and limit != AZUREML_DEFAULT_DURATION else None
         self.proc = spawn(argv, cwd=work, env=env, console=console)
         logs = DirectoryWatcher(work, writer, self._watched(definition))
+        # The system metrics of this node's processes (with several nodes, the first node's).
+        system = GroupSampler(self.run_id, self.proc.pid, run_vars(definition),
+                              lambda values, index, when: writer.recorder.queue.append(
+                                  (SYSTEM, self.run_id, "", values, index, when)), first_index=first_sample)
         next_logs, kill_at = time.monotonic() + 1.0, None
         while True:
             try:
@@ -275,6 +280,7 @@ class Driver:
             if now >= next_logs:
                 logs.pump()
                 next_logs = now + 1.0
+            system.tick(now)
             if deadline is not None and self.stop_reason is None and time.time() >= deadline:
                 self.stop_reason = "timeout"
             if self.stop_reason is not None:
@@ -314,6 +320,17 @@ class Driver:
                   f"{FLUSH_SECONDS:g} s; the rest is spooled in {os.environ['TAILRUN_HOME']} "
                   "(upload it with TAILRUN_HOME=... tailrun sync)", file=sys.stderr)
         return code if 0 <= code < 256 else 1
+
+
+def _stored_samples(client: Any, run_id: str) -> int:
+    """System-metric samples stored before a requeue (the steps go on from there)."""
+    from ._system_metrics import stored_name
+    from .v1 import tailrun_pb2 as pb
+    try:
+        req = pb.SeriesRequest(run_id=run_id, name=stored_name("memory_rss_mb"), max_points=1, tail=1)
+        return int(client.get_series(req).total_points)
+    except Exception:   # none yet (NotFound), or unreadable: start at 0
+        return 0
 
 
 def _say(console: Path, line: str) -> None:

@@ -21,12 +21,12 @@ from typing import Any, Iterable, TextIO
 
 from . import metrics_shape as shape
 from ._extras import require
-from ._values import KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_TABLE
+from ._values import KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_SYSTEM, KIND_TABLE
 
 COLUMNS = ("metric", "kind", "index", "step", "time", "column", "value")
 FORMATS = ("csv", "json", "parquet")
 KIND_NAMES = {0: "scalar", KIND_SCALAR: "scalar", KIND_LIST: "list", KIND_ROW: "row",
-              KIND_TABLE: "table", KIND_IMAGE: "image", KIND_JSON: "json"}
+              KIND_TABLE: "table", KIND_IMAGE: "image", KIND_JSON: "json", KIND_SYSTEM: "system"}
 
 
 def metric_table(chunks: Iterable[Any]) -> dict[str, list]:

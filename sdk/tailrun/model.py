@@ -24,6 +24,8 @@ Differences from Azure ML, on purpose:
   "outputs/model.pkl" (Azure ML matches any path that starts with the text).
 - `download` returns the model's folder even when it holds one file (Azure ML's commonpath
   returns that file), and checks every target file before writing any.
+- tailrun deploys no models: `Model.deploy`, `Model.package` and `Model.profile` raise
+  WebserviceException saying what to do instead (see tailrun.cloud_only).
 """
 from __future__ import annotations
 
@@ -244,6 +246,25 @@ class Model:
                 "version": self.version, "experimentName": self.experiment_name, "runId": self.run_id,
                 "runDetails": str(self.run) if self.run_id else None, "datasets": [],
                 "resourceConfiguration": None, "sampleInputDatasetId": None, "sampleOutputDatasetId": None}
+
+    @staticmethod
+    def deploy(workspace: "Workspace", name: str, models: Any = None, inference_config: Any = None,
+               deployment_config: Any = None, **kwargs: Any) -> Any:
+        """Raises WebserviceException: tailrun deploys no models (the message says what to do instead)."""
+        from .cloud_only import DEPLOYMENT, unavailable
+        raise unavailable("Model.deploy", DEPLOYMENT, "WebserviceException")
+
+    @staticmethod
+    def package(workspace: "Workspace", models: Any = None, inference_config: Any = None, **kwargs: Any) -> Any:
+        """Raises WebserviceException: tailrun builds no images (the message says what to do instead)."""
+        from .cloud_only import DEPLOYMENT, unavailable
+        raise unavailable("Model.package", DEPLOYMENT, "WebserviceException")
+
+    @staticmethod
+    def profile(workspace: "Workspace", profile_name: str, models: Any = None, **kwargs: Any) -> Any:
+        """Raises WebserviceException: tailrun deploys no models, so there is nothing to profile."""
+        from .cloud_only import DEPLOYMENT, unavailable
+        raise unavailable("Model.profile", DEPLOYMENT, "WebserviceException")
 
     @staticmethod
     def deserialize(workspace: "Workspace", model_payload: dict[str, Any]) -> "Model":

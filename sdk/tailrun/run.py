@@ -24,6 +24,7 @@ Differences from Azure ML, on purpose:
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import os
 import re
@@ -79,6 +80,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         self._outputs: tuple[Path, str] | None = None
         self._early_uploads: dict[str, tuple[int, int]] = {}   # outputs sent by register_model
         self._tee = False         # attached to the shared console tee
+        self._sampled = False     # attached to the system-metrics sampler (`_run_system`)
         self._owner = False       # this process started the run and finishes it
         self._submitted = False   # the context of a submitted run: the service owns its status
         self._finished = False
@@ -156,6 +158,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         run._append((EVENT, run_id, "start", start))
         if console:
             run._start_console()
+        if parent_id is None:   # a child run shares its parent's process: sampled into the parent
+            run._start_system_metrics()
         _lifecycle.register(run)
         return run
 
@@ -166,6 +170,24 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
             self._tee = True
         except Exception as exc:  # capture is a convenience; the run must go on without it
             warnings.warn(f"tailrun: console capture is off for run {self._id}: {exc}", stacklevel=3)
+
+    def _start_system_metrics(self) -> None:
+        """Sample CPU, memory, I/O and GPUs into this run; a failure here never stops the run."""
+        try:
+            from . import _run_system
+            _run_system.attach(self._recorder(), self._id)
+            self._sampled = True
+        except Exception as exc:
+            warnings.warn(f"tailrun: system metrics are off for run {self._id}: {exc}", stacklevel=3)
+
+    def _stop_system_metrics(self) -> None:
+        if self._sampled:
+            self._sampled = False
+            try:
+                from . import _run_system
+                _run_system.detach(self._id)
+            except Exception as exc:
+                print(f"tailrun: stopping system metrics failed: {exc}", file=sys.stderr)
 
     def _patch(self, **fields: Any) -> None:
         self._append((EVENT, self._id, "patch", {"run_id": self._id, "time": time.time(), **fields}))
@@ -316,6 +338,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
             return
         self._finished = True
         _lifecycle.unregister(self)
+        self._stop_system_metrics()
         self._stop_console()
         self._upload_outputs()
         fields: dict[str, Any] = {}
@@ -410,13 +433,18 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
 def _attach_info(experiment: "Experiment", info: "pb.RunInfo") -> Run:
     """Attach with the most specific class: a ScriptRun for submitted runs, when available."""
     cls: type[Run] = Run
-    if info.run_type == "script":
-        try:
-            from .script_run import ScriptRun
-            cls = ScriptRun
-        except ImportError:  # pragma: no cover - script_run ships with the SDK
-            pass
+    where = RUN_CLASSES.get(info.run_type)
+    if where is not None:
+        module, _, name = where.partition(":")
+        cls = getattr(importlib.import_module(module), name)
     return cls._attach(experiment, info.run_id, info)
+
+
+# run_type -> the Run subclass that reads it ("module:Class", imported when such a run is read)
+RUN_CLASSES = {
+    "script": "tailrun.script_run:ScriptRun",
+    "hyperdrive": "tailrun.train.hyperdrive.run:HyperDriveRun",
+}
 
 
 def _outputs_folder(outputs: Any, default: bool) -> tuple[Path, str] | None:

@@ -78,6 +78,19 @@ class ReadsMixin:
             raise KeyError(f"run {self._id} has no metric {name!r}")
         return shape.series(data)
 
+    def get_system_metrics(self, name: str | None = None) -> dict[str, list[float]]:
+        """`{name: [values]}` of the CPU, memory, disk, network and GPU samples recorded for this
+        run (tailrun extra; see README "System metrics"), e.g. `{"cpu_percent": [...],
+        "memory_rss_mb": [...], "gpu0_utilization_percent": [...]}`, one value per sample in
+        order, always a list. With `name`, `{name: [values]}` or `{}`. Never part of `get_metrics()`."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"get_system_metrics: name must be a str, not {type(name).__name__}")
+        from ._system_metrics import shown_name, stored_name
+        self._recorder().flush(300)
+        chunks = self._client().get_metrics(self._id, stored_name(name) if name else "", system=True)
+        return {shown_name(n): list(next(iter(data.columns.values()), []))
+                for n, data in shape.collect(chunks).items()}
+
     def get_metrics_dataframe(self, name: str | None = None) -> Any:
         """The run's scalar and list metrics as a pandas DataFrame with the columns name, step,
         value and timestamp, one row per value in logged order, values exact (tailrun extra;

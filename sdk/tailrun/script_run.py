@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .v1 import tailrun_pb2 as pb
 
 __all__ = ["ScriptRunConfig", "RunConfiguration", "Environment", "CondaDependencies", "Estimator",
-           "ScriptRun", "submit", "ActivityFailedException", "TrainingException", "UserErrorException"]
+           "ScriptRun", "submit", "submit_definition", "ActivityFailedException", "TrainingException", "UserErrorException"]
 
 log = logging.getLogger("tailrun")
 LOCAL_TARGET = "local"
@@ -159,8 +159,13 @@ def new_run_id(experiment_name: str) -> str:
     return f"{safe}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
 
 
-def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "ScriptRun":
-    """What `Experiment.submit(config, tags=None, **kwargs)` does for a ScriptRunConfig or an Estimator."""
+def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "Run":
+    """What `Experiment.submit(config, tags=None, **kwargs)` does: a ScriptRunConfig or an Estimator
+    here; a config with a `_tailrun_submit(experiment, tags=, **kwargs)` method (HyperDriveConfig,
+    Pipeline) submits itself."""
+    own_submit = getattr(config, "_tailrun_submit", None)
+    if own_submit is not None:   # a sweep, a pipeline: the config knows how it is submitted
+        return own_submit(experiment, tags=tags, **kwargs)
     if isinstance(config, Estimator):
         allowed = {"script_params", "inputs"}
     elif isinstance(config, ScriptRunConfig):
@@ -176,19 +181,26 @@ def submit(experiment: "Experiment", config: Any, tags: dict[str, Any] | None = 
         config = config._script_run_config(kwargs.get("script_params"))
     definition = config._definition()
     run_id = kwargs.get("run_id") or new_run_id(experiment.name)
+    info = submit_definition(experiment, run_id, definition, config.source_directory, tags)
+    return ScriptRun._attach(experiment, run_id, info)
+
+
+def submit_definition(experiment: "Experiment", run_id: str, definition: dict[str, Any],
+                      source_directory: str, tags: dict[str, Any] | None = None) -> "pb.RunInfo":
+    """Send a checked run definition with the zipped source folder (SubmitRun); the created run.
+    Shared by every submitted kind (scripts, sweeps, pipelines)."""
     from ._snapshot import SnapshotError, build_snapshot
     from .v1 import tailrun_pb2 as pb
 
     try:
-        snapshot = build_snapshot(config.source_directory)
+        snapshot = build_snapshot(source_directory)
     except SnapshotError as exc:
         raise UserErrorException(str(exc)) from None
     spec = pb.SubmitSpec(experiment=experiment.name, run_id=run_id,
                          run_definition_json=json.dumps(definition), submitted_by=_user(),
                          tags={str(k): "" if v is None else str(v) for k, v in (tags or {}).items()})
     with snapshot:
-        info = _send(experiment.workspace._client(), spec, snapshot)
-    return ScriptRun._attach(experiment, run_id, info)
+        return _send(experiment.workspace._client(), spec, snapshot)
 
 
 TARGET_NOT_FOUND = "ComputeTargetNotFound: "   # how the service starts its refusal of an unknown target

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ class Workspace:
       `""` / `"local"`;
     - `get_details()`, `experiments`, `environments`, `compute_targets`, `models`, `get_run(run_id)`,
       `write_config()`.
+
+    `auth=` (any object of `tailrun.core.authentication`: InteractiveLoginAuthentication,
+    ServicePrincipalAuthentication, ...) is accepted here, by `from_config` and by `get`, and ignored:
+    the service's token is the credential. Cloud resources: `webservices`, `datastores` and
+    `datasets` are empty; `get_default_datastore()` and `get_default_keyvault()` raise
+    UserErrorException saying what to do instead (see tailrun.cloud_only).
     """
 
     def __init__(self, address: str | None = None, token: str | None = None, ca_file: str | None = None,
@@ -101,6 +108,15 @@ class Workspace:
         ws.subscription_id = subscription_id or ws.subscription_id
         ws.resource_group = resource_group or ws.resource_group
         return ws
+
+    @classmethod
+    def create(cls, name: str, auth: Any = None, subscription_id: str | None = None,
+               resource_group: str | None = None, **kwargs: Any) -> "Workspace":
+        """Azure ML's `Workspace.create`: tailrun creates no Azure workspace. It returns the
+        configured service's workspace, as `Workspace.get(name, ...)` does, and warns once so."""
+        warnings.warn("tailrun: Workspace.create makes no Azure workspace; it returns the configured "
+                      "tailrun service as the workspace", stacklevel=2)
+        return cls.get(name, subscription_id=subscription_id, resource_group=resource_group)
 
     def write_config(self, path: str | os.PathLike | None = None, file_name: str | None = None) -> str:
         """Write `<path>/.tailrun/<file_name>` (default `./.tailrun/config.json`) so that
@@ -174,6 +190,31 @@ class Workspace:
         """Registered models by name, each the newest version (`Model` objects)."""
         from .model import Model
         return {model.name: model for model in Model.list(self, latest=True)}
+
+    @property
+    def webservices(self) -> dict[str, Any]:
+        """Empty: tailrun deploys no web services."""
+        return {}
+
+    @property
+    def datastores(self) -> dict[str, Any]:
+        """Empty: tailrun has no datastores."""
+        return {}
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Empty: tailrun has no datasets."""
+        return {}
+
+    def get_default_datastore(self) -> Any:
+        """Raises UserErrorException: tailrun has no datastores (the message says what to do instead)."""
+        from .cloud_only import DATA, unavailable
+        raise unavailable("Workspace.get_default_datastore", DATA, "UserErrorException")
+
+    def get_default_keyvault(self) -> Any:
+        """Raises UserErrorException: tailrun has no key vault (the message says what to do instead)."""
+        from .cloud_only import SECRETS, unavailable
+        raise unavailable("Workspace.get_default_keyvault", SECRETS, "UserErrorException")
 
     def get_run(self, run_id: str) -> Any:
         """The run with this id (`Run.get(workspace, run_id)`); RunNotFound if there is none."""

@@ -123,7 +123,7 @@ class LivenessMonitor:
         changes: list[tuple[str, str]] = []
         alive: set[str] = set()
         for row in rows:
-            if row.run_type == "script" and row.run_id in supervised:
+            if row.run_id in supervised:   # the runner's scripts, the orchestrator's parents
                 continue
             alive.add(row.run_id)
             seen = self._seen.get(row.run_id)

@@ -303,7 +303,8 @@ class Tracker(pb_grpc.TrackerServicer):
     async def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext):
         async with self._guard(context, "GetMetrics"):
             _reject_nul(request)
-            messages = self.store.metric_data(_require(request.run_id, "run_id"), request.name, request.batched)
+            messages = self.store.metric_data(_require(request.run_id, "run_id"), request.name, request.batched,
+                                              request.system)
             # A few messages per trip to the pool: the reading blocks, the sending awaits. Batched
             # messages hold ~1 MiB each, so fewer of them per trip.
             per_step = BATCHES_PER_STEP if request.batched else METRICS_PER_STEP

@@ -309,7 +309,8 @@ def test_a_full_spool_disk_keeps_the_start_and_the_newest_data_and_counts_the_lo
         assert info.status == "Completed", err[-2000:]
         steps = stored_points(client, run_id)["m"][0]
         # The batch holding the RunStart (and its first points), then the newest data, in order.
-        gap = next(i for i in range(1, len(steps)) if steps[i] != steps[i - 1] + 1)
+        gap = next((i for i in range(1, len(steps)) if steps[i] != steps[i - 1] + 1), len(steps))
+        assert gap < len(steps), (f"no loss: {len(steps)} points stored, {steps[:2]}…{steps[-2:]}", err[-2000:])
         assert steps[:gap] == list(range(gap)), "the RunStart's batch"
         assert steps[gap:] == list(range(points - (len(steps) - gap), points)), "the newest data"
         lost = [line for line in err.splitlines() if "LOST" in line]

@@ -36,6 +36,19 @@ PATHS = [
                             "ComputeTargetException", "TrainingException", "ModelNotFoundException",
                             "ModelPathNotFoundException"], None),
     ("tailrun.train.estimator", ["Estimator"], "tailrun.estimator"),
+    ("tailrun.train.hyperdrive", ["choice", "randint", "uniform", "quniform", "loguniform", "qloguniform",
+                                  "normal", "qnormal", "lognormal", "qlognormal", "RandomParameterSampling",
+                                  "GridParameterSampling", "BayesianParameterSampling", "BanditPolicy",
+                                  "MedianStoppingPolicy", "TruncationSelectionPolicy", "NoTerminationPolicy",
+                                  "HyperDriveConfig", "PrimaryMetricGoal", "HyperDriveRun"], None),
+    ("tailrun.train.hyperdrive.parameter_expressions", ["choice", "uniform", "qlognormal"],
+     "tailrun.train.hyperdrive"),
+    ("tailrun.train.hyperdrive.sampling", ["RandomParameterSampling", "GridParameterSampling",
+                                           "BayesianParameterSampling"], "tailrun.train.hyperdrive"),
+    ("tailrun.train.hyperdrive.policy", ["BanditPolicy", "MedianStoppingPolicy", "TruncationSelectionPolicy",
+                                         "NoTerminationPolicy"], "tailrun.train.hyperdrive"),
+    ("tailrun.train.hyperdrive.runconfig", ["HyperDriveConfig", "PrimaryMetricGoal"], "tailrun.train.hyperdrive"),
+    ("tailrun.train.hyperdrive.run", ["HyperDriveRun"], "tailrun.train.hyperdrive"),
 ]
 
 

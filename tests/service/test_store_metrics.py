@@ -188,3 +188,34 @@ def test_metric_data_batched_holds_the_same_chunks_in_order(store, monkeypatch):
     assert [p.columns[0].values[0] for p in single if p.name == "m3"] == [3.0, 13.0, 23.0, 33.0]
     assert [p for d in store.metric_data("r1", "m2", batched=True) for p in d.batch] == \
         [p for p in single if p.name == "m2"]
+
+
+def test_system_metrics_are_kept_apart_from_the_runs_own(store):
+    # Kind SYSTEM (issue 11): not in GetMetrics' default answer, metric_names or last_metrics
+    # (the runs table's columns), but in RunInfo.last_system_metrics and, asked for, GetMetrics.
+    w = Writer(store)
+    w.send(start("r"), scalar("r", "loss", [0.5, 0.25]),
+           scalar("r", "system/cpu_percent", [12.5, 150.0], steps=[0, 1], kind=pb.METRIC_KIND_SYSTEM),
+           scalar("r", "system/memory_rss_mb", [100.0, 101.5], steps=[0, 1], kind=pb.METRIC_KIND_SYSTEM))
+    assert [c.name for c in store.iter_metrics("r")] == ["loss"]
+    system = list(store.iter_metrics("r", system=True))
+    assert [(c.name, c.kind, list(c.steps), list(c.columns[0].values)) for c in system] == [
+        ("system/cpu_percent", pb.METRIC_KIND_SYSTEM, [0, 1], [12.5, 150.0]),
+        ("system/memory_rss_mb", pb.METRIC_KIND_SYSTEM, [0, 1], [100.0, 101.5])]
+    assert list(store.iter_metrics("r", "system/cpu_percent")) == []   # by name too: only when asked
+    info = store.get_run("r")
+    assert list(info.metric_names) == ["loss"] and dict(info.last_metrics) == {"loss": 0.25}
+    assert dict(info.last_system_metrics) == {"system/cpu_percent": 150.0, "system/memory_rss_mb": 101.5}
+    (listed,) = store.list_runs(pb.ListRunsRequest())
+    assert dict(listed.last_system_metrics) == dict(info.last_system_metrics)
+    page = store.list_runs_page(pb.ListRunsRequest(select_metrics=True, metric_columns=["loss"],
+                                                   list_metric_names=True))
+    assert list(page.metric_names) == ["loss"] and not page.runs[0].last_system_metrics
+    series = store.get_series(pb.SeriesRequest(run_id="r", name="system/cpu_percent", max_points=10))
+    assert list(series.y) == [12.5, 150.0] and list(series.x) == [0.0, 1.0]
+    # A system metric has one float column, like a scalar.
+    mp = pb.MetricPoints(run_id="r", name="system/two", kind=pb.METRIC_KIND_SYSTEM, times=[1.0])
+    mp.columns.add(name="a", values=[1.0])
+    mp.columns.add(name="b", values=[2.0])
+    (reason,) = w.send(pb.Event(metrics=mp)).rejected
+    assert "a SYSTEM metric has one column, got 2" in reason

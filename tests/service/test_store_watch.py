@@ -92,7 +92,7 @@ def test_wait_for_change_wakes_on_commit_and_across_replicas(make_store):
 def test_migrations_run_twice_are_a_no_op(make_store):
     store = make_store.open()
     Writer(store).send(start("r"), scalar("r", "m", [1.0]))
-    assert current_revision(store.db) == head_revision() == "0003_registries"
+    assert current_revision(store.db) == head_revision() == "0004_orchestration"
     upgrade_to_head(store.db)  # again, on the open database
     again = make_store.open()  # and by a second opener
     assert again.get_run("r").metric_names == ["m"]

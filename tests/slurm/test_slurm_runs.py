@@ -220,3 +220,24 @@ def test_a_tls_service_gives_its_jobs_the_ca(service_factory, slurm_cluster, slu
         ScriptRunConfig(str(folder), script="train.py", compute_target="cpu-cluster"))
     assert run.wait_for_completion(raise_on_error=True)["status"] == "Completed"
     assert run.get_metrics()["tls"] == 1 and "over tls" in _console(service, run.id)
+
+
+def test_system_metrics_are_sampled_by_the_job_bootstrap(slurm_ws, slurm_service, source_dir):
+    # The same script as the local runner's test (tests/sdk/test_system_metrics.py): a worker that
+    # daemonized away from the script still counts; the script's own SDK does not sample twice.
+    from tailrun import RunConfiguration
+    from tailrun.v1 import tailrun_pb2 as pb
+    from system_metrics_kit import BASE_NAMES, FAST, SUBMITTED
+    config = RunConfiguration()
+    config.environment_variables = dict(FAST)
+    config.target = "cpu-cluster"
+    run = Experiment(slurm_ws, "slurm-system").submit(
+        ScriptRunConfig(str(source_dir({"train.py": SUBMITTED})), script="train.py", run_config=config))
+    assert run.wait_for_completion()["status"] == "Completed"
+    assert slurm_service.store.get_run(run.id).properties["slurm_job_id"].isdigit()
+    got = run.get_system_metrics()
+    assert set(got) == BASE_NAMES and max(got["memory_rss_mb"]) >= 96
+    chunks = list(slurm_service.store.iter_metrics(run.id, "system/cpu_percent", system=True))
+    assert {c.kind for c in chunks} == {pb.METRIC_KIND_SYSTEM}
+    steps = [s for c in chunks for s in c.steps]
+    assert steps == list(range(len(steps))) and len(steps) >= 3

@@ -5,5 +5,6 @@ process.py   child processes in their own group: spawn, wait, kill, recognise af
 envs.py      the run's Python environment (venvs per package set, built once and reused)
 files.py     streaming a run's console and logs/ and uploading outputs/ through a writer
 outcome.py   the command line of a run and the status/error its end maps to
+system.py    system metrics of the run's process group (GroupSampler)
 Nothing here is imported by `import tailrun`.
 """

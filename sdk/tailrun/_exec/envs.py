@@ -35,6 +35,13 @@ _CONDA_ONLY = {"python", "pip", "conda", "setuptools", "wheel"}
 _READY = ".tailrun-ready"
 
 
+def run_vars(definition: dict[str, Any]) -> dict[str, str]:
+    """The environment variables a run asked for: its Environment's, then its own."""
+    user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
+    user_vars.update(definition.get("environment_variables") or {})
+    return {str(k): str(v) for k, v in user_vars.items()}
+
+
 class EnvironmentSetupError(Exception):
     """The environment could not be prepared; the message is shown as the run's error."""
 

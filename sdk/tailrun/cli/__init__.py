@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "demo": ("tailrun_tui.demo", "start a throwaway service, example runs and the UI", "all"),
     "runs": ("tailrun.cli.query", "list runs as a table", None),
     "logs": ("tailrun.cli.query", "print or follow a run's output", None),
-    "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--format csv|json|parquet)", None),
+    "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--format csv|json|parquet, --system)", None),
     "export": ("tailrun.cli.export", "write a run or an experiment into a folder of plain files", None),
     "download": ("tailrun.cli.download", "download a run's files", None),
     "import": ("tailrun.cli.imports", "import runs from TensorBoard logs or an MLflow store", None),

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
         print(f"tailrun: {command!r} is not a query command (runs, logs, metrics)", file=sys.stderr)
         return 2
     make_parser, handler = handlers[command]
-    args = make_parser().parse_args(rest)
+    args = make_parser().parse_intermixed_args(rest)  # options anywhere: `metrics RUN --system NAME`
     from .._client import Client
     client = Client(Settings.resolve(args.address, args.token))
     try:
@@ -190,20 +190,29 @@ def _metrics_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", action="store_const", const="csv", dest="format",
                         help="the same as --format csv")
     parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+    parser.add_argument("--system", action="store_true",
+                        help="the run's system metrics (CPU, memory, disk, network, GPUs) instead; "
+                             "step = sample index")
     return parser
 
 
 def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from .._system_metrics import shown_name, stored_name
     from ..metrics_shape import collect, series
     if args.format == "parquet" and not args.output:
         raise SystemExit("tailrun metrics: --format parquet writes a file: add -o FILE.parquet")
     client.get_run(args.run)  # a clear RunNotFound before anything else
-    chunks = [c for c in client.get_metrics(args.run, args.name or "") if not args.name or c.name == args.name]
+    wanted = (stored_name(args.name) if args.system else args.name) if args.name else ""
+    chunks = [c for c in client.get_metrics(args.run, wanted, system=args.system) if not wanted or c.name == wanted]
+    for chunk in chunks if args.system else ():
+        chunk.name = shown_name(chunk.name)   # as get_system_metrics() names them
+    what = "system metric" if args.system else "metric"
     if args.name and not chunks:
-        print(f"run {args.run} has no metric {args.name!r}", file=sys.stderr)
+        print(f"run {args.run} has no {what} {args.name!r}", file=sys.stderr)
         return 1
     if not chunks:
-        print(f"run {args.run} has no metrics", file=sys.stderr)
+        hint = " (sampling was off, not on Linux, or the run ended before its first sample)" if args.system else ""
+        print(f"run {args.run} has no {what}s{hint}", file=sys.stderr)
     if args.format:
         return _write_table(chunks, args, out)
     for name, data in collect(chunks, with_index=True).items():

@@ -2,7 +2,9 @@
 
 A package whose submodules mirror azureml.core's (`tailrun.core.run`, `.workspace`,
 `.experiment`, `.runconfig`, `.script_run_config`, `.script_run`, `.environment`,
-`.conda_dependencies`, `.compute`, `.compute_target`, `.model`), so that `from azureml.core.run import Run`
+`.conda_dependencies`, `.compute`, `.compute_target`, `.model`, `.authentication`,
+`.container_registry`, and for cloud-only resources `.webservice`, `.image`, `.dataset`, `.datastore`,
+`.keyvault`: see tailrun.cloud_only), so that `from azureml.core.run import Run`
 style imports work after replacing `azureml` with `tailrun`. The classes themselves live in the
 tailrun modules and are loaded on first use, so `import tailrun.core` stays cheap.
 """
@@ -16,12 +18,17 @@ from .._lazy import lazy_exports
 _LAZY = {"Workspace": "tailrun.workspace", "Experiment": "tailrun.experiment", "Run": "tailrun.run",
          "ScriptRunConfig": "tailrun.script_run", "ScriptRun": "tailrun.script_run",
          "RunConfiguration": "tailrun.runconfig", "Environment": "tailrun.environment",
-         "ComputeTarget": "tailrun.compute", "Model": "tailrun.model"}
+         "ComputeTarget": "tailrun.compute", "Model": "tailrun.model",
+         "ContainerRegistry": "tailrun.environment",
+         # cloud resources: importable, using them raises a one-line error (tailrun.cloud_only)
+         "Dataset": "tailrun.cloud_only", "Datastore": "tailrun.cloud_only", "Keyvault": "tailrun.cloud_only",
+         "Webservice": "tailrun.cloud_only", "Image": "tailrun.cloud_only"}
 __all__ = ["VERSION", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..cloud_only import Dataset, Datastore, Image, Keyvault, Webservice
     from ..compute import ComputeTarget
-    from ..environment import Environment
+    from ..environment import ContainerRegistry, Environment
     from ..experiment import Experiment
     from ..model import Model
     from ..run import Run

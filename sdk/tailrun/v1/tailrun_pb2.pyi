@@ -25,6 +25,7 @@ class MetricKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METRIC_KIND_TABLE: _ClassVar[MetricKind]
     METRIC_KIND_IMAGE: _ClassVar[MetricKind]
     METRIC_KIND_JSON: _ClassVar[MetricKind]
+    METRIC_KIND_SYSTEM: _ClassVar[MetricKind]
 VALUE_KIND_FLOAT: ValueKind
 VALUE_KIND_INT: ValueKind
 VALUE_KIND_BOOL: ValueKind
@@ -38,6 +39,7 @@ METRIC_KIND_ROW: MetricKind
 METRIC_KIND_TABLE: MetricKind
 METRIC_KIND_IMAGE: MetricKind
 METRIC_KIND_JSON: MetricKind
+METRIC_KIND_SYSTEM: MetricKind
 
 class Column(_message.Message):
     __slots__ = ("name", "values", "kinds", "ints", "strs")
@@ -74,7 +76,7 @@ class MetricPoints(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[MetricKind, str]] = ..., times: _Optional[_Iterable[float]] = ..., steps: _Optional[_Iterable[int]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., description: _Optional[str] = ..., first_index: _Optional[int] = ...) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("run_id", "experiment", "display_name", "description", "status", "number", "created_time", "start_time", "end_time", "tags", "properties", "parent_run_id", "run_type", "error_json", "run_definition_json", "target", "script", "arguments", "last_heartbeat", "submitted_by", "warnings", "last_activity", "metric_names", "last_metrics")
+    __slots__ = ("run_id", "experiment", "display_name", "description", "status", "number", "created_time", "start_time", "end_time", "tags", "properties", "parent_run_id", "run_type", "error_json", "run_definition_json", "target", "script", "arguments", "last_heartbeat", "submitted_by", "warnings", "last_activity", "metric_names", "last_metrics", "last_system_metrics")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +92,13 @@ class RunInfo(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class LastMetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class LastSystemMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +129,7 @@ class RunInfo(_message.Message):
     LAST_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     METRIC_NAMES_FIELD_NUMBER: _ClassVar[int]
     LAST_METRICS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYSTEM_METRICS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     experiment: str
     display_name: str
@@ -144,7 +154,8 @@ class RunInfo(_message.Message):
     last_activity: float
     metric_names: _containers.RepeatedScalarFieldContainer[str]
     last_metrics: _containers.ScalarMap[str, float]
-    def __init__(self, run_id: _Optional[str] = ..., experiment: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[str] = ..., number: _Optional[int] = ..., created_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., parent_run_id: _Optional[str] = ..., run_type: _Optional[str] = ..., error_json: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., target: _Optional[str] = ..., script: _Optional[str] = ..., arguments: _Optional[_Iterable[str]] = ..., last_heartbeat: _Optional[float] = ..., submitted_by: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., last_activity: _Optional[float] = ..., metric_names: _Optional[_Iterable[str]] = ..., last_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    last_system_metrics: _containers.ScalarMap[str, float]
+    def __init__(self, run_id: _Optional[str] = ..., experiment: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[str] = ..., number: _Optional[int] = ..., created_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., tags: _Optional[_Mapping[str, str]] = ..., properties: _Optional[_Mapping[str, str]] = ..., parent_run_id: _Optional[str] = ..., run_type: _Optional[str] = ..., error_json: _Optional[str] = ..., run_definition_json: _Optional[str] = ..., target: _Optional[str] = ..., script: _Optional[str] = ..., arguments: _Optional[_Iterable[str]] = ..., last_heartbeat: _Optional[float] = ..., submitted_by: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., last_activity: _Optional[float] = ..., metric_names: _Optional[_Iterable[str]] = ..., last_metrics: _Optional[_Mapping[str, float]] = ..., last_system_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class RunStart(_message.Message):
     __slots__ = ("run_id", "experiment", "parent_run_id", "display_name", "description", "tags", "properties", "run_type", "status", "time", "submitted_by", "run_definition_json", "target", "script", "arguments")
@@ -414,14 +425,16 @@ class GetRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ("run_id", "name", "batched")
+    __slots__ = ("run_id", "name", "batched", "system")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     BATCHED_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     name: str
     batched: bool
-    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., batched: _Optional[bool] = ...) -> None: ...
+    system: bool
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., batched: _Optional[bool] = ..., system: _Optional[bool] = ...) -> None: ...
 
 class MetricData(_message.Message):
     __slots__ = ("points", "batch")

@@ -92,6 +92,8 @@ class Runner:
         self._kill_on_stop = True
         self._started = False
         self.targets = build_targets(self, compute_config)
+        from ..orchestration import Orchestrator   # sweeps and pipelines: parents it drives
+        self.orchestrator = Orchestrator(self)
 
     def start(self) -> None:
         """Recover the runs a previous service process left behind (once; submit calls it too)."""
@@ -101,12 +103,17 @@ class Runner:
             self._started = True
         recover(self)
         self.targets.start()
+        self.orchestrator.start()   # after recovery: the children it submitted are known again
 
     # ------------------------------------------------------------------ service-facing API
 
     def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
         """Create the run (NotStarted), check its snapshot, keep the zip (see snapshots.py) and hand
-        the run to its compute target (local: unpacked and queued); returns the run."""
+        the run to its compute target (local: unpacked and queued); returns the run. An
+        orchestrated run (a sweep, a pipeline) goes to the orchestrator, which submits its children
+        back through here."""
+        if self.orchestrator.handles(spec):
+            return self.orchestrator.submit(spec, snapshot)
         run_id, definition = self._validate(spec)
         target = self.targets.get(str(definition.get("target") or "local"))
         self.start()
@@ -192,7 +199,11 @@ class Runner:
     def cancel(self, run_id: str) -> pb.RunInfo:
         """Cancel a queued or executing run through its target (local: Canceled at once if it was
         waiting, else SIGTERM to its process group, SIGKILL after the grace period, and
-        CancelRequested until it has ended)."""
+        CancelRequested until it has ended). An orchestrated run cancels its children and ends
+        Canceled once they have."""
+        orchestrated = self.orchestrator.cancel(run_id)
+        if orchestrated is not None:
+            return orchestrated
         for target in self.targets:
             if target.cancel(run_id):
                 return self.store.get_run(run_id)
@@ -223,6 +234,7 @@ class Runner:
         ("the service stopped..."), waiting ones too; without, executing runs keep running and
         waiting ones stay Queued: the next service adopts the first and queues the others again.
         The first call decides; a later one (Service.stop after run_forever) only waits."""
+        self.orchestrator.stop()
         with self._lock:
             first = not self._stopped
             self._stopped = True
@@ -266,8 +278,9 @@ class Runner:
         return f"{host}:{port}"
 
     def active_runs(self) -> list[str]:
-        """The runs the runner watches on every target (the liveness monitor leaves them alone)."""
-        return self.targets.active_runs()
+        """The runs this service drives: on every target, and the orchestrated parents (the
+        liveness monitor leaves them alone)."""
+        return self.targets.active_runs() + self.orchestrator.active_runs()
 
     def active_local_runs(self) -> list[str]:
         with self._lock:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
-from tailrun._exec.envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment
+from tailrun._exec.envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment, run_vars
 from tailrun._exec.files import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from tailrun._exec.outcome import STATUS_FILE, build_argv, failure_error, make_error, script_final_status
 from tailrun._exec.process import POLL_SECONDS, is_alive, kill_group, spawn, start_ticks
@@ -24,6 +24,7 @@ from tailrun._exec.process import POLL_SECONDS, is_alive, kill_group, spawn, sta
 from .isolation import RunUser
 from .spools import upload_spools
 from .state import RunState
+from .system_metrics import run_system_metrics
 from .writer import RunWriter
 
 log = logging.getLogger("tailrun_service.runner")
@@ -166,7 +167,7 @@ class Supervisor(threading.Thread):
         return report.warnings(self.state.home)
 
     def _child_env(self, interpreter: str) -> dict[str, str]:
-        definition, state = self.state.definition, self.state
+        state = self.state
         # The service's own TAILRUN_* settings (its token, home, address) are not the run's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
         env["PYTHONUNBUFFERED"] = "1"
@@ -174,9 +175,7 @@ class Supervisor(threading.Thread):
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
         if (Path(bin_dir).parent / "pyvenv.cfg").exists():
             env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-        user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
-        user_vars.update(definition.get("environment_variables") or {})
-        env.update({str(k): str(v) for k, v in user_vars.items()})
+        env.update(run_vars(self.state.definition))
         state.home.mkdir(parents=True, exist_ok=True)
         env.update({
             "TAILRUN_RUN_ID": state.run_id,
@@ -208,6 +207,8 @@ class Supervisor(threading.Thread):
         deadline = self.state.started_at + float(limit) if limit else None
         next_logs = time.monotonic() + 1.0
         kill_at: float | None = None
+        system = run_system_metrics(self.writer, self.ctx.store, self.state.pid, run_vars(self.state.definition),
+                                    self.adopted)
         while True:
             code = self._poll_exit()
             if code is not _RUNNING:
@@ -219,6 +220,7 @@ class Supervisor(threading.Thread):
             if now >= next_logs:
                 self.logs.pump()
                 next_logs = now + 1.0
+            system.tick(now)
             if deadline is not None and time.time() >= deadline:
                 self.request_stop("timeout")
             if self._stop_reason is not None:

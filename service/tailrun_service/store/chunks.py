@@ -37,7 +37,7 @@ _BIGINT_TEXT = re.compile(r"-?[0-9]+")
 K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
 KNOWN_METRIC_KINDS = frozenset(pb.MetricKind.values())
 SINGLE_COLUMN_KINDS = (pb.METRIC_KIND_SCALAR, pb.METRIC_KIND_LIST, pb.METRIC_KIND_IMAGE,
-                       pb.METRIC_KIND_JSON)
+                       pb.METRIC_KIND_JSON, pb.METRIC_KIND_SYSTEM)
 # Kinds whose last float value is shown in RunInfo.last_metrics.
 _NUMERIC_KINDS = np.array([True, True, True, False, False, False])
 

@@ -41,6 +41,10 @@ def _to_run_info(row, metric_rows: list, names: bool = True) -> pb.RunInfo:
     info.tags.update(json.loads(row.tags_json))
     info.properties.update(json.loads(row.properties_json))
     for m in metric_rows:
+        if m.kind == pb.METRIC_KIND_SYSTEM:   # not the run's own metrics: kept apart for the UI
+            if m.last_value is not None:
+                info.last_system_metrics[m.name] = m.last_value
+            continue
         if names:
             info.metric_names.append(m.name)
         if m.kind == pb.METRIC_KIND_SCALAR and m.last_value is not None:

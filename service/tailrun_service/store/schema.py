@@ -169,3 +169,16 @@ environments = Table(
     Column("definition_json", Text, nullable=False),
     Column("created_time", Float, nullable=False),
 )
+
+# Orchestrated runs (sweeps, pipelines): the controller's state of each parent run the service
+# drives, saved after each decision so that a restarted service resumes it (orchestration/).
+# `final` is "" while the controller is active, else the parent's final status.
+orchestrations = Table(
+    "orchestrations", metadata,
+    Column("run_id", String(255), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("state_json", Text, nullable=False, server_default=text("'{}'")),
+    Column("final", String(32), nullable=False, server_default=text("''")),
+    Column("created_time", Float, nullable=False),
+    Column("updated_time", Float, nullable=False),
+)

@@ -37,10 +37,14 @@ _SERIES_CHUNKS_TIMES = (select(*_SERIES_COLUMNS, metric_chunks.c.times).where(*_
 _ONE_METRIC = select(metrics).where(metrics.c.id == bindparam("metric_id"))
 
 
-def _metric_rows(conn, run_id: str, name: str = ""):
+def _metric_rows(conn, run_id: str, name: str = "", system: bool | None = None):
+    """The run's metric rows (or one); `system` True/False: only/no system metrics, None: any."""
     query = select(metrics).where(metrics.c.run_id == run_id)
     if name:
         query = query.where(metrics.c.name == name)
+    if system is not None:
+        is_system = metrics.c.kind == pb.METRIC_KIND_SYSTEM
+        query = query.where(is_system if system else ~is_system)
     return conn.execute(query.order_by(metrics.c.id)).all()
 
 
@@ -50,15 +54,16 @@ SMALL_POINTS = 4096
 MAX_WINDOW = 500
 
 
-def iter_metrics(db: Database, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
-    """Yield one MetricPoints per stored chunk, metric by metric, in order (first_index set).
+def iter_metrics(db: Database, run_id: str, name: str = "", system: bool = False) -> Iterator[pb.MetricPoints]:
+    """Yield one MetricPoints per stored chunk, metric by metric, in order (first_index set):
+    the run's own metrics, or with `system` only its system metrics (GetMetricsRequest.system).
 
     Chunks are read in short reads (a window of small metrics, or a page of one big metric's
     chunks), so a slow consumer (a gRPC stream) never holds a database connection."""
     with db.read() as conn:
         if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
             raise NotFound(f"run {run_id!r} not found")
-        metric_rows = _metric_rows(conn, run_id, name)
+        metric_rows = _metric_rows(conn, run_id, name, system)
     for window in _windows(metric_rows):
         if len(window) == 1 and window[0].count > SMALL_POINTS:
             yield from _metric_chunks(db, run_id, window[0])
@@ -111,15 +116,16 @@ def _metric_chunks(db: Database, run_id: str, m) -> Iterator[pb.MetricPoints]:
 BATCH_BYTES = 1024 * 1024  # MetricData.batch stops growing here (a bigger chunk goes alone)
 
 
-def metric_data(db: Database, run_id: str, name: str = "", batched: bool = False) -> Iterator[pb.MetricData]:
+def metric_data(db: Database, run_id: str, name: str = "", batched: bool = False,
+                system: bool = False) -> Iterator[pb.MetricData]:
     """GetMetrics' answer: a MetricData per chunk, or per ~BATCH_BYTES of chunks when `batched`."""
     if not batched:
-        for points in iter_metrics(db, run_id, name):
+        for points in iter_metrics(db, run_id, name, system):
             yield pb.MetricData(points=points)
         return
     batch: list[pb.MetricPoints] = []
     size = 0
-    for points in iter_metrics(db, run_id, name):
+    for points in iter_metrics(db, run_id, name, system):
         grows = points.ByteSize()
         if batch and size + grows > BATCH_BYTES:
             yield pb.MetricData(batch=batch)

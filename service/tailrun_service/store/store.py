@@ -21,7 +21,7 @@ from ..errors import NotFound
 from ..model_files import ModelFileStore
 from . import environments as environments_mod
 from . import files as files_mod
-from . import ingest, queries, series, watch
+from . import ingest, orchestrations, queries, series, watch
 from .engine import Database, sqlite_url
 from .ingest import ApplyResult
 from .integrity import StoreIntegrity
@@ -146,12 +146,13 @@ class Store:
 
     # ------------------------------------------------------------ metrics
 
-    def iter_metrics(self, run_id: str, name: str = "") -> Iterator[pb.MetricPoints]:
-        return series.iter_metrics(self.db, run_id, name)
+    def iter_metrics(self, run_id: str, name: str = "", system: bool = False) -> Iterator[pb.MetricPoints]:
+        return series.iter_metrics(self.db, run_id, name, system)
 
-    def metric_data(self, run_id: str, name: str = "", batched: bool = False) -> Iterator[pb.MetricData]:
+    def metric_data(self, run_id: str, name: str = "", batched: bool = False,
+                    system: bool = False) -> Iterator[pb.MetricData]:
         """GetMetrics' messages: see series.metric_data."""
-        return series.metric_data(self.db, run_id, name, batched)
+        return series.metric_data(self.db, run_id, name, batched, system)
 
     def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
         return series.get_series(self.db, req)
@@ -186,6 +187,23 @@ class Store:
     def list_environments(self, name: str = "", latest: bool = False) -> list[pb.EnvironmentInfo]:
         with self.db.read() as conn:
             return environments_mod.list_all(conn, name, latest)
+
+    # ------------------------------------------------------------ orchestrated runs
+
+    def create_orchestration(self, run_id: str, kind: str, state: dict) -> None:
+        orchestrations.create(self.db, run_id, kind, state)
+
+    def save_orchestration(self, run_id: str, state: dict, final: str = "") -> None:
+        """The controller's state after a decision; `final` (the parent's final status) ends it."""
+        orchestrations.save(self.db, run_id, state, final)
+
+    def active_orchestrations(self) -> list[tuple[str, str, dict]]:
+        """(run_id, kind, state) of the orchestrated runs still driven by a controller."""
+        return orchestrations.active(self.db)
+
+    def get_orchestration(self, run_id: str) -> tuple[str, dict, str] | None:
+        """(kind, state, final) of an orchestrated run; None when the run is not one."""
+        return orchestrations.get(self.db, run_id)
 
     # ------------------------------------------------------------ watch
 

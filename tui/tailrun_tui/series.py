@@ -28,6 +28,18 @@ def scalar_values(points: pb.MetricPoints) -> list[float]:
     return values
 
 
+def last_number(points: pb.MetricPoints) -> float | None:
+    """The last float of a scalar chunk, without decoding the rest of it."""
+    if not points.columns:
+        return None
+    col = points.columns[0]
+    for i in range(len(col.values) - 1, -1, -1):
+        kind = col.kinds[i] if i < len(col.kinds) else 0
+        if kind in (0, 1, 2) and col.values[i] == col.values[i]:
+            return col.values[i]
+    return None
+
+
 def point_xs(points: pb.MetricPoints, count: int) -> list[float]:
     if points.steps:
         return [float(s) for s in points.steps[:count]]

@@ -14,6 +14,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..messages import OpenRun, RunCountLoaded, RunsLoaded
+from ..series import last_number
 from ..widgets.filter_bar import FilterBar
 from ..widgets.run_table import RunTable
 from .base import LiveScreen
@@ -207,7 +208,7 @@ class RunsScreen(LiveScreen):
                 table.runs[event.run.run_id] = _merged(table.runs.get(event.run.run_id), event.run)
                 changed = True
             elif kind == "metrics" and event.metrics.kind in (0, 1):
-                last = _last_number(event.metrics)
+                last = last_number(event.metrics)
                 if last is not None and event.metrics.run_id in table.runs:
                     shown = table.update_metric(event.metrics.run_id, event.metrics.name, last)
                     self._values_dirty = self._values_dirty or shown
@@ -310,18 +311,6 @@ class RunsScreen(LiveScreen):
                 self.action_reload()
 
         self.app.push_screen(MetricChooser(names, table.metric_columns), chosen)
-
-
-def _last_number(points: pb.MetricPoints) -> float | None:
-    """The last float of a scalar chunk, without decoding the rest of it."""
-    if not points.columns:
-        return None
-    col = points.columns[0]
-    for i in range(len(col.values) - 1, -1, -1):
-        kind = col.kinds[i] if i < len(col.kinds) else 0
-        if kind in (0, 1, 2) and col.values[i] == col.values[i]:
-            return col.values[i]
-    return None
 
 
 def _merged(old: pb.RunInfo | None, new: pb.RunInfo) -> pb.RunInfo:

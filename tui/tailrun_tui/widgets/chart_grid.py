@@ -84,7 +84,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         self.with_times = False   # asked for once a cursor is shown
         self.shape = (1, 1)
         self._page_keys: list[str] = []
-        self._shape_size: tuple[int, int] = (0, 0)
+        self._plan: list[tuple[tuple[int, int], list[str]]] = []
         self.empty_note = "waiting for metrics…"
 
     def compose(self) -> ComposeResult:
@@ -116,8 +116,13 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         return [k for k in self.charts if name_matches(k, self.needle)] if self.needle else list(self.charts)
 
     def pages(self) -> int:
-        cols, rows = self.shape
-        return max(1, -(-len(self.shown_keys()) // (cols * rows)))
+        return max(1, len(self._plan))
+
+    def plan(self, keys: list[str], width: int, height: int) -> list[tuple[tuple[int, int], list[str]]]:
+        """The pages: (columns, rows) and the charts of each. Override to lay out sections."""
+        shape = grid_shape(width, height, len(keys))
+        per_page = shape[0] * shape[1]
+        return [(shape, keys[i:i + per_page]) for i in range(0, len(keys), per_page)] or [(shape, [])]
 
     def chart_width(self) -> int:
         width = self.size.width or self.app.size.width
@@ -135,11 +140,9 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         if not self.is_mounted or not self.size.width or not self.size.height:
             return   # hidden (another tab): the charts are laid out when it is shown again
         width, height = self.size.width, max(1, self.size.height - 1)   # less the header line
-        keys = self.shown_keys()
-        shape = grid_shape(width, height, len(keys))
-        per_page = shape[0] * shape[1]
-        self.page = max(0, min(self.page, -(-len(keys) // per_page) - 1))
-        page_keys = keys[self.page * per_page:(self.page + 1) * per_page]
+        self._plan = self.plan(self.shown_keys(), width, height)
+        self.page = max(0, min(self.page, len(self._plan) - 1))
+        shape, page_keys = self._plan[self.page]
         grid = self.query_one(".chart-grid", Grid)
         if force or shape != self.shape or page_keys != self._page_keys:
             focused_key = self.focused_key()

@@ -15,6 +15,8 @@ from tailrun._settings import Settings
 from .client import TrackerClient
 from .messages import OpenExperiment, OpenRun
 
+NARROW_WIDTH = 100
+
 
 class TailrunApp(App):
     """Experiments → runs → one run; compare; help. Data comes from one tailrun service."""
@@ -63,6 +65,10 @@ class TailrunApp(App):
             self.push_screen(RunsScreen(self.start_experiment))
         if self.start_run:
             self.push_screen(RunScreen(self.start_run, tab=self.start_tab))
+
+    def on_resize(self, event) -> None:
+        # Below 100 columns side lists collapse to a line until they take the focus (tab).
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
 
     def on_unmount(self) -> None:
         self.client.close()

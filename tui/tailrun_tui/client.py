@@ -159,9 +159,9 @@ class TrackerClient:
         resp = self.get_series(run_id, name, max_points, tail=tail, with_times=with_times)
         last = None
         if resp.downsampled:
-            end = self.get_series(run_id, name, 2, tail=1)
+            end = self.get_series(run_id, name, 2, tail=1, with_times=with_times)
             if end.y and end.y[-1] == end.y[-1]:   # a None/str last value is no number to show
-                last = (end.x[-1], end.y[-1])
+                last = (end.x[-1], end.y[-1], *end.t[-1:])   # (x, y[, time])
         return resp, last
 
     def get_metric(self, run_id: str, name: str, max_points: int = 100_000) -> list[pb.MetricPoints]:

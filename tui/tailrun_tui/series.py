@@ -96,18 +96,19 @@ class Series:
     needs_reload: bool = False
     last_point: tuple[float, float] | None = None   # (x, y) last logged number: not a bucket's min/max
 
-    def load(self, resp: pb.SeriesResponse, tail: int = 0, last: tuple[float, float] | None = None) -> None:
-        """`last`: the series' true last point when `resp` is downsampled (its min/max buckets
-        may have left it out); it is also drawn, so the line ends at the value the title gives."""
+    def load(self, resp: pb.SeriesResponse, tail: int = 0, last: tuple[float, ...] | None = None) -> None:
+        """`last`: the series' true last point (x, y[, time]) when `resp` is downsampled (its
+        min/max buckets may have left it out); it is also drawn, so the line ends at the value the
+        title gives."""
         self.xs, self.ys = list(resp.x), list(resp.y)
         self.ts = list(resp.t) if len(resp.t) == len(resp.x) else []
         if last is not None and (not self.xs or last[0] > self.xs[-1]):
             self.xs.append(last[0])
             self.ys.append(last[1])
             if self.ts:
-                self.ts.append(math.nan)
+                self.ts.append(last[2] if len(last) > 2 else math.nan)
         finite = [(x, y) for x, y in zip(self.xs, self.ys) if not math.isnan(y)]
-        self.last_point = last or (finite[-1] if finite else None)
+        self.last_point = (last[0], last[1]) if last else (finite[-1] if finite else None)
         self.total = resp.total_points
         self.has_steps = resp.has_steps
         self.downsampled = resp.downsampled

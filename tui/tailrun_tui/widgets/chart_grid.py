@@ -158,8 +158,8 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
                     plot.remove()
                 if self.plots:
                     grid.mount_all(self.plots.values())
-            if focused_key is not None or (old and self.has_focus_within):
-                target = self.plots.get(focused_key or "") or next(iter(self.plots.values()), None)
+            if focused_key is not None:   # a chart had the keys: one on the new page has them
+                target = self.plots.get(focused_key) or next(iter(self.plots.values()), None)
                 if target is not None:
                     self.call_after_refresh(target.focus)
                 else:

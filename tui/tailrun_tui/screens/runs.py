@@ -169,7 +169,8 @@ class RunsScreen(LiveScreen):
         self.clear_problem()
         self._loaded = True
         table = self.query_one("#runs", RunTable)
-        table.runs = {r.run_id: r for r in message.runs}
+        # Values of metrics this answer was not asked for (a slower, older load) are kept.
+        table.runs = {r.run_id: _merged(table.runs.get(r.run_id), r) for r in message.runs}
         table.offered_names = set(message.metric_names)
         self._pick_columns()
         table.redraw()
@@ -254,6 +255,8 @@ class RunsScreen(LiveScreen):
     def _filter_changed(self, event: FilterBar.Changed) -> None:
         table = self.query_one("#runs", RunTable)
         error = table.set_filter(event.value)
+        if error and event.final:   # Enter on a filter that cannot work: the one before stays
+            table.set_filter(event.bar.revert())
         self._note = f"⚠ {error}" if error else ""
         self.refresh_status()
         missing = [m for m in table.run_filter.metrics if m not in self._asked]

@@ -35,7 +35,7 @@ class FilterBar(Input):
         self._before = self.applied
         self.add_class("-open")
         self.can_focus = True
-        self.focus()
+        self.focus()   # the old text is selected: typing replaces it, an arrow key edits it
 
     def _close(self) -> None:
         # The screen moves focus back to its list when it gets the final Changed.
@@ -54,6 +54,13 @@ class FilterBar(Input):
         self.applied = self.value
         self._close()
         self.post_message(self.Changed(self, self.value, final=True))
+
+    def revert(self) -> str:
+        """Back to the text applied before this edit (the one typed was refused); returns it."""
+        # Not a new filter typed: no Changed for it (Input posts `self.Changed`, i.e. ours).
+        with self.prevent(self.Changed):
+            self.value = self.applied = self._before
+        return self._before
 
     def action_cancel(self) -> None:
         self.value = self._before

@@ -166,7 +166,7 @@ class RunScreen(LiveScreen):
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
                   "system": "#system-view"}[tab]
-        self.call_after_refresh(self._focus, target)
+        self.call_after_refresh(self._focus, target, tab)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
         elif tab == "output":
@@ -182,7 +182,9 @@ class RunScreen(LiveScreen):
         elif tab == "system":
             self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])
 
-    def _focus(self, selector: str) -> None:
+    def _focus(self, selector: str, tab: str) -> None:
+        if self.query_one("#tabs", TabbedContent).active != tab:
+            return   # another tab was chosen meanwhile (keys typed fast): a focus here would bring this one back
         try:
             widget = self.query_one(selector)
         except Exception:

@@ -161,7 +161,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
             if focused_key is not None or self.has_focus:   # the keys go to a chart on the new page
                 target = self.plots.get(focused_key) or next(iter(self.plots.values()), None)
                 if target is not None:
-                    self.call_after_refresh(target.focus)
+                    self.call_after_refresh(self._focus_if_shown, target)
                 else:
                     self.focus()
         self.query_one(".chart-empty").display = not self.charts
@@ -224,6 +224,11 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         return all(self.charts[k].loaded for k in self._page_keys)
 
     # ------------------------------------------------------------------ actions
+
+    def _focus_if_shown(self, plot: MetricPlot) -> None:
+        # Not on a hidden tab: a focused widget brings its tab back to the front.
+        if plot.is_mounted and all(node.display for node in plot.ancestors_with_self if hasattr(node, "display")):
+            plot.focus()
 
     def on_focus(self) -> None:
         if self.plots:   # the grid passes the focus on to its first chart (←/→ act on one)

@@ -63,6 +63,13 @@ class Seeder:
             run_id=run_id, name=name, kind=pb.METRIC_KIND_SCALAR, times=[t + i for i in range(n)],
             steps=list(range(n)) if steps else [], columns=[pb.Column(values=values)])))
 
+    def system(self, run_id: str, name: str, values: list[float], t: float, every: float = 5.0) -> None:
+        """Samples of a system metric as the SDK stores them: "system/<name>", steps = sample index."""
+        n = len(values)
+        self.send(pb.Event(metrics=pb.MetricPoints(
+            run_id=run_id, name=f"system/{name}", kind=pb.METRIC_KIND_SYSTEM,
+            times=[t + every * i for i in range(n)], steps=list(range(n)), columns=[pb.Column(values=values)])))
+
     def table(self, run_id: str, name: str, kind: int, columns: dict[str, list[Any]], t: float) -> None:
         cols = []
         for col_name, values in columns.items():
@@ -113,6 +120,19 @@ def curve(n: int, start: float, rate: float, wiggle: float = 0.02) -> list[float
     return [start * math.exp(-rate * i) + wiggle * math.sin(i * 0.7) + 0.05 for i in range(n)]
 
 
+def seed_system(s: Seeder, run_id: str, t: float, samples: int = 40) -> None:
+    """A run's CPU, memory and two GPUs, sampled every 5 s (what the SDK's sampler stores)."""
+    wave = [math.sin(i / 4) for i in range(samples)]
+    s.system(run_id, "cpu_percent", [180 + 20 * w for w in wave], t)
+    s.system(run_id, "memory_rss_mb", [1500 + 10 * i for i in range(samples)], t)
+    s.system(run_id, "memory_percent", [9.5 + 0.06 * i for i in range(samples)], t)
+    for gpu in (0, 1):
+        s.system(run_id, f"gpu{gpu}_utilization_percent", [90 - 10 * gpu + 5 * w for w in wave], t)
+        s.system(run_id, f"gpu{gpu}_memory_used_mb", [10240 - 1024 * gpu + 0 * w for w in wave], t)
+        s.system(run_id, f"gpu{gpu}_temperature_c", [70 + gpu + 2 * w for w in wave], t)
+        s.system(run_id, f"gpu{gpu}_power_w", [250 - 20 * gpu + 15 * w for w in wave], t)
+
+
 def seed_all(address: str) -> dict[str, str]:
     """Three runs in `mnist` (completed with tables/images/files/a child, failed, running) and an
     empty experiment `scratch`."""
@@ -123,6 +143,7 @@ def seed_all(address: str) -> dict[str, str]:
         s.scalars(RUN_DONE, "loss", curve(200, 2.0, 0.03), T0 + 1)
         s.scalars(RUN_DONE, "accuracy", [min(0.99, 0.5 + i * 0.003) for i in range(200)], T0 + 1)
         s.scalars(RUN_DONE, "lr", [0.01 * (0.98 ** (i // 10)) for i in range(200)], T0 + 1, steps=False)
+        seed_system(s, RUN_DONE, T0 + 1)
         s.table(RUN_DONE, "per_class", pb.METRIC_KIND_TABLE,
                 {"class": ["cat", "dog", "ship"], "precision": [0.91, 0.88, 0.95], "support": [100, 98, 102]}, T0 + 5)
         s.table(RUN_DONE, "epoch_summary", pb.METRIC_KIND_ROW, {"epoch": [1], "val_loss": [0.42]}, T0 + 6)

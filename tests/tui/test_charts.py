@@ -108,7 +108,7 @@ async def test_compare_legend_outside_the_plot_and_a_shows_the_last_n(make_app: 
         assert isinstance(app.screen, CompareScreen)
         legend = str(app.screen.query_one("#compare-legend").render())
         assert "#1 wavy-a" in legend and "#2 wavy-b" in legend
-        plot = app.screen.query_one("#compare-plot")
+        plot = app.screen.query_one("#compare-grid").first_plot()
         assert "wavy-a" not in plot_text(plot)                 # nothing drawn over the curves
         await pilot.press("a")
         await settle(pilot)
@@ -124,7 +124,7 @@ async def test_no_color_gives_each_compared_run_its_own_marker(make_app: Any, ch
         await settle(pilot)
         app.open_compare([RUN_A, RUN_B])
         await settle(pilot)
-        plot = app.screen.query_one("#compare-plot")
+        plot = app.screen.query_one("#compare-grid").first_plot()
         markers = [plot.marker(i) for i in range(len(plot.series))]
         assert len(set(markers)) == 2
         legend = str(app.screen.query_one("#compare-legend").render())

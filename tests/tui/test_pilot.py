@@ -72,7 +72,7 @@ async def test_runs_sort_select_and_compare(make_app: Any) -> None:
         text = screen_text(app)
         assert "tag lr" in text and "0.01" in text and "1.0" in text
         assert "#1 baseline" in text and "#3 big-lr" in text    # the legend
-        plot = app.screen.query_one("#compare-plot")
+        plot = app.screen.query_one("#compare-grid").first_plot()
         assert all(s.loaded and s.total for _, s in plot.series)
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)

@@ -15,6 +15,8 @@ from tailrun._settings import Settings
 from .client import TrackerClient
 from .messages import OpenExperiment, OpenRun
 
+NARROW_WIDTH = 100
+
 
 class TailrunApp(App):
     """Experiments → runs → one run; compare; help. Data comes from one tailrun service."""
@@ -28,6 +30,8 @@ class TailrunApp(App):
                 tooltip="Every key of this screen"),
         Binding("f1", "help", "Help", show=False, id="help-f1"),
         Binding("ctrl+l", "redraw", "Redraw", show=False, id="redraw"),
+        Binding("colon", "command_line", "Go to", key_display=":", show=False, id="command", priority=True,
+                tooltip="Go to a view: :runs, :exp NAME, :run ID, :metrics, :compare, :q"),
     ]
 
     def __init__(self, settings: Settings, experiment: str | None = None, run_id: str | None = None,
@@ -47,6 +51,9 @@ class TailrunApp(App):
         # bench/bench_ui.py: the run screen writes a timestamp here when its first frame is complete.
         self.ready_file = ready_file or os.environ.get("TAILRUN_UI_READY_FILE") or None
         self.image_renderer = image_renderer
+        # Runs marked for compare, kept across experiments (mark in one, then in another, then c).
+        self.marked: list[str] = []
+        self.marked_experiments: dict[str, str] = {}   # run id -> its experiment
 
     def on_mount(self) -> None:
         from .screens.experiments import ExperimentsScreen
@@ -58,6 +65,10 @@ class TailrunApp(App):
             self.push_screen(RunsScreen(self.start_experiment))
         if self.start_run:
             self.push_screen(RunScreen(self.start_run, tab=self.start_tab))
+
+    def on_resize(self, event) -> None:
+        # Below 100 columns side lists collapse to a line until they take the focus (tab).
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
 
     def on_unmount(self) -> None:
         self.client.close()
@@ -103,13 +114,35 @@ class TailrunApp(App):
         if isinstance(screen, LiveScreen):
             yield SystemCommand("Refresh", "Ask the service again", screen.action_reload)
         if not isinstance(screen, ExperimentsScreen):
-            yield SystemCommand("Go: experiments", "Back to the list of experiments", self._to_experiments)
+            yield SystemCommand("Go: experiments", "Back to the list of experiments", self.to_experiments)
         extra = getattr(screen, "palette_commands", None)
         if callable(extra):
             yield from extra()
 
-    def _to_experiments(self) -> None:
+    def to_experiments(self) -> None:
         from .screens.experiments import ExperimentsScreen
 
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ExperimentsScreen):
             self.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_line":
+            from .widgets.filter_bar import typing
+
+            return not typing(self)
+        return True
+
+    def action_command_line(self) -> None:
+        from .screens.command import CommandBar, context_of
+
+        try:
+            bar = self.screen.query_one(CommandBar)
+        except Exception:   # a dialog (help, chooser) has no command line
+            return
+        if not bar.is_open:
+            bar.open(context_of(self.screen, self))
+
+    def on_command_bar_chosen(self, message) -> None:
+        from .screens.command import navigate
+
+        navigate(self, message.target, getattr(self.screen, "action_tab", None))

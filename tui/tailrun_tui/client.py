@@ -146,20 +146,22 @@ class TrackerClient:
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._call("GetRun", pb.GetRunRequest(run_id=run_id))
 
-    def get_series(self, run_id: str, name: str, max_points: int, tail: int = 0) -> pb.SeriesResponse:
-        req = pb.SeriesRequest(run_id=run_id, name=name, max_points=max(2, max_points), tail=tail)
+    def get_series(self, run_id: str, name: str, max_points: int, tail: int = 0,
+                   with_times: bool = False) -> pb.SeriesResponse:
+        req = pb.SeriesRequest(run_id=run_id, name=name, max_points=max(2, max_points), tail=tail,
+                               with_times=with_times)
         return self._call("GetSeries", req)
 
-    def get_plot_series(self, run_id: str, name: str, max_points: int,
-                        tail: int = 0) -> tuple[pb.SeriesResponse, tuple[float, float] | None]:
+    def get_plot_series(self, run_id: str, name: str, max_points: int, tail: int = 0,
+                        with_times: bool = False) -> tuple[pb.SeriesResponse, tuple[float, float] | None]:
         """A series to draw, and its true last point when the answer is downsampled (min/max
         buckets need not keep it): one more small query that reads only the last chunk."""
-        resp = self.get_series(run_id, name, max_points, tail=tail)
+        resp = self.get_series(run_id, name, max_points, tail=tail, with_times=with_times)
         last = None
         if resp.downsampled:
-            end = self.get_series(run_id, name, 2, tail=1)
+            end = self.get_series(run_id, name, 2, tail=1, with_times=with_times)
             if end.y and end.y[-1] == end.y[-1]:   # a None/str last value is no number to show
-                last = (end.x[-1], end.y[-1])
+                last = (end.x[-1], end.y[-1], *end.t[-1:])   # (x, y[, time])
         return resp, last
 
     def get_metric(self, run_id: str, name: str, max_points: int = 100_000) -> list[pb.MetricPoints]:

@@ -49,7 +49,7 @@ class SeriesLoaded(Message):
     name: str
     series: pb.SeriesResponse
     tail: int = 0
-    last: tuple[float, float] | None = None   # the true last point of a downsampled series
+    last: tuple[float, ...] | None = None   # the true last point (x, y[, t]) of a downsampled series
 
 
 @dataclass

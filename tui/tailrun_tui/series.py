@@ -3,6 +3,7 @@ Watch (deduplicated by point index), local min/max re-bucketing so memory and pl
 bounded however long a run logs, and the display transforms (last N, smoothing, log scale)."""
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -26,6 +27,18 @@ def scalar_values(points: pb.MetricPoints) -> list[float]:
     return values
 
 
+def last_number(points: pb.MetricPoints) -> float | None:
+    """The last float of a scalar chunk, without decoding the rest of it."""
+    if not points.columns:
+        return None
+    col = points.columns[0]
+    for i in range(len(col.values) - 1, -1, -1):
+        kind = col.kinds[i] if i < len(col.kinds) else 0
+        if kind in (0, 1, 2) and col.values[i] == col.values[i]:
+            return col.values[i]
+    return None
+
+
 def point_xs(points: pb.MetricPoints, count: int) -> list[float]:
     if points.steps:
         return [float(s) for s in points.steps[:count]]
@@ -33,15 +46,17 @@ def point_xs(points: pb.MetricPoints, count: int) -> list[float]:
     return [float(start + i) for i in range(count)]
 
 
-def bucket_min_max(xs: list[float], ys: list[float], target: int) -> tuple[list[float], list[float]]:
+def bucket_min_max(xs: list[float], ys: list[float], target: int, ts: list[float] | None = None) -> tuple:
     """About `target` points: the min and the max of each bucket, in x order, so spikes survive,
-    and the last point, so the line ends where the metric is now."""
+    and the last point, so the line ends where the metric is now. With `ts` (a time per point),
+    returns (xs, ys, ts)."""
     n = len(xs)
     if n <= target or target < 4:
-        return xs, ys
+        return (xs, ys) if ts is None else (xs, ys, ts)
     buckets = (target - 1) // 2
     out_x: list[float] = []
     out_y: list[float] = []
+    out_t: list[float] = []
     for b in range(buckets):
         lo = b * n // buckets
         hi = (b + 1) * n // buckets
@@ -53,10 +68,14 @@ def bucket_min_max(xs: list[float], ys: list[float], target: int) -> tuple[list[
         for i in sorted({imin, imax}):
             out_x.append(xs[i])
             out_y.append(ys[i])
+            if ts is not None:
+                out_t.append(ts[i])
     if out_x[-1] != xs[-1] or out_y[-1] != ys[-1]:
         out_x.append(xs[-1])
         out_y.append(ys[-1])
-    return out_x, out_y
+        if ts is not None:
+            out_t.append(ts[-1])
+    return (out_x, out_y) if ts is None else (out_x, out_y, out_t)
 
 
 @dataclass
@@ -67,6 +86,7 @@ class Series:
     max_points: int = 200
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)   # time of each point, when known (else empty)
     total: int = 0            # raw points known (index of the next point)
     has_steps: bool = False
     downsampled: bool = False
@@ -75,15 +95,19 @@ class Series:
     needs_reload: bool = False
     last_point: tuple[float, float] | None = None   # (x, y) last logged number: not a bucket's min/max
 
-    def load(self, resp: pb.SeriesResponse, tail: int = 0, last: tuple[float, float] | None = None) -> None:
-        """`last`: the series' true last point when `resp` is downsampled (its min/max buckets
-        may have left it out); it is also drawn, so the line ends at the value the title gives."""
+    def load(self, resp: pb.SeriesResponse, tail: int = 0, last: tuple[float, ...] | None = None) -> None:
+        """`last`: the series' true last point (x, y[, time]) when `resp` is downsampled (its
+        min/max buckets may have left it out); it is also drawn, so the line ends at the value the
+        title gives."""
         self.xs, self.ys = list(resp.x), list(resp.y)
+        self.ts = list(resp.t) if len(resp.t) == len(resp.x) else []
         if last is not None and (not self.xs or last[0] > self.xs[-1]):
             self.xs.append(last[0])
             self.ys.append(last[1])
+            if self.ts:
+                self.ts.append(last[2] if len(last) > 2 else math.nan)
         finite = [(x, y) for x, y in zip(self.xs, self.ys) if not math.isnan(y)]
-        self.last_point = last or (finite[-1] if finite else None)
+        self.last_point = (last[0], last[1]) if last else (finite[-1] if finite else None)
         self.total = resp.total_points
         self.has_steps = resp.has_steps
         self.downsampled = resp.downsampled
@@ -105,22 +129,41 @@ class Series:
             return False
         xs = point_xs(points, len(values))[skip:]
         ys = values[skip:]
+        ts = list(points.times[skip:len(values)])
+        keep_times = len(self.ts) == len(self.xs) and len(ts) == len(ys)
+        if not keep_times:
+            self.ts = []
         self.total = max(self.total, first + len(values)) if self.loaded else self.total + len(ys)
         self.has_steps = self.has_steps or bool(points.steps)
-        for x, y in zip(xs, ys):
+        for i, (x, y) in enumerate(zip(xs, ys)):
             if not math.isnan(y):
                 self.xs.append(x)
                 self.ys.append(y)
+                if keep_times:
+                    self.ts.append(ts[i])
                 self.last_point = (x, y)
         if self.window and self.xs:
             cut = self.xs[-1] - self.window
             keep = next((i for i, x in enumerate(self.xs) if x >= cut), 0)
             if keep:
                 del self.xs[:keep], self.ys[:keep]
+                if self.ts:
+                    del self.ts[:keep]
         if len(self.xs) > 4 * self.max_points:
-            self.xs, self.ys = bucket_min_max(self.xs, self.ys, 2 * self.max_points)
+            if self.ts:
+                self.xs, self.ys, self.ts = bucket_min_max(self.xs, self.ys, 2 * self.max_points, self.ts)
+            else:
+                self.xs, self.ys = bucket_min_max(self.xs, self.ys, 2 * self.max_points)
             self.downsampled = True
         return True
+
+    def point_at(self, x: float) -> tuple[float, float, float | None] | None:
+        """(x, y, time or None) of the last point at or before `x`: what a cursor at x reads."""
+        at = bisect.bisect_right(self.xs, x) - 1
+        if at < 0:
+            return None
+        t = self.ts[at] if len(self.ts) == len(self.xs) and math.isfinite(self.ts[at]) else None
+        return self.xs[at], self.ys[at], t
 
     def last(self) -> float | None:
         return self.last_point[1] if self.last_point else None

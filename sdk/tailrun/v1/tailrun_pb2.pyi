@@ -445,21 +445,23 @@ class MetricData(_message.Message):
     def __init__(self, points: _Optional[_Union[MetricPoints, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[MetricPoints, _Mapping]]] = ...) -> None: ...
 
 class SeriesRequest(_message.Message):
-    __slots__ = ("run_id", "name", "max_points", "first_index", "tail")
+    __slots__ = ("run_id", "name", "max_points", "first_index", "tail", "with_times")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
     FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
     TAIL_FIELD_NUMBER: _ClassVar[int]
+    WITH_TIMES_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     name: str
     max_points: int
     first_index: int
     tail: int
-    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., max_points: _Optional[int] = ..., first_index: _Optional[int] = ..., tail: _Optional[int] = ...) -> None: ...
+    with_times: bool
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., max_points: _Optional[int] = ..., first_index: _Optional[int] = ..., tail: _Optional[int] = ..., with_times: _Optional[bool] = ...) -> None: ...
 
 class SeriesResponse(_message.Message):
-    __slots__ = ("run_id", "name", "total_points", "downsampled", "x", "y", "has_steps")
+    __slots__ = ("run_id", "name", "total_points", "downsampled", "x", "y", "has_steps", "t")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TOTAL_POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +469,7 @@ class SeriesResponse(_message.Message):
     X_FIELD_NUMBER: _ClassVar[int]
     Y_FIELD_NUMBER: _ClassVar[int]
     HAS_STEPS_FIELD_NUMBER: _ClassVar[int]
+    T_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     name: str
     total_points: int
@@ -474,7 +477,8 @@ class SeriesResponse(_message.Message):
     x: _containers.RepeatedScalarFieldContainer[float]
     y: _containers.RepeatedScalarFieldContainer[float]
     has_steps: bool
-    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., total_points: _Optional[int] = ..., downsampled: _Optional[bool] = ..., x: _Optional[_Iterable[float]] = ..., y: _Optional[_Iterable[float]] = ..., has_steps: _Optional[bool] = ...) -> None: ...
+    t: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., total_points: _Optional[int] = ..., downsampled: _Optional[bool] = ..., x: _Optional[_Iterable[float]] = ..., y: _Optional[_Iterable[float]] = ..., has_steps: _Optional[bool] = ..., t: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ListFilesRequest(_message.Message):
     __slots__ = ("run_id", "prefix")

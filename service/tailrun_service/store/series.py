@@ -26,11 +26,14 @@ _CHUNK_PAGE = (select(*_CHUNK_COLUMNS)
                .where(metric_chunks.c.metric_id == bindparam("metric_id"),
                       metric_chunks.c.first_index >= bindparam("from_index"))
                .order_by(metric_chunks.c.first_index).limit(bindparam("page")))
-_SERIES_CHUNKS = (select(metric_chunks.c.first_index, metric_chunks.c.count, metric_chunks.c.steps,
-                         metric_chunks.c["values"])
-                  .where(metric_chunks.c.metric_id == bindparam("metric_id"),
-                         metric_chunks.c.first_index + metric_chunks.c.count > bindparam("start"))
-                  .order_by(metric_chunks.c.first_index))
+_SERIES_COLUMNS = (metric_chunks.c.first_index, metric_chunks.c.count, metric_chunks.c.steps,
+                   metric_chunks.c["values"])
+_SERIES_WHERE = (metric_chunks.c.metric_id == bindparam("metric_id"),
+                 metric_chunks.c.first_index + metric_chunks.c.count > bindparam("start"))
+_SERIES_CHUNKS = select(*_SERIES_COLUMNS).where(*_SERIES_WHERE).order_by(metric_chunks.c.first_index)
+# with_times: the times too (a third more to read, so only when a chart's cursor asks)
+_SERIES_CHUNKS_TIMES = (select(*_SERIES_COLUMNS, metric_chunks.c.times).where(*_SERIES_WHERE)
+                        .order_by(metric_chunks.c.first_index))
 _ONE_METRIC = select(metrics).where(metrics.c.id == bindparam("metric_id"))
 
 
@@ -147,9 +150,15 @@ def load_chunk_wire(db: Database, conn, metric_id: int, first_index: int) -> byt
 def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """At most `max_points` points: split into buckets, keep each bucket's min and max point (in x
     order), so a spike is never averaged away. NaN is ignored in min/max. max_points 0 = all."""
+    idx = downsample_index(y, max_points)
+    return (x, y, False) if idx is None else (x[idx], y[idx], True)
+
+
+def downsample_index(y: np.ndarray, max_points: int) -> np.ndarray | None:
+    """The indices `downsample` keeps, or None when it keeps every point."""
     n = len(y)
     if max_points <= 0 or n <= max_points:
-        return x, y, False
+        return None
     buckets = max(1, max_points // 2)
     size = -(-n // buckets)
     count = -(-n // size)
@@ -167,7 +176,7 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarra
         keep = np.ones(len(pairs), dtype=bool)
         keep[1::2] = pairs[1::2] != pairs[0::2]  # min and max are the same point: keep it once
         idx = pairs[keep]
-    return x[idx], y[idx], True
+    return idx
 
 
 def get_series(db: Database, req: pb.SeriesRequest) -> pb.SeriesResponse:
@@ -188,7 +197,8 @@ def get_series(db: Database, req: pb.SeriesRequest) -> pb.SeriesResponse:
                                  has_steps=bool(m.has_steps))
         if start >= total:
             return resp
-        chunk_rows = db.fetch_all(conn, _SERIES_CHUNKS, {"metric_id": m.id, "start": start})
+        chunk_rows = db.fetch_all(conn, _SERIES_CHUNKS_TIMES if req.with_times else _SERIES_CHUNKS,
+                                  {"metric_id": m.id, "start": start})
     first = chunk_rows[0].first_index
     # A single-column chunk's `values` is exactly its column: count float64.
     y = np.concatenate([np.frombuffer(r.values, dtype="<f8", count=r.count) for r in chunk_rows])
@@ -198,7 +208,12 @@ def get_series(db: Database, req: pb.SeriesRequest) -> pb.SeriesResponse:
         x = np.arange(first, first + len(y), dtype=np.float64)
     skip = start - first
     x, y = x[skip:], y[skip:]
-    x, y, resp.downsampled = downsample(x, y, req.max_points)
+    idx = downsample_index(y, req.max_points)
+    if idx is not None:
+        x, y, resp.downsampled = x[idx], y[idx], True
     resp.x.extend(x.tolist())
     resp.y.extend(y.tolist())
+    if req.with_times:   # a chart's cursor reads them; only the kept points' times are sent
+        t = np.concatenate([np.frombuffer(r.times, dtype="<f8", count=r.count) for r in chunk_rows])[skip:]
+        resp.t.extend((t if idx is None else t[idx]).tolist())
     return resp

@@ -1,5 +1,5 @@
-"""Compare runs: the chosen metric of each run overlaid with a legend, and the arguments, tags and
-properties that differ between them."""
+"""Compare runs (of one experiment or several): the chosen metrics in a grid, each chart overlaying
+every run's curve under one legend, and the arguments, tags and properties that differ."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,9 +16,11 @@ from textual.widgets.option_list import Option
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
+from ..client import TrackerClient
 from ..messages import SeriesLoaded
 from ..series import Series, scalar_values
-from ..widgets.metric_plot import SMOOTHING_CHOICES, TAIL_CHOICES, MetricPlot
+from ..widgets.chart_grid import Chart, ChartGrid
+from ..widgets.metric_plot import legend
 from ..widgets.run_table import run_label
 from .base import LiveScreen
 
@@ -29,6 +31,7 @@ def differing_fields(runs: list[pb.RunInfo]) -> list[tuple[str, list[str]]]:
         out = {f"arg {i}": a for i, a in enumerate(run.arguments)}
         out.update({f"tag {k}": v for k, v in run.tags.items()})
         out.update({f"prop {k}": v for k, v in run.properties.items()})
+        out["experiment"] = run.experiment
         out["script"] = run.script
         out["status"] = run.status
         return out
@@ -43,27 +46,79 @@ def differing_fields(runs: list[pb.RunInfo]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def series_label(run: pb.RunInfo, several_experiments: bool) -> str:
+    """`#3 big-lr`, or `mnist/#3 big-lr` when the runs come from several experiments."""
+    label = f"#{run.number} {run_label(run)}"
+    return fmt.user_plain(f"{run.experiment}/{label}" if several_experiments else label)[:28]
+
+
 @dataclass
 class RunsFetched(Message):
     runs: list[pb.RunInfo]
+
+
+class CompareGrid(ChartGrid):
+    """The compared metrics, one chart each, a series per run."""
+    HELP_TITLE = "Compare charts"
+
+    def __init__(self, client: TrackerClient, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.client = client
+        self.runs: list[pb.RunInfo] = []
+
+    def fetch(self, keys: list[str]) -> None:
+        jobs = [(run.run_id, key, key in run.last_metrics) for key in keys for run in self.runs]
+        if jobs:
+            self._fetch(jobs, self.max_points(), self.tail, self.with_times)
+
+    @work(thread=True, group="compare-series", exit_on_error=False)
+    def _fetch(self, jobs: list[tuple[str, str, bool]], max_points: int, tail: int, with_times: bool) -> None:
+        for run_id, name, has in jobs:
+            if has:
+                resp, last = self.client.get_plot_series(run_id, name, max_points, tail=tail, with_times=with_times)
+                self.post_message(SeriesLoaded(run_id, name, resp, tail, last))
+            else:   # this run never logged it: an empty series, so the chart does not wait for it
+                self.post_message(SeriesLoaded(run_id, name, pb.SeriesResponse(run_id=run_id, name=name), tail))
+
+    def on_series_loaded(self, message: SeriesLoaded) -> None:
+        message.stop()
+        chart = self.charts.get(message.name)
+        if chart is None or message.tail != self.tail:
+            return
+        for (_, series), run in zip(chart.series, self.runs):
+            if run.run_id == message.run_id:
+                series.load(message.series, message.tail, message.last)
+        self.mark_dirty(message.name)
 
 
 class CompareScreen(LiveScreen):
     HELP_TITLE = "Compare"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
-        Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),
-        Binding("l", "toggle_log", "Log scale", id="log", tooltip="Logarithmic y axis"),
-        Binding("m", "cycle_smoothing", "Smoothing", id="smooth", tooltip="Exponential smoothing"),
+        Binding("space", "toggle_metric", "Chart", id="compare-toggle",
+                tooltip="Add or remove the highlighted metric's chart (several at once, in a grid)"),
+        # The charts' switches work from the metric list too.
+        Binding("a", "grid('cycle_tail')", "All/last N", id="tail", tooltip="All points, or only the last N"),
+        Binding("l", "grid('toggle_log')", "Log scale", id="log", tooltip="Logarithmic y axis"),
+        Binding("m", "grid('cycle_smoothing')", "Smoothing", id="smooth", tooltip="Exponential smoothing"),
     ]
 
     def __init__(self, run_ids: list[str]) -> None:
         super().__init__()
         self.run_ids = run_ids
         self.runs: list[pb.RunInfo] = []
-        self.metric: str | None = None
-        self.series: dict[str, Series] = {}
-        self.tail = 0
+        self.chosen: list[str] = []          # metrics marked with space (shown together)
+        self.highlighted: str | None = None  # shown alone while nothing is marked
+        self.names: list[str] = []
+
+    @property
+    def tail(self) -> int:
+        return self.query_one(CompareGrid).tail
+
+    @property
+    def metric(self) -> str | None:
+        shown = self.shown_metrics()
+        return shown[0] if shown else None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -71,19 +126,23 @@ class CompareScreen(LiveScreen):
             yield OptionList(id="compare-metrics", classes="side-list")
             with Vertical(id="compare-chart"):
                 yield Static("", id="compare-legend")
-                yield MetricPlot("", id="compare-plot")
-        yield Static("Differences", classes="section")
+                yield CompareGrid(self.client, id="compare-grid")
+        yield Static("Differences", classes="section", id="compare-diff-title")
         yield DataTable(id="compare-diff", zebra_stripes=True)
         yield Footer()
 
     def crumb(self) -> str:
-        view = f" · last {self.tail:,} points" if self.tail else ""
-        return f"compare {len(self.run_ids)} runs" + (f" › {self.metric}{view}" if self.metric else "")
+        grid = self.query_one(CompareGrid)
+        view = f" · last {grid.tail:,} points" if grid.tail else ""
+        shown = self.shown_metrics()
+        what = shown[0] if len(shown) == 1 else f"{len(shown)} metrics" if shown else ""
+        experiments = {r.experiment for r in self.runs}
+        where = f" from {len(experiments)} experiments" if len(experiments) > 1 else ""
+        return f"compare {len(self.run_ids)} runs{where}" + (f" › {what}{view}" if what else "")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.action_reload()
-        self.set_interval(0.5, self._replot)
 
     def action_reload(self) -> None:
         self.load()
@@ -92,32 +151,60 @@ class CompareScreen(LiveScreen):
     def load(self) -> None:
         self.post_message(RunsFetched([self.client.get_run(r) for r in self.run_ids]))
 
+    def shown_metrics(self) -> list[str]:
+        if self.chosen:
+            return list(self.chosen)
+        return [self.highlighted] if self.highlighted else []
+
+    def _prompt(self, name: str) -> Text:
+        text = Text("[x] " if name in self.chosen else "[ ] ", style="bold")
+        return text.append_text(fmt.user_text(name))
+
     def on_runs_fetched(self, message: RunsFetched) -> None:
         self.clear_problem()
         first = not self.runs
         self.runs = message.runs
-        names: dict[str, int] = {}
+        counts: dict[str, int] = {}
         for run in self.runs:
             for name in run.last_metrics:
-                names[name] = names.get(name, 0) + 1
+                counts[name] = counts.get(name, 0) + 1
         # Metrics every run has come first.
-        ordered = sorted(names, key=lambda n: (-names[n], n))
+        self.names = sorted(counts, key=lambda n: (-counts[n], n))
+        self.chosen = [n for n in self.chosen if n in counts]
         options = self.query_one("#compare-metrics", OptionList)
         options.clear_options()
-        options.add_options([Option(fmt.user_text(n), id=n) for n in ordered])
+        options.add_options([Option(self._prompt(n), id=n) for n in self.names])
         self._fill_diff()
-        if ordered and (self.metric not in ordered):
-            self._choose(ordered[0])
-        elif self.metric:
-            self._choose(self.metric)
-        if not ordered:
-            plot = self.query_one("#compare-plot", MetricPlot)
-            plot.title = "these runs have no scalar metrics"
-            plot.replot()
+        grid = self.query_one(CompareGrid)
+        grid.runs = self.runs
+        several = len({r.experiment for r in self.runs}) > 1
+        self.query_one("#compare-legend", Static).update(legend([series_label(r, several) for r in self.runs]))
+        if self.highlighted not in counts:
+            self.highlighted = self.names[0] if self.names else None
+        if self.highlighted:
+            options.highlighted = self.names.index(self.highlighted)
+        grid.set_empty_note("these runs have no scalar metrics" if not self.names else "loading…")
+        self._show()
         if first:
             experiments = {r.experiment for r in self.runs}
-            if len(experiments) == 1:
-                self.follow(experiment=experiments.pop(), kinds=["metrics"])
+            # Runs of several experiments: every metrics event, kept for these runs (Watch takes
+            # one experiment or one run).
+            self.follow(**({"experiment": experiments.pop()} if len(experiments) == 1 else {}), kinds=["metrics"])
+
+    def _show(self) -> None:
+        """The grid shows the chosen metrics (or the highlighted one), a series per run."""
+        grid = self.query_one(CompareGrid)
+        several = len({r.experiment for r in self.runs}) > 1
+        shown = self.shown_metrics()
+        keep = {k: c for k, c in grid.charts.items() if k in shown}
+        charts = []
+        for name in shown:
+            chart = keep.get(name) or Chart(name, name, [
+                (series_label(r, several), Series(r.run_id, name, max_points=grid.max_points())) for r in self.runs])
+            charts.append(chart)
+        grid.set_charts(charts)
+        grid.fetch([c.key for c in charts if c.key not in keep])
+        self.refresh_status()
 
     def _fill_diff(self) -> None:
         table = self.query_one("#compare-diff", DataTable)
@@ -134,67 +221,49 @@ class CompareScreen(LiveScreen):
         for key, values in rows:
             table.add_row(Text(key), *[Text(v[:40]) for v in values])
 
-    @on(OptionList.OptionSelected, "#compare-metrics")
     @on(OptionList.OptionHighlighted, "#compare-metrics")
-    def _pick(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id and event.option.id != self.metric:
-            self._choose(event.option.id)
+    def _highlight(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.highlighted:
+            self.highlighted = event.option.id
+            if not self.chosen:
+                self._show()
 
-    def _choose(self, name: str) -> None:
-        self.metric = name
-        plot = self.query_one("#compare-plot", MetricPlot)
-        width = plot.size.width or self.app.size.width
-        self.series = {r.run_id: Series(r.run_id, name, max_points=max(60, 2 * width)) for r in self.runs}
-        plot.title = fmt.user_plain(name)
-        plot.series = [(fmt.user_plain(f"#{r.number} {run_label(r)}")[:20], self.series[r.run_id]) for r in self.runs]
-        self.query_one("#compare-legend", Static).update(plot.legend())
-        plot.replot()
-        self.refresh_status()
-        self._fetch(name, max(60, 2 * width), self.tail)
+    @on(OptionList.OptionSelected, "#compare-metrics")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_toggle_metric(event.option.id)   # enter and a click toggle, as space does
 
-    @work(thread=True, exclusive=True, group="compare-series", exit_on_error=False)
-    def _fetch(self, name: str, max_points: int, tail: int) -> None:
-        for run in self.runs:
-            if name in run.last_metrics:
-                resp, last = self.client.get_plot_series(run.run_id, name, max_points, tail=tail)
-                self.post_message(SeriesLoaded(run.run_id, name, resp, tail, last))
-            else:
-                self.post_message(SeriesLoaded(run.run_id, name, pb.SeriesResponse(run_id=run.run_id, name=name), tail))
-
-    def on_series_loaded(self, message: SeriesLoaded) -> None:
-        if message.name != self.metric or message.run_id not in self.series or message.tail != self.tail:
+    def action_toggle_metric(self, name: str | None = None) -> None:
+        name = name or self.highlighted
+        if not name:
             return
-        self.series[message.run_id].load(message.series, message.tail, message.last)
-        self.query_one("#compare-plot", MetricPlot).dirty = True
+        if not self.chosen and self.highlighted and name != self.highlighted:
+            self.chosen = [self.highlighted]   # the chart on screen stays when a second is added
+        if name in self.chosen:
+            self.chosen.remove(name)
+        else:
+            self.chosen.append(name)
+        options = self.query_one("#compare-metrics", OptionList)
+        for n in {name, self.highlighted}:
+            if n in self.names:
+                options.replace_option_prompt_at_index(self.names.index(n), self._prompt(n))
+        self._show()
 
     def apply_events(self, events: list[pb.WatchEvent]) -> None:
+        grid = self.query_one(CompareGrid)
         for event in events:
-            if event.WhichOneof("kind") == "metrics" and event.metrics.name == self.metric:
-                series = self.series.get(event.metrics.run_id)
-                if series is not None and series.loaded and scalar_values(event.metrics):
+            if event.WhichOneof("kind") != "metrics":
+                continue
+            chart = grid.charts.get(event.metrics.name)
+            if chart is None:
+                continue
+            for (_, series), run in zip(chart.series, self.runs):
+                if run.run_id == event.metrics.run_id and series.loaded and scalar_values(event.metrics):
                     if series.append(event.metrics):
-                        self.query_one("#compare-plot", MetricPlot).dirty = True
-
-    def _replot(self) -> None:
-        plot = self.query_one("#compare-plot", MetricPlot)
-        if plot.dirty:
-            plot.replot()
+                        grid.mark_dirty(chart.key)
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def action_cycle_tail(self) -> None:
-        self.tail = TAIL_CHOICES[(TAIL_CHOICES.index(self.tail) + 1) % len(TAIL_CHOICES)]
-        if self.metric:
-            self._choose(self.metric)   # fetch again: the last N of each run
+    def action_grid(self, action: str) -> None:
+        getattr(self.query_one(CompareGrid), f"action_{action}")()
         self.refresh_status()
-
-    def action_toggle_log(self) -> None:
-        plot = self.query_one("#compare-plot", MetricPlot)
-        plot.log_scale = not plot.log_scale
-        plot.replot()
-
-    def action_cycle_smoothing(self) -> None:
-        plot = self.query_one("#compare-plot", MetricPlot)
-        plot.smoothing = SMOOTHING_CHOICES[(SMOOTHING_CHOICES.index(plot.smoothing) + 1) % len(SMOOTHING_CHOICES)]
-        plot.replot()

@@ -1,4 +1,5 @@
-"""One run in six numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files.
+"""One run in numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files, and
+7 System once the run has system metrics (the tab appears when the first sample arrives).
 
 The screen owns the run's Watch feed (popping the screen stops it) and routes each batch of
 events to the tabs; a tab fetches its data the first time it is shown.
@@ -16,15 +17,18 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
+from ..series import last_number
+from ..widgets.chart_grid import ChartGrid
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
-from ..widgets.metric_plot import MetricsView
+from ..widgets.metrics_view import MetricsView
 from ..widgets.output_log import OutputView
 from ..widgets.overview import OverviewView
+from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
 
-TABS = ("overview", "metrics", "output", "tables", "images", "files")
+TABS = ("overview", "metrics", "output", "tables", "images", "files", "system")
 NON_SCALAR_FETCH_ROWS = 50_000
 
 
@@ -34,6 +38,9 @@ class RunScreen(LiveScreen):
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
         *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
           for i, name in enumerate(TABS)],
+        Binding("left_square_bracket", "cycle_tab(-1)", "Prev tab", key_display="[", show=False,
+                id="tab-prev", tooltip="Previous / next tab ([ / ])"),
+        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", key_display="]", show=False, id="tab-next"),
     ]
 
     def __init__(self, run_id: str, tab: str = "overview") -> None:
@@ -42,6 +49,7 @@ class RunScreen(LiveScreen):
         self.initial_tab = tab if tab in TABS else "overview"
         self.run: pb.RunInfo | None = None
         self._non_scalar_started = False
+        self._system_shown = tab == "system"
 
     def compose(self) -> ComposeResult:
         client, clock = self.client, self.tailrun.clock
@@ -60,6 +68,8 @@ class RunScreen(LiveScreen):
                 yield ImagesView(self.run_id, client, renderer, id="images-view")
             with TabPane("6 Files", id="files"):
                 yield FileBrowser(self.run_id, client, renderer, id="files-view")
+            with TabPane("7 System", id="system"):
+                yield SystemView(self.run_id, client, id="system-view")
         yield Footer()
 
     def crumb(self) -> str:
@@ -71,6 +81,8 @@ class RunScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        if not self._system_shown:
+            self.query_one("#tabs", TabbedContent).hide_tab("system")   # until there is a sample
         self.action_reload()
         self.follow(run_id=self.run_id, include_children=True)
         self.set_interval(1.0, self.query_one(OverviewView).tick)
@@ -127,7 +139,17 @@ class RunScreen(LiveScreen):
         self.query_one(FileBrowser).set_run_active(active)
         self.query_one(MetricsView).set_empty_note(
             "waiting for metrics…" if active else "This run logged no scalar metrics.")
+        self.query_one(SystemView).set_empty_note(
+            "waiting for system metrics…" if active else "No system metrics were sampled for this run.")
+        if run.last_system_metrics:
+            self._show_system()
         self.refresh_status()
+
+    def _show_system(self) -> None:
+        """The System tab appears with the first sample (a run may have none: turned off, old SDK)."""
+        if not self._system_shown:
+            self._system_shown = True
+            self.query_one("#tabs", TabbedContent).show_tab("system")
 
     def _scalar_names(self) -> list[str]:
         return sorted(self.run.last_metrics.keys()) if self.run else []
@@ -142,8 +164,9 @@ class RunScreen(LiveScreen):
         work and show in the footer."""
         overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
-                  "tables": "#table-data", "images": "#image-list", "files": "#file-tree"}[tab]
-        self.call_after_refresh(self._focus, target)
+                  "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
+                  "system": "#system-view"}[tab]
+        self.call_after_refresh(self._focus, target, tab)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
         elif tab == "output":
@@ -156,13 +179,19 @@ class RunScreen(LiveScreen):
                 self._load_non_scalar()
         elif tab == "files":
             self.query_one(FileBrowser).start()
+        elif tab == "system":
+            self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])
 
-    def _focus(self, selector: str) -> None:
+    def _focus(self, selector: str, tab: str) -> None:
+        if self.query_one("#tabs", TabbedContent).active != tab:
+            return   # another tab was chosen meanwhile (keys typed fast): a focus here would bring this one back
         try:
             widget = self.query_one(selector)
         except Exception:
             return
-        if widget.focusable:
+        if isinstance(widget, ChartGrid):
+            widget.focus_chart()   # its first chart: ←/→ move that chart's cursor
+        elif widget.focusable:
             widget.focus()
         elif self.focused is None or not self.focused.display:
             self.query_one("#tabs").focus()
@@ -202,6 +231,8 @@ class RunScreen(LiveScreen):
                     self.query_one(TablesView).add_points(points)
                 elif points.kind == pb.METRIC_KIND_IMAGE:
                     self.query_one(ImagesView).add_points(points)
+                elif points.kind == pb.METRIC_KIND_SYSTEM:
+                    self._system_points(points)
             elif kind == "output":
                 output.add_output(event.output)
                 files.output_grew(event.output.path, event.output.size or
@@ -209,10 +240,36 @@ class RunScreen(LiveScreen):
             elif kind == "file":
                 self.query_one(FileBrowser).file_changed(event.file)
 
+    def _system_points(self, points: pb.MetricPoints) -> None:
+        self._show_system()
+        self.query_one(SystemView).add_points(points)
+        last = last_number(points)
+        if self.run is not None and last is not None:
+            # The Overview's System line shows it at its next tick (once a second).
+            self.run.last_system_metrics[points.name] = last
+            self.query_one(OverviewView).run = self.run
+
     # ------------------------------------------------------------------ actions
 
     def action_tab(self, name: str) -> None:
+        if name not in self.visible_tabs():
+            self.notify("No system metrics for this run yet: the tab appears with the first sample",
+                        timeout=4, markup=False)
+            return
+        # Let go of the focus first: Textual would hand it to a neighbour of the focused widget
+        # (another chart of the hidden tab), and a focused widget brings its tab back.
+        self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = name
+
+    def visible_tabs(self) -> list[str]:
+        tabs = self.query_one("#tabs", TabbedContent)
+        return [name for name in TABS if not tabs.get_tab(name).has_class("-hidden") and tabs.get_tab(name).display]
+
+    def action_cycle_tab(self, delta: int) -> None:
+        tabs = self.visible_tabs()
+        active = self.query_one("#tabs", TabbedContent).active
+        at = tabs.index(active) if active in tabs else 0
+        self.action_tab(tabs[(at + delta) % len(tabs)])
 
     def action_back(self) -> None:
         from .experiments import ExperimentsScreen

@@ -14,7 +14,8 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..messages import OpenRun, RunCountLoaded, RunsLoaded
-from ..widgets.filter_bar import FilterBar
+from ..series import last_number
+from ..widgets.filter_bar import FilterBar, typing
 from ..widgets.run_table import RunTable
 from .base import LiveScreen
 
@@ -97,7 +98,7 @@ class RunsScreen(LiveScreen):
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
         Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, else back to experiments"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter runs"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter runs", priority=True),
         Binding("s", "sort", "Sort", id="sort", tooltip="Next sort column"),
         Binding("S", "sort_reverse", "Reverse", show=False, id="sort-reverse"),
         Binding("c", "compare", "Compare", id="compare", tooltip="Compare the selected runs"),
@@ -113,10 +114,11 @@ class RunsScreen(LiveScreen):
         self._values_dirty = False
         self._run_count = 0            # child runs included, from the experiment
         self._children_seen: set[str] = set()
+        self._asked: set[str] = set()   # the metrics whose last values were asked for
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
-        yield FilterBar("filter runs (id, name, status, tag)…", id="filter")
+        yield FilterBar("filter: words, loss < 0.1, status:Failed, tag:seed=4…", id="filter")
         yield RunTable(self.tailrun.clock, id="runs")
         yield Static(Text(empty_hint(fmt.user_plain(self.experiment))), id="empty", classes="hint")
         yield Footer()
@@ -124,12 +126,16 @@ class RunsScreen(LiveScreen):
     def crumb(self) -> str:
         table = self.query_one("#runs", RunTable)
         extra = f"  /{table.needle}" if table.needle else ""
-        sel = f"  [{len(table.selected)} selected]" if table.selected else ""
+        experiments = {self.tailrun.marked_experiments.get(r, self.experiment) for r in table.selected}
+        where = f" in {len(experiments)} experiments" if len(experiments) > 1 else ""
+        sel = f"  [{len(table.selected)} selected{where}]" if table.selected else ""
         note = f"  {self._note}" if self._note else ""
         return f"experiments › {self.experiment} ({run_count(len(table.runs), self._run_count)}){extra}{sel}{note}"
 
     def on_mount(self) -> None:
         super().on_mount()
+        # The marks are the app's: runs of other experiments stay marked for compare.
+        self.query_one("#runs", RunTable).selected = self.tailrun.marked
         self.query_one("#empty").display = False
         self.action_reload()
         self.follow(experiment=self.experiment, kinds=["status", "metrics"])
@@ -137,7 +143,11 @@ class RunsScreen(LiveScreen):
         self.set_interval(0.5, self._redraw_values)
 
     def action_reload(self) -> None:
-        self.load(list(self.query_one("#runs", RunTable).metric_columns))
+        table = self.query_one("#runs", RunTable)
+        # The filter's metrics too: their values are compared, not shown.
+        columns = list(dict.fromkeys([*table.metric_columns, *table.run_filter.metrics]))
+        self._asked = set(columns)
+        self.load(columns)
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load(self, columns: list[str]) -> None:
@@ -159,13 +169,14 @@ class RunsScreen(LiveScreen):
         self.clear_problem()
         self._loaded = True
         table = self.query_one("#runs", RunTable)
-        table.runs = {r.run_id: r for r in message.runs}
+        # Values of metrics this answer was not asked for (a slower, older load) are kept.
+        table.runs = {r.run_id: _merged(table.runs.get(r.run_id), r) for r in message.runs}
         table.offered_names = set(message.metric_names)
         self._pick_columns()
         table.redraw()
         self._show_empty()
         if any(name not in message.columns for name in table.metric_columns):
-            self.load(list(table.metric_columns))   # their values were not asked for yet
+            self.action_reload()   # their values were not asked for yet
 
     def _pick_columns(self) -> None:
         table = self.query_one("#runs", RunTable)
@@ -198,7 +209,7 @@ class RunsScreen(LiveScreen):
                 table.runs[event.run.run_id] = _merged(table.runs.get(event.run.run_id), event.run)
                 changed = True
             elif kind == "metrics" and event.metrics.kind in (0, 1):
-                last = _last_number(event.metrics)
+                last = last_number(event.metrics)
                 if last is not None and event.metrics.run_id in table.runs:
                     shown = table.update_metric(event.metrics.run_id, event.metrics.name, last)
                     self._values_dirty = self._values_dirty or shown
@@ -237,16 +248,32 @@ class RunsScreen(LiveScreen):
         else:
             self.app.pop_screen()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not typing(self.app)
+        return True
+
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBar).open()
 
     @on(FilterBar.Changed, "#filter")
     def _filter_changed(self, event: FilterBar.Changed) -> None:
         table = self.query_one("#runs", RunTable)
-        table.set_filter(event.value)
+        error = table.set_filter(event.value)
+        if error and event.final:   # Enter on a filter that cannot work: the one before stays
+            table.set_filter(event.bar.revert())
+        self._note = f"⚠ {error}" if error else ""
         self.refresh_status()
+        missing = [m for m in table.run_filter.metrics if m not in self._asked]
+        if missing:   # `loss < 0.1` needs loss's last value, also when it is not a column
+            self.action_reload()
         if event.final:
             table.focus()
+
+    @on(RunTable.Sorted)
+    def _sorted(self, event: RunTable.Sorted) -> None:
+        self._note = event.note
+        self.refresh_status()
 
     def action_sort(self) -> None:
         self._note = self.query_one("#runs", RunTable).cycle_sort()
@@ -258,6 +285,12 @@ class RunsScreen(LiveScreen):
 
     @on(RunTable.SelectionChanged)
     def _selection(self, event: RunTable.SelectionChanged) -> None:
+        marked = self.tailrun.marked_experiments
+        for run_id in event.table.runs:
+            if run_id in event.run_ids:
+                marked[run_id] = self.experiment
+            else:
+                marked.pop(run_id, None)
         self.refresh_status()
 
     def action_compare(self) -> None:
@@ -266,7 +299,8 @@ class RunsScreen(LiveScreen):
         if not ids and table.current is not None:
             ids = [table.current.run_id]
         if len(ids) < 2:
-            self.notify("Select two or more runs with space, then press c", severity="warning")
+            self.notify("Select two or more runs with space (in this or other experiments), then press c",
+                        severity="warning")
             return
         self.tailrun.open_compare(ids)
 
@@ -285,18 +319,6 @@ class RunsScreen(LiveScreen):
                 self.action_reload()
 
         self.app.push_screen(MetricChooser(names, table.metric_columns), chosen)
-
-
-def _last_number(points: pb.MetricPoints) -> float | None:
-    """The last float of a scalar chunk, without decoding the rest of it."""
-    if not points.columns:
-        return None
-    col = points.columns[0]
-    for i in range(len(col.values) - 1, -1, -1):
-        kind = col.kinds[i] if i < len(col.kinds) else 0
-        if kind in (0, 1, 2) and col.values[i] == col.values[i]:
-            return col.values[i]
-    return None
 
 
 def _merged(old: pb.RunInfo | None, new: pb.RunInfo) -> pb.RunInfo:

@@ -1,29 +1,26 @@
-"""Metrics tab: one plotext chart per scalar metric, live, with all / last N, log scale and smoothing.
+"""One chart (plotext): a metric's series, or one series per run when comparing; the true last
+value in the title, raw and smoothed curves, log scale, and a cursor that reads step, value and
+time off the chart (←/→, shift for ten points, home/end, a click; esc hides it).
 
 Charts ask the service for at most ~2 points per terminal column (min/max buckets), so a metric of a
 million points costs the same as a small one; live points are appended locally and re-bucketed.
 """
 from __future__ import annotations
 
+import bisect
 import math
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
+
+from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
+from textual import events
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
-from textual.widgets import Static
+from textual.message import Message
 from textual_plotext import PlotextPlot
 
-from tailrun.v1 import tailrun_pb2 as pb
-
 from .. import fmt
-from ..client import TrackerClient
-from ..messages import SeriesLoaded
 from ..series import Series, integer_ticks
-from ..workers import ReportsWorkerErrors
 
 TAIL_CHOICES = (0, 100, 1_000, 10_000)          # 0 = all points
 SMOOTHING_CHOICES = (0.0, 0.6, 0.9, 0.99)
@@ -34,13 +31,56 @@ PALETTE = (("cyan", "cyan"), ("orange", "dark_orange"), ("green", "green"), ("ma
 # Under NO_COLOR every colour is a grey: each series of a compare gets its own marker instead.
 NO_COLOR_MARKERS = ("braille", "•", "+", "x", "o", "*", "#", "%")
 RAW_COLOUR = "gray"   # the raw curve under a smoothed one
+CURSOR_COLOUR = "white"
+SMALL_CHART = 14      # rows: below this the x label ("step") gives its line to the curve
+
+
+def marker(i: int, count: int) -> str:
+    """Braille curves in colour; under NO_COLOR (every colour a grey) each series its own marker."""
+    if fmt.no_color() and count > 1:
+        return NO_COLOR_MARKERS[i % len(NO_COLOR_MARKERS)]
+    return "braille"
+
+
+def legend(labels: list[str]) -> Text:
+    """One line naming each series by its colour and marker, drawn outside the chart (a plotext
+    legend sits on the curves)."""
+    text = Text()
+    for i, label in enumerate(labels):
+        mark = marker(i, len(labels))
+        glyph = "⣿⣿" if mark == "braille" else mark * 2
+        if text:
+            text.append("   ")
+        text.append(glyph, style="" if fmt.no_color() else PALETTE[i % len(PALETTE)][1])
+        text.append(" ")
+        text.append(fmt.user_text(label))
+    return text
 
 
 class MetricPlot(PlotextPlot):
     """A chart of one or more series (one per run when comparing). `plot()` stays declarative."""
+    HELP_TITLE = "Chart"
+
+    BINDINGS = [
+        Binding("left", "cursor(-1)", "Cursor", id="cursor-left",
+                tooltip="Move the cursor along the chart: step, value, time (shift: 10 points)"),
+        Binding("right", "cursor(1)", "Cursor", show=False, id="cursor-right"),
+        Binding("shift+left", "cursor(-10)", "Cursor", show=False, id="cursor-left-10"),
+        Binding("shift+right", "cursor(10)", "Cursor", show=False, id="cursor-right-10"),
+        Binding("home", "cursor_to(0)", "First point", show=False, id="cursor-first"),
+        Binding("end", "cursor_to(-1)", "Last point", show=False, id="cursor-last"),
+        Binding("escape", "hide_cursor", "Hide cursor", show=False, id="cursor-hide"),
+    ]
+
+    @dataclass
+    class CursorShown(Message):
+        """The cursor appeared: the grid fetches the points' times (left out until then)."""
+        plot: "MetricPlot"
 
     def __init__(self, title: str, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self.can_focus = True
+        self.cursor_x: float | None = None
         self.title = title
         self.series: list[tuple[str, Series]] = []   # (legend label, series)
         self.smoothing = 0.0
@@ -49,12 +89,15 @@ class MetricPlot(PlotextPlot):
         self._generation = 0   # bumped by replot(): the cached frame below is stale
         self._frame: tuple[tuple, Any] | None = None
         self._x_range: tuple[float, float] | None = None   # of the drawn points, for the ticks
+        self._xlabel = "step"
+        self._marked = False   # drawn with the ▸ of the chart the keys go to
 
     def render(self) -> Any:
         """plotext rebuilds the whole chart on every render (tens of ms for a big one), and Textual
         renders again when a tab is shown: keep the last frame while data, size and theme stay."""
         key = (self._generation, self.size, self.app.theme)
         if self._frame is None or self._frame[0] != key:
+            self.plt.xlabel(self._xlabel if self.size.height >= SMALL_CHART else "")
             if self._x_range is not None:
                 # Steps are whole numbers: no `161.5` on the axis; about one tick per 12 columns
                 # of the width it is drawn at (known here, not when the data changed).
@@ -65,23 +108,10 @@ class MetricPlot(PlotextPlot):
         return self._frame[1]
 
     def marker(self, i: int) -> str:
-        if fmt.no_color() and len(self.series) > 1:
-            return NO_COLOR_MARKERS[i % len(NO_COLOR_MARKERS)]
-        return "braille"
+        return marker(i, len(self.series))
 
     def legend(self) -> Text:
-        """One line naming each series by its colour and marker, drawn outside the chart (a
-        plotext legend sits on the curves)."""
-        text = Text()
-        for i, (label, _) in enumerate(self.series):
-            marker = self.marker(i)
-            glyph = "⣿⣿" if marker == "braille" else marker * 2
-            if text:
-                text.append("   ")
-            text.append(glyph, style="" if fmt.no_color() else PALETTE[i % len(PALETTE)][1])
-            text.append(" ")
-            text.append(fmt.user_text(label))
-        return text
+        return legend([label for label, _ in self.series])
 
     def replot(self) -> None:
         self._generation += 1
@@ -91,13 +121,17 @@ class MetricPlot(PlotextPlot):
         loaded = [(i, s) for i, (_, s) in enumerate(self.series) if s.loaded]
         total = sum(s.total for _, s in loaded)
         title = self.title
-        if len(self.series) == 1 and loaded:
+        if self.cursor_x is not None and loaded:
+            title += f"  {self.readout()}"
+        elif len(self.series) == 1 and loaded:
             s = loaded[0][1]
             title += f"  last {s.last_label()} · {s.total:,} pts"
             if s.downsampled:
                 title += " (min/max)"
-        plt.title(title)
-        plt.xlabel("step" if any(s.has_steps for _, s in loaded) else "index")
+        # The focused chart (the one ←/→ and the cursor act on) is marked, in words not colour.
+        self._marked = self._chosen()
+        plt.title(("▸ " if self._marked else "") + title)
+        self._xlabel = "step" if any(s.has_steps for _, s in loaded) else "index"
         drew = False
         lo, hi = math.inf, -math.inf
         for i, s in loaded:
@@ -113,6 +147,8 @@ class MetricPlot(PlotextPlot):
             drew = True
         if self.log_scale and drew:
             plt.yscale("log")
+        if drew and self.cursor_x is not None:
+            plt.vline(self.cursor_x, color=CURSOR_COLOUR)
         self._x_range = (lo, hi) if drew else None
         if not drew:
             note = "loading…" if len(loaded) < len(self.series) else (
@@ -123,169 +159,112 @@ class MetricPlot(PlotextPlot):
         self.dirty = False
         self.refresh()
 
+    # ------------------------------------------------------------------ cursor
 
-class MetricsView(ReportsWorkerErrors, VerticalScroll):
-    """The Metrics tab of a run."""
-    HELP_TITLE = "Metrics tab"
+    def _chosen(self) -> bool:
+        """The chart the keys go to: its screen's focused widget (which stays while a dialog
+        such as the help covers the screen, so the mark does not flicker)."""
+        try:
+            return self.screen.focused is self
+        except Exception:   # not mounted yet
+            return False
 
-    BINDINGS = [
-        Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),
-        Binding("l", "toggle_log", "Log scale", id="log", tooltip="Logarithmic y axis"),
-        Binding("m", "cycle_smoothing", "Smoothing", id="smooth", tooltip="Exponential smoothing"),
-    ]
+    def on_focus(self) -> None:
+        if self._chosen() != self._marked:
+            self.replot()
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
-        self.series: dict[str, Series] = {}
-        self.plots: dict[str, MetricPlot] = {}
-        self.tail = 0
-        self.smoothing = 0.0
-        self.log_scale = False
-        self.started = False
-        self.active = False
-        self.on_first_frame: list[Callable[[], None]] = []
+    def on_blur(self) -> None:
+        self.call_after_refresh(self._blurred)
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="metrics-header", classes="tab-header")
-        yield Static("waiting for metrics…", id="metrics-empty", classes="hint")
-        yield Grid(id="metrics-grid")
+    def _blurred(self) -> None:
+        if self.is_mounted and self._chosen() != self._marked:
+            self.replot()
 
-    def on_mount(self) -> None:
-        self.set_interval(REPLOT_INTERVAL, self._replot_dirty)
-        self._header()
+    def _cursor_xs(self) -> list[float]:
+        """The x of every drawn point, of every series (the cursor stops on real points)."""
+        xs: set[float] = set()
+        for _, s in self.series:
+            if s.loaded:
+                xs.update(s.view(0.0, self.log_scale)[0])
+        return sorted(xs)
 
-    def _header(self) -> None:
-        tail = "all points" if not self.tail else f"last {self.tail:,}"
-        smooth = f"smoothing {self.smoothing}" if self.smoothing else "no smoothing"
-        scale = "log y" if self.log_scale else "linear y"
-        self.query_one("#metrics-header", Static).update(
-            f"{len(self.series)} metrics · {tail} · {smooth} · {scale}    a: all/last N  l: log  m: smooth")
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_cursor":
+            return self.cursor_x is not None   # else esc goes on (clear a filter, back)
+        return True
 
-    def max_points(self) -> int:
-        width = self.size.width or self.app.size.width
-        cols = 2 if width >= 120 else 1
-        return max(60, 2 * (width // cols))
-
-    def start(self, names: list[str]) -> None:
-        """First display: create a chart per metric and fetch them all."""
-        if self.started:
+    def action_cursor(self, delta: int) -> None:
+        xs = self._cursor_xs()
+        if not xs:
             return
-        self.started = True
-        for name in names:
-            self._add_metric(name)
-        self._fetch(list(self.series))
-        if not names:   # nothing to fetch: the "no metrics" note is the complete frame
-            callbacks, self.on_first_frame = self.on_first_frame, []
-            for cb in callbacks:
-                self.call_after_refresh(cb)
+        if self.cursor_x is None:
+            at = len(xs) - 1   # the cursor appears on the newest point
+            self.post_message(self.CursorShown(self))
+        else:
+            at = bisect.bisect_left(xs, self.cursor_x) + delta
+        self.cursor_x = xs[max(0, min(len(xs) - 1, at))]
+        self.replot()
 
-    def _add_metric(self, name: str) -> None:
-        if name in self.series:
+    def action_cursor_to(self, at: int) -> None:
+        xs = self._cursor_xs()
+        if xs:
+            if self.cursor_x is None:
+                self.post_message(self.CursorShown(self))
+            self.cursor_x = xs[at]
+            self.replot()
+
+    def action_hide_cursor(self) -> None:
+        self.cursor_x = None
+        self.replot()
+
+    def readout(self) -> str:
+        """`step 1,200 · 0.4567 · 14:03:21`; in compare, each run's value by its label."""
+        x = self.cursor_x
+        if x is None:
+            return ""
+        loaded = [(label, s) for label, s in self.series if s.loaded]
+        steps = any(s.has_steps for _, s in loaded)
+        parts = [f"step {int(x):,}" if steps else f"#{int(x):,}"]
+        when = None
+        for label, s in loaded:
+            point = s.point_at(x)
+            if point is None:
+                parts.append(f"{label} —" if len(loaded) > 1 else "—")
+                continue
+            px, py, pt = point
+            value = fmt.number(py) + ("" if px == x else f" (step {int(px):,})" if steps else f" (#{int(px):,})")
+            parts.append(f"{label} {value}" if len(loaded) > 1 else value)
+            if pt is not None and when is None and px == x:
+                when = pt
+        if when is not None:
+            parts.append(fmt.full_time(when))
+        return " · ".join(parts)
+
+    def x_at(self, column: int) -> float | None:
+        """The x (step) under a column of the widget: found from the plot frame plotext drew."""
+        if self._frame is None or self._x_range is None:
+            return None
+        rendered = self._frame[1]
+        lines = rendered.plain.splitlines() if isinstance(rendered, Text) else []
+        top = next((line for line in lines if "┌" in line and "┐" in line), None)
+        if top is None:
+            return None
+        left, right = top.index("┌"), top.rindex("┐")
+        if right - left < 3:
+            return None
+        lo, hi = self._x_range
+        frac = min(1.0, max(0.0, (column - left - 1) / (right - left - 2)))
+        return lo + frac * (hi - lo)
+
+    def on_click(self, event: events.Click) -> None:
+        x = self.x_at(event.x)
+        xs = self._cursor_xs()
+        if x is None or not xs:
             return
-        series = Series(self.run_id, name, max_points=self.max_points())
-        self.series[name] = series
-        plot = MetricPlot(fmt.user_plain(name), classes="metric-plot")
-        plot.series = [(fmt.user_plain(name), series)]
-        plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
-        self.plots[name] = plot
-        self.query_one("#metrics-grid", Grid).mount(plot)
-        self.query_one("#metrics-empty").display = False
-        self._layout()
-        self._header()
-
-    def _layout(self) -> None:
-        grid = self.query_one("#metrics-grid", Grid)
-        wide = (self.size.width or self.app.size.width) >= 120 and len(self.plots) > 1
-        grid.styles.grid_size_columns = 2 if wide else 1
-        grid.set_class(len(self.plots) == 1, "-single")
-
-    def on_resize(self) -> None:
-        self._layout()
-
-    def set_empty_note(self, text: str) -> None:
-        if not self.series:
-            self.query_one("#metrics-empty", Static).update(fmt.user_text(text))
-
-    @work(thread=True, exclusive=True, group="series", exit_on_error=False)
-    def _fetch(self, names: list[str]) -> None:
-        if not names:
-            return
-        max_points, tail = self.max_points(), self.tail
-
-        def one(name: str) -> None:
-            resp, last = self.client.get_plot_series(self.run_id, name, max_points, tail=tail)
-            self.post_message(SeriesLoaded(self.run_id, name, resp, tail, last))
-
-        # A few at once: the service answers each from per-chunk min/max, so they are cheap.
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for future in [pool.submit(one, n) for n in names]:
-                future.result()
-
-    def on_series_loaded(self, message: SeriesLoaded) -> None:
-        message.stop()
-        series = self.series.get(message.name)
-        if series is None or message.tail != self.tail:
-            return
-        series.load(message.series, message.tail, message.last)
-        self.plots[message.name].dirty = True
-        if self.on_first_frame and self._visible_loaded():
-            self._replot_dirty()
-            callbacks, self.on_first_frame = self.on_first_frame, []
-            for cb in callbacks:
-                self.call_after_refresh(cb)
-
-    def _visible_loaded(self) -> bool:
-        """Every chart on screen has its data (the first frame is complete; others may still load)."""
-        laid_out = [p for p in self.plots.values() if p.region.height]
-        if not laid_out:
-            return all(s.loaded for s in self.series.values())
-        visible = [p for p in laid_out if p.region.overlaps(self.region)]
-        return all(p.series[0][1].loaded for p in visible)
-
-    def add_points(self, points: pb.MetricPoints) -> None:
-        if points.name not in self.series:
-            if not self.started:
-                return
-            self._add_metric(points.name)
-            self._fetch([points.name])
-            return
-        series = self.series[points.name]
-        if not series.loaded:
-            return
-        if series.append(points):
-            self.plots[points.name].dirty = True
-        elif series.needs_reload:
-            series.needs_reload = False
-            self._fetch([points.name])
-
-    def _replot_dirty(self) -> None:
-        for plot in self.plots.values():
-            if plot.dirty and plot.series and plot.series[0][1].loaded:
-                plot.replot()
-
-    # ------------------------------------------------------------------ actions
-
-    def action_cycle_tail(self) -> None:
-        self.tail = TAIL_CHOICES[(TAIL_CHOICES.index(self.tail) + 1) % len(TAIL_CHOICES)]
-        for s in self.series.values():
-            s.loaded = False
-        for plot in self.plots.values():
-            plot.replot()
-        self._header()
-        self._fetch(list(self.series))
-
-    def action_toggle_log(self) -> None:
-        self.log_scale = not self.log_scale
-        self._restyle()
-
-    def action_cycle_smoothing(self) -> None:
-        self.smoothing = SMOOTHING_CHOICES[(SMOOTHING_CHOICES.index(self.smoothing) + 1) % len(SMOOTHING_CHOICES)]
-        self._restyle()
-
-    def _restyle(self) -> None:
-        for plot in self.plots.values():
-            plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
-            plot.replot()
-        self._header()
+        at = bisect.bisect_left(xs, x)
+        near = min((i for i in (at - 1, at) if 0 <= i < len(xs)), key=lambda i: abs(xs[i] - x))
+        if self.cursor_x is None:
+            self.post_message(self.CursorShown(self))
+        self.cursor_x = xs[near]
+        self.focus()
+        self.replot()

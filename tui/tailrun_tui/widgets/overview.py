@@ -19,6 +19,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..messages import OpenRun
+from .system_view import summary_lines
 
 
 def error_text(error_json: str) -> Text | None:
@@ -75,6 +76,8 @@ def describe_run(run: pb.RunInfo, now: float) -> Group:
     if run.last_metrics:
         shown = sorted(run.last_metrics.items())[:12]
         grid.add_row("Last values", user("  ".join(f"{k}={fmt.number(v)}" for k, v in shown)))
+    if run.last_system_metrics:   # the latest sample (7: the charts)
+        grid.add_row("System", Text("\n").join(user(line) for line in summary_lines(dict(run.last_system_metrics))))
     for warning in run.warnings:
         grid.add_row("Warning", user(warning, style="yellow"))
     parts: list[object] = [grid]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 
 @contextmanager
-def service_process(store_url: str | None = None):
-    """Yield (address, data_dir, pid) of a fresh service on a free loopback port."""
+def service_process(store_url: str | None = None, data_dir: Path | None = None):
+    """Yield (address, data_dir, pid) of a fresh service on a free loopback port; `data_dir`: a
+    second service on another one's data (as a replica would be)."""
     with tempfile.TemporaryDirectory(prefix="tailrun-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
+        data_dir = data_dir or Path(tmp) / "data"
         port_file = Path(tmp) / "port"
         cmd = [sys.executable, "-m", "tailrun_service", "--host", "127.0.0.1", "--port", "0",
                "--port-file", str(port_file), "--data-dir", str(data_dir)]

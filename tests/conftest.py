@@ -13,10 +13,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from pg_server import URL as PG_URL
+from pg_server import admin_connection
 from recorder_reset import reset_recorder
-
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
 
 # Settings that must never leak from the developer's shell into a test.
 _CLEARED_ENV = ("TAILRUN_ADDRESS", "TAILRUN_TOKEN", "TAILRUN_RUN_ID", "TAILRUN_EXPERIMENT", "TAILRUN_CA")
@@ -62,23 +61,24 @@ def service(service_factory: Callable[..., Any]) -> Any:
     return service_factory()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on a PostgreSQL database are `postgres` tests, whether or not they say so."""
+    for item in items:
+        if "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards. Fails, never skips,
-    when PostgreSQL is down: CI must notice."""
-    import psycopg
-
+    when PostgreSQL is down (tests/pg_server.py says why): CI must notice."""
     dbname = f"tailrun_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres: {exc}")
-    with admin:
+    with admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{dbname}"')
     try:
         yield PG_URL.format(dbname=dbname)
     finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        with admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 

@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -92,9 +93,10 @@ def test_logs_print_and_follow(service, made, run_script, tmp_path):
         import sys, time
         from tailrun import Workspace, Experiment
         run = Experiment(Workspace(), "cli-follow").start_logging(outputs=False)
-        run.flush()                          # start_logging only queues the start: make it known
+        print("waiting for the follower", flush=True)   # captured: the run's output
+        run.flush()                          # the start and that line are stored
         print("ID", run.id, flush=True)
-        sys.stdin.readline()                 # wait until the follower is attached
+        sys.stdin.readline()                 # wait until the follower has printed the line above
         for i in range(3):
             print(f"tick {i}", flush=True)
             run.flush()
@@ -105,22 +107,58 @@ def test_logs_print_and_follow(service, made, run_script, tmp_path):
     import os
     writer = subprocess.Popen([sys.executable, "-c", follower_code], env={**os.environ, **env},
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    follower = None
     try:
-        run_id = writer.stdout.readline().split()[1]
+        run_id = next(line for line in writer.stdout if line.startswith("ID")).split()[1]
         follower = subprocess.Popen([sys.executable, "-m", "tailrun.cli", "logs", run_id, "-f",
                                      "--address", service.address], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        lines = LineReader(follower.stdout)
+        # Once the follower printed the run's output so far, the ticks can only reach it by following.
+        assert lines.wait_for("waiting for the follower", timeout=60), \
+            f"the follower printed {lines.lines!r}, not the run's first line"
         writer.stdin.write("go\n")
         writer.stdin.flush()
         assert writer.wait(60) == 0
-        stdout, stderr = follower.communicate(timeout=60)   # ends by itself when the run ends
-        assert follower.returncode == 0, stderr
-        assert [line for line in stdout.splitlines() if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
+        assert follower.wait(60) == 0, follower.stderr.read()   # ends by itself when the run ends
+        lines.join(60)
+        assert [line for line in lines.lines if line.startswith("tick")] == ["tick 0\n", "tick 1\n", "tick 2\n"]
     finally:
-        for proc in (writer,):
-            if proc.poll() is None:
+        for proc in (writer, follower):
+            if proc is not None and proc.poll() is None:
                 proc.kill()
+
+
+class LineReader:
+    """Collects a child's output lines in a thread, so a test can wait for one with a deadline."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.ended = True
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        """True once a line containing `text` was read; False at the timeout (or the stream's end)."""
+        def seen() -> bool:
+            return any(text in line for line in self.lines)
+        with self._changed:
+            self._changed.wait_for(lambda: seen() or self.ended, timeout)
+            return seen()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the child's output did not end"
 
 
 def test_unreachable_service_is_a_clear_error():

@@ -46,3 +46,11 @@ def test_sweeps_api_loads_no_service_sampler_or_grpc() -> None:
     modules = _modules_after("from tailrun.train.hyperdrive import *")
     assert "tailrun.train.hyperdrive.runconfig" in modules
     assert _offending(modules, (*FORBIDDEN, "optuna", "grpc")) == []
+
+
+def test_pipelines_api_loads_no_service_or_grpc() -> None:
+    """Building and validating a pipeline needs neither the network nor the service."""
+    modules = _modules_after("from tailrun.pipeline.core import *\nfrom tailrun.pipeline.steps import *\n"
+                             "from tailrun.data import *\nPipeline, PipelineData, PythonScriptStep, PipelineRun")
+    assert "tailrun.pipeline.core.pipeline" in modules and "tailrun.pipeline.core.run" in modules
+    assert _offending(modules, (*FORBIDDEN, "grpc")) == []

@@ -431,19 +431,24 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
 # ---------------------------------------------------------------------- helpers
 
 def _attach_info(experiment: "Experiment", info: "pb.RunInfo") -> Run:
-    """Attach with the most specific class: a ScriptRun for submitted runs, when available."""
+    """Attach with the most specific class: by the run's `azureml.runsource` property (pipeline
+    runs and their steps), else by its run_type (a ScriptRun for submitted runs, a HyperDriveRun)."""
     cls: type[Run] = Run
-    where = RUN_CLASSES.get(info.run_type)
+    where = RUN_CLASSES.get(info.properties.get("azureml.runsource", "")) or RUN_CLASSES.get(info.run_type)
     if where is not None:
         module, _, name = where.partition(":")
         cls = getattr(importlib.import_module(module), name)
     return cls._attach(experiment, info.run_id, info)
 
 
-# run_type -> the Run subclass that reads it ("module:Class", imported when such a run is read)
+# run_type or azureml.runsource -> the Run subclass that reads it ("module:Class", imported when
+# such a run is read)
 RUN_CLASSES = {
     "script": "tailrun.script_run:ScriptRun",
     "hyperdrive": "tailrun.train.hyperdrive.run:HyperDriveRun",
+    "azureml.PipelineRun": "tailrun.pipeline.core.run:PipelineRun",
+    "azureml.StepRun": "tailrun.pipeline.core.run:StepRun",
+    "azureml.ReusedStepRun": "tailrun.pipeline.core.run:StepRun",
 }
 
 

@@ -9,22 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._run_parts import ChildrenHost as _Run   # what this part uses of Run
     from .run import Run
-    from .v1 import tailrun_pb2 as pb
+else:
+    _Run = object
 
 
 MAX_CHILDREN = 100
 
 
-class ChildrenMixin:
-    _id: str
-    _experiment: Any
-    _parent_id: str | None
-    _parent_obj: "Run | None"
-
-    def _client(self) -> Any: ...
-    def _recorder(self) -> Any: ...
-    def _fetch(self) -> "pb.RunInfo": ...
+class ChildrenMixin(_Run):
+    """The child runs of a Run (mixed into run.Run; uses of it what _run_parts.ChildrenHost lists)."""
 
     def child_run(self, name: str | None = None, run_id: str | None = None,
                   outputs: str | None = None) -> "Run":

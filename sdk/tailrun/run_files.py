@@ -14,20 +14,21 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .exceptions import FileNotFoundInRun, NotFound
 from .run_logging import CHUNK, EVENT, clean_artifact_path
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ._run_parts import FilesHost as _Run   # what this part uses of Run
+else:
+    _Run = object
+
 FLUSH_EVERY = 64 * 1024 * 1024
 
 
-class FilesMixin:
-    _id: str
-    _append: Any
-
-    def _client(self) -> Any: ...          # provided by Run
-    def _recorder(self) -> Any: ...        # provided by Run
+class FilesMixin(_Run):
+    """The files of a Run (mixed into run.Run; uses of it what _run_parts.FilesHost lists)."""
 
     # ------------------------------------------------------------------ listing
 

@@ -16,22 +16,16 @@ from typing import TYPE_CHECKING, Any
 from .run_files import _stat_key, _walk_files
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._run_parts import ModelsHost as _Run   # what this part uses of Run
     from .model import Model
+else:
+    _Run = object
 
 ENV_OUTPUT_DIRECTORY = "TAILRUN_OUTPUT_DIRECTORY"   # a submitted run's ./outputs, set by the runner
 
 
-class ModelsMixin:
-    _id: str
-    _ws: Any
-    _outputs: tuple[Path, str] | None
-    _submitted: bool
-    _finished: bool
-    _early_uploads: dict[str, tuple[int, int]]
-
-    def _client(self) -> Any: ...          # provided by Run
-    def _recorder(self) -> Any: ...        # provided by Run
-    def _queue_file(self, target: str, source: Any) -> int: ...   # provided by FilesMixin
+class ModelsMixin(_Run):
+    """The model registration of a Run (mixed into run.Run; uses of it what _run_parts.ModelsHost lists)."""
 
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict[str, Any] | None = None,
                        properties: dict[str, Any] | None = None, model_framework: str | None = None,

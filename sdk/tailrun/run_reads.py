@@ -19,18 +19,15 @@ from .exceptions import NotFound
 from .metrics_shape import MetricSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .v1 import tailrun_pb2 as pb
+    from ._run_parts import ReadsHost as _Run   # what this part uses of Run
+else:
+    _Run = object
 
 LOG_PREFIXES = ("logs/", "user_logs/", "azureml-logs/", "system_logs/")
 
 
-class ReadsMixin:
-    _id: str
-
-    def _client(self) -> Any: ...
-    def _recorder(self) -> Any: ...
-    def _fetch(self) -> "pb.RunInfo": ...
-    def _download_to(self, name: str, dest: Path) -> None: ...
+class ReadsMixin(_Run):
+    """The reads of a Run (mixed into run.Run; uses of it what _run_parts.ReadsHost lists)."""
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:

@@ -9,22 +9,20 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .exceptions import SnapshotException
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .v1 import tailrun_pb2 as pb
+    from ._run_parts import SnapshotsHost as _Run   # what this part uses of Run
+else:
+    _Run = object
 
 SNAPSHOT_PROPERTY = "ContentSnapshotId"
 
 
-class SnapshotsMixin:
-    _id: str
-    _properties: dict[str, str]
-
-    def _client(self) -> Any: ...
-    def _fetch(self) -> "pb.RunInfo": ...
+class SnapshotsMixin(_Run):
+    """The snapshots of a Run (mixed into run.Run; uses of it what _run_parts.SnapshotsHost lists)."""
 
     def get_snapshot_id(self) -> str | None:
         """The id of the run's snapshot (its ContentSnapshotId property), or None."""

@@ -8,17 +8,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .v1 import tailrun_pb2 as pb
+    from ._run_parts import TagsHost as _Run   # what this part uses of Run
+else:
+    _Run = object
 
 MAX_PROPERTY_KEY, MAX_PROPERTY_VALUE = 100, 1000
 
 
-class TagsMixin:
-    _tags: dict[str, str]
-    _properties: dict[str, str]
-
-    def _patch(self, **fields: Any) -> None: ...
-    def _fetch(self) -> "pb.RunInfo": ...
+class TagsMixin(_Run):
+    """The tags and properties of a Run (mixed into run.Run; uses of it what _run_parts.TagsHost lists)."""
 
     @property
     def tags(self) -> dict[str, str]:

@@ -187,7 +187,7 @@ class RunScope:
                 self.contains(event.start.parent_run_id)
 
     def allows_event(self, run_id: str, event: Any) -> bool:
-        """The `allowed_runs` callback of Store.apply_batch."""
+        """The `allowed` callback of Store.apply_batch."""
         kind = event.WhichOneof("kind")
         if kind == "experiment":
             return True

@@ -1,7 +1,7 @@
 """Errors the store and the artifact files raise; the servicer maps them to gRPC status codes.
 
 NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED,
-Unavailable -> UNAVAILABLE, SeqGap -> FAILED_PRECONDITION.
+Unavailable -> UNAVAILABLE, ShuttingDown -> UNAVAILABLE, SeqGap -> FAILED_PRECONDITION.
 The message is shown to the user as is, so it names the problem (and the offending value).
 """
 from __future__ import annotations
@@ -25,6 +25,10 @@ class PermissionDenied(TailrunError):
 
 class Unavailable(Exception):
     """The store or the artifact folder cannot be used now (vanished, unwritable): answer UNAVAILABLE."""
+
+
+class ShuttingDown(Exception):
+    """The server is stopping: clients should reconnect (to this service once restarted)."""
 
 
 class SeqGap(TailrunError):

@@ -25,7 +25,8 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .auth import AuthInterceptor, TokenAuth
 from .liveness import DEFAULT_TIMEOUT as DEFAULT_HEARTBEAT_TIMEOUT
 from .liveness import LivenessMonitor
-from .servicer import Tracker, add_to_server
+from .registration import add_to_server
+from .servicer import Tracker
 
 log = logging.getLogger(__name__)
 

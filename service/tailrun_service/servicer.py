@@ -11,10 +11,8 @@ INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED, Unavailable -> UNAVAILA
 else is logged (once, then counted: see repeated_log.py) and answered with a short INTERNAL, so
 one bad request never takes the server down.
 
-Register the servicer with `add_to_server`, not the generated `add_TrackerServicer_to_server`:
-the generated handlers answer a message that does not parse (random bytes, a string field that is
-not valid UTF-8) with grpc's INTERNAL "Exception deserializing request!"; ours answer
-INVALID_ARGUMENT naming the message type.
+Register it with registration.add_to_server (unparsable requests answer INVALID_ARGUMENT); one
+Watch stream is a watch_session.WatchSession.
 """
 from __future__ import annotations
 
@@ -28,23 +26,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 from .auth import FULL_ACCESS, Caller, RunScope, TokenAuth
-from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, Unavailable
+from .errors import InvalidArgument, NotFound, PermissionDenied, SeqGap, ShuttingDown, Unavailable
 from .repeated_log import RepeatedErrorLog
 from .snapshots import SnapshotRecorder, run_snapshot_id
 from .watch_feed import WatchFeed
+from .watch_session import WatchSession
 
 log = logging.getLogger(__name__)
 
 FILE_CHUNK_BYTES = 1024 * 1024          # ReadFile answers in chunks of at most this
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024  # a submitted source folder, zipped
-WATCH_POLL_SECONDS = 5.0                # an idle Watch wakes this often (children refresh), without a query
-CHILDREN_REFRESH_SECONDS = 5.0          # safety net: re-query a watched run's children this often
 # Blocking store calls at once, per kind; 16 in all, within PostgreSQL's pool (8 + 16 overflow),
 # which the runner and the liveness monitor share. Writes are serialised by the database anyway.
 WRITE_THREADS = 4
@@ -52,8 +48,6 @@ QUERY_THREADS = 8
 WATCH_THREADS = 4
 METRICS_PER_STEP = 64                   # GetMetrics: chunks read per trip to the query pool
 BATCHES_PER_STEP = 4                    # ... or batched messages (~1 MiB each)
-WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
-EVENTS_PAGE = 500                       # events per store query; a full page means more backlog
 # Error messages echo the offending values, which a client may make huge; grpc carries the message
 # in a header limited to 8 KiB (percent-encoded: up to 12 bytes per character), so cut it short.
 MAX_MESSAGE_CHARS = 500
@@ -62,10 +56,6 @@ _STOP_CANCEL = "tailrun: the service is stopping"   # the cancel message that en
 
 class Unimplemented(Exception):
     """The service was started without the part this RPC needs."""
-
-
-class ShuttingDown(Exception):
-    """The server is stopping: clients should reconnect (to this service once restarted)."""
 
 
 _STATUS_OF = (
@@ -360,7 +350,8 @@ class Tracker(pb_grpc.TrackerServicer):
     async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext):
         async with self._guard(context, "Watch"):
             _reject_nul(request)
-            async for event in _Watch(self, request).events():
+            session = WatchSession(request, self.store, self.feed, self.stopping, self._blocking_watch)
+            async for event in session.events():
                 yield event
 
     # ------------------------------------------------------------------ submitted runs
@@ -588,169 +579,3 @@ def _take(items: Any, count: int) -> list[Any]:
 
 def _seek_at_most(fh: Any, offset: int) -> int:
     return fh.seek(min(offset, fh.seek(0, 2)))
-
-
-# ---------------------------------------------------------------- registration
-
-SERVICE = pb.DESCRIPTOR.services_by_name["Tracker"]
-
-
-class _Malformed:
-    """What the lenient deserializer returns for bytes that are not a valid message."""
-    __slots__ = ("message",)
-
-    def __init__(self, type_name: str) -> None:
-        self.message = (f"malformed {type_name}: not a valid protobuf message (bad wire format, "
-                        f"or a string field that is not valid UTF-8)")
-
-
-def _lenient_parser(cls: Any) -> Any:
-    type_name = cls.DESCRIPTOR.full_name
-
-    def parse(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except DecodeError:
-            return _Malformed(type_name)
-    return parse
-
-
-async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """A request stream that raises InvalidArgument (inside the servicer's guard) at a malformed message."""
-    async for request in requests:
-        if isinstance(request, _Malformed):
-            raise InvalidArgument(request.message)
-        yield request
-
-
-def _handler(behavior: Any, client_streaming: bool, server_streaming: bool, request_cls: Any,
-             response_cls: Any) -> grpc.RpcMethodHandler:
-    """An asyncio handler of the right shape. They must be `async def` functions (or async
-    generators): grpc.aio would run anything else on a thread pool."""
-    kwargs = {"request_deserializer": _lenient_parser(request_cls),
-              "response_serializer": response_cls.SerializeToString}
-    if client_streaming and server_streaming:
-        async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext):
-            async for response in behavior(_checked(requests), context):
-                yield response
-        return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
-    if client_streaming:
-        async def stream_unary(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-            return await behavior(_checked(requests), context)
-        return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
-    if server_streaming:
-        async def unary_stream(request: Any, context: grpc.aio.ServicerContext):
-            if isinstance(request, _Malformed):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-            async for response in behavior(request, context):
-                yield response
-        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
-
-    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, _Malformed):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-        return await behavior(request, context)
-    return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
-
-
-def add_to_server(tracker: Tracker, server: grpc.aio.Server) -> None:
-    """Register `tracker` on `server` with handlers that answer unparsable requests INVALID_ARGUMENT."""
-    handlers = {
-        method.name: _handler(getattr(tracker, method.name), method.client_streaming,
-                              method.server_streaming, getattr(pb, method.input_type.name),
-                              getattr(pb, method.output_type.name))
-        for method in SERVICE.methods
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
-
-
-class _Watch:
-    """One Watch stream: the backlog after the cursor, one caught_up marker, then live events.
-    Its store queries run in the watch pool; between changes it awaits the tracker's WatchFeed."""
-
-    def __init__(self, tracker: Tracker, request: pb.WatchRequest) -> None:
-        self.tracker = tracker
-        self.store = tracker.store
-        self.stopping = tracker.stopping
-        self.feed = tracker.feed
-        self.request = request
-        unknown = [k for k in request.kinds if k not in WATCH_KINDS]
-        if unknown:
-            raise InvalidArgument(f"unknown watch kind(s) {', '.join(map(repr, unknown))}; "
-                                  f"use {', '.join(WATCH_KINDS)}")
-        self.kinds = list(request.kinds) or None
-        self.payloads = {WATCH_KINDS[k] for k in request.kinds} or set(WATCH_KINDS.values())
-        self.experiment = request.experiment or None
-        self.run_ids: set[str] | None = None
-        self.tree = bool(request.run_id and request.include_children)
-        self.cursor = request.cursor
-
-    def _open(self) -> None:
-        """Blocking: check the run and the cursor, find the watched run's children."""
-        request = self.request
-        if request.run_id:
-            run = self.store.get_run(request.run_id)   # NotFound for a wrong id
-            self.run_ids = {request.run_id}
-            if self.tree:
-                # Children are found by their `run` events, which need the whole experiment.
-                self.experiment = run.experiment
-                self._refresh_children()
-        if self.cursor == 0 and not request.from_start:
-            self.cursor = self.store.last_event_id()
-        elif self.cursor:
-            # A cursor from another service's database would wait forever for events that never come.
-            newest = self.store.last_event_id()
-            if self.cursor > newest:
-                raise InvalidArgument(f"cursor {self.cursor} is past the newest event ({newest}) of this "
-                                      "service; watch again from cursor 0")
-
-    def _refresh_children(self) -> None:
-        req = pb.ListRunsRequest(parent_run_id=self.request.run_id, recursive=True, select_metrics=True)
-        assert self.run_ids is not None
-        self.run_ids.update(run.run_id for run in self.store.list_runs(req))
-        self.refreshed = time.monotonic()
-
-    def _page(self) -> list[pb.WatchEvent]:
-        if not self.tree:
-            return self.store.events_after(self.cursor, list(self.run_ids) if self.run_ids else None,
-                                           self.experiment, self.kinds, limit=EVENTS_PAGE)
-        return self.store.events_after(self.cursor, None, self.experiment, None, limit=EVENTS_PAGE)
-
-    def _wanted(self, event: pb.WatchEvent) -> bool:
-        if not self.tree:
-            return True
-        assert self.run_ids is not None
-        kind = event.WhichOneof("kind")
-        if kind == "run" and event.run_id not in self.run_ids and event.run.parent_run_id in self.run_ids:
-            self.run_ids.add(event.run_id)   # a new child (or grandchild) of the watched run
-        return event.run_id in self.run_ids and kind in self.payloads
-
-    def _check_stopping(self) -> None:
-        if self.stopping.is_set():
-            raise ShuttingDown(f"the service is shutting down; resume from cursor {self.cursor}")
-
-    async def events(self) -> AsyncIterator[pb.WatchEvent]:
-        blocking = self.tracker._blocking_watch
-        await blocking(self._open)
-        caught_up = False
-        while True:
-            self._check_stopping()
-            seen = self.feed.newest   # read before the query: a commit after it wakes us (no lost wake-up)
-            page = await blocking(self._page)
-            for event in page:
-                self.cursor = max(self.cursor, event.cursor)
-                if self._wanted(event):
-                    yield event
-            if len(page) >= EVENTS_PAGE:
-                continue   # more backlog
-            if not caught_up:
-                caught_up = True
-                yield pb.WatchEvent(caught_up=True, cursor=self.cursor)
-            # Idle: no thread and no query until the feed reports a newer event.
-            while True:
-                await self.feed.wait(seen, timeout=WATCH_POLL_SECONDS)
-                self._check_stopping()
-                if self.tree and time.monotonic() - self.refreshed > CHILDREN_REFRESH_SECONDS:
-                    await blocking(self._refresh_children)
-                if self.feed.newest > seen:
-                    break

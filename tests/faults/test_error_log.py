@@ -9,20 +9,19 @@ import re
 import time
 
 import grpc
-import psycopg
+from pg_server import admin_connection
 import pytest
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 ATTEMPTS = 200
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 def _make_read_only(dbname: str) -> None:
     """Every new session of the database is read-only; the service's open ones are cut, so its pool
     reconnects into read-only sessions (reads work, every write fails)."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+    with admin_connection() as admin:
         admin.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))

@@ -62,7 +62,7 @@ def pg_fuzz(pg_service):
 @pytest.fixture
 def lenient(fuzz):
     """`fuzz`, for tests of unparsable bytes: the server registers the Tracker with
-    tailrun_service.servicer.add_to_server, which answers them INVALID_ARGUMENT (grpc's generated
+    tailrun_service.registration.add_to_server, which answers them INVALID_ARGUMENT (grpc's generated
     registration would answer INTERNAL 'Exception deserializing request!')."""
     outcome = fuzz[0].call("GetRun", b"\xff")
     assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, outcome.details

@@ -49,6 +49,23 @@ PATHS = [
                                          "NoTerminationPolicy"], "tailrun.train.hyperdrive"),
     ("tailrun.train.hyperdrive.runconfig", ["HyperDriveConfig", "PrimaryMetricGoal"], "tailrun.train.hyperdrive"),
     ("tailrun.train.hyperdrive.run", ["HyperDriveRun"], "tailrun.train.hyperdrive"),
+    ("tailrun.pipeline.core", ["Pipeline", "PipelineData", "PipelineStep", "StepSequence", "PipelineRun", "StepRun",
+                               "StepRunOutput", "PipelineParameter", "InputPortBinding", "PublishedPipeline",
+                               "PortDataReference", "OutputPortBinding", "TrainingOutput", "Schedule",
+                               "ScheduleRecurrence", "TimeZone", "PipelineEndpoint"], None),
+    ("tailrun.pipeline.core.builder", ["PipelineData", "PipelineStep", "StepSequence"], "tailrun.pipeline.core"),
+    ("tailrun.pipeline.core.pipeline", ["Pipeline"], "tailrun.pipeline.core"),
+    ("tailrun.pipeline.core.graph", ["PipelineParameter", "InputPortBinding", "PublishedPipeline"],
+     "tailrun.pipeline.core"),
+    ("tailrun.pipeline.core.run", ["PipelineRun", "StepRun", "StepRunOutput"], "tailrun.pipeline.core"),
+    ("tailrun.pipeline.core.schedule", ["Schedule", "ScheduleRecurrence", "TimeZone"], "tailrun.pipeline.core"),
+    ("tailrun.pipeline.core.pipeline_endpoint", ["PipelineEndpoint"], "tailrun.pipeline.core"),
+    ("tailrun.pipeline.steps", ["PythonScriptStep", "ParallelRunStep", "CommandStep", "EstimatorStep",
+                                "HyperDriveStep", "DataTransferStep"], None),
+    ("tailrun.pipeline.steps.python_script_step", ["PythonScriptStep"], "tailrun.pipeline.steps"),
+    ("tailrun.data", ["OutputFileDatasetConfig", "DatasetConsumptionConfig"], None),
+    ("tailrun.data.output_dataset_config", ["OutputFileDatasetConfig"], "tailrun.data"),
+    ("tailrun.data.dataset_consumption_config", ["DatasetConsumptionConfig"], "tailrun.data"),
 ]
 
 

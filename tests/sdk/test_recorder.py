@@ -254,13 +254,19 @@ def test_abandoned_spool_is_replayed_by_the_next_process(service: Any, tmp_path:
         os._exit(0)                       # a crash: no exit hook
     """, env)
     assert crashed.returncode == 0, crashed.stderr
-    assert list((tailrun_home / "spool").glob("*/*.seg"))
+    abandoned = sorted({str(seg.parent) for seg in (tailrun_home / "spool").glob("*/*.seg")})
+    assert abandoned
     later = _run_file(tmp_path, """
         recorder().configure(Settings.resolve())
         start("run-later", 10)
         assert recorder().flush(30)
-        time.sleep(3)                     # the replay runs in the background
-    """, env)
+        # The replay runs in the background and removes the abandoned spool when it is stored.
+        abandoned = os.environ["ABANDONED"].split(os.pathsep)
+        deadline = time.monotonic() + 60
+        while any(os.path.exists(folder) for folder in abandoned):
+            assert time.monotonic() < deadline, "the abandoned spool was not replayed"
+            time.sleep(0.02)
+    """, {**env, "ABANDONED": os.pathsep.join(abandoned)})
     assert later.returncode == 0, later.stderr
     assert _count(service, "run-crash") == 5000
     assert _count(service, "run-later") == 10

@@ -126,6 +126,11 @@ class WatchCollector:
                 self._changed.wait(min(remaining, 0.1))   # also re-check predicates on outside state
             return list(self.events)
 
+    @property
+    def is_open(self) -> bool:
+        """The stream has not ended (by the server, an error or stop())."""
+        return self._thread.is_alive()
+
     def stop(self) -> list[pb.WatchEvent]:
         self._call.cancel()
         self._thread.join(TIMEOUT)

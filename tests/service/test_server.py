@@ -304,12 +304,12 @@ print(acks[0].committed_seq, os.environ["TAILRUN_HOME"], os.environ.get("TAILRUN
 
 @pytest.mark.postgres
 def test_an_unexpected_failure_is_internal_and_the_server_survives(pg_service, pg_database: str) -> None:
-    import psycopg
+    from pg_server import admin_connection
 
     tracker = stub(pg_service.address)
     assert tracker.ListRuns(pb.ListRunsRequest(), timeout=TIMEOUT).runs is not None
     dbname = pg_database.rsplit("/", 1)[1]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:   # the database vanishes under us
+    with admin_connection() as admin:   # the database vanishes under us
         admin.execute(f'DROP DATABASE "{dbname}" WITH (FORCE)')
     with pytest.raises(grpc.RpcError) as info:
         tracker.ListRuns(pb.ListRunsRequest(), timeout=TIMEOUT)

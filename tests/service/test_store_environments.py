@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from conftest_store import BACKENDS, StoreFactory
+from storekit import BACKENDS, StoreFactory
 
 from tailrun_service.errors import InvalidArgument, NotFound
 from tailrun_service.store.environments import MAX_DEFINITION_BYTES

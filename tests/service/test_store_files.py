@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest_store import Writer, file_chunk, make_store, start, store  # noqa: F401
+from storekit import Writer, file_chunk, make_store, start, store  # noqa: F401
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_service.artifacts import ArtifactStore, validate_path

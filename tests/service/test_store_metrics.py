@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 import pytest
-from conftest_store import Writer, make_store, row, scalar, start, store  # noqa: F401
+from storekit import Writer, make_store, row, scalar, start, store  # noqa: F401
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_service.errors import InvalidArgument, NotFound

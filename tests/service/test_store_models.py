@@ -6,7 +6,7 @@ import hashlib
 import threading
 
 import pytest
-from conftest_store import Writer, file_chunk, make_store, start, store  # noqa: F401
+from storekit import Writer, file_chunk, make_store, start, store  # noqa: F401
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_service.errors import InvalidArgument, NotFound

@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from conftest_store import Writer, file_chunk, make_store, patch, scalar, start, store  # noqa: F401
+from storekit import Writer, file_chunk, make_store, patch, row, scalar, start, store  # noqa: F401
 from sqlalchemy import inspect
 
 from tailrun.v1 import tailrun_pb2 as pb
@@ -67,6 +67,36 @@ def test_resume_from_a_cursor_without_gaps_or_repeats(store):
     mid = [e for e in seen if e.run_id == "a" and e.WhichOneof("kind") == "metrics"][9].cursor
     nxt = store.events_after(mid, run_ids=["a"], limit=1)[0]
     assert nxt.metrics.columns[0].values[0] == 10.0 and nxt.metrics.first_index == 10
+
+
+def test_live_metrics_events_are_served_from_the_commit_as_the_store_would_read_them(make_store):
+    live = make_store.open()
+    w = Writer(live)
+    w.send(start("r", "E"), scalar("r", "loss", [1.0, float("nan"), -0.0], steps=[0, 5, 9]),
+           row("r", "table", {"a": [1.0, 2.0], "b": [3.0, 4.0]}),
+           scalar("r", "mixed", [0.0, 2.0, 0.0], kinds=[4, 0, 1], ints=[7], strs=["x"]))
+    w.send(scalar("r", "loss", [4.0], steps=[10]), row("r", "table", {"b": [5.0], "a": [6.0]}))
+    assert len(live.recent_chunks) == 5   # every committed chunk, none read back yet
+    served = live.events_after(0, limit=1000)
+    # Another replica on the same database keeps nothing in memory: it reads every chunk.
+    read_back = make_store.open().events_after(0, limit=1000)
+    assert [e.SerializeToString() for e in served] == [e.SerializeToString() for e in read_back]
+    assert kinds(served).count("metrics") == 5
+    loss = [e.metrics for e in served if e.WhichOneof("kind") == "metrics" and e.metrics.name == "loss"]
+    assert [list(m.steps) for m in loss] == [[0, 5, 9], [10]] and loss[1].first_index == 3
+
+
+def test_recent_chunks_are_bounded_and_older_ones_read_from_the_store(store):
+    w = Writer(store)
+    w.send(start("r", "E"))
+    store.recent_chunks.max_bytes = 3 * 100 * 16   # three chunks of 100 points (times + values)
+    for i in range(6):
+        w.send(scalar("r", "m", [float(i)] * 100))
+    assert len(store.recent_chunks) == 3
+    assert store.recent_chunks.wire(1, 0) is None   # the first chunk was dropped (metric id 1)
+    events = [e for e in store.events_after(0, limit=1000) if e.WhichOneof("kind") == "metrics"]
+    assert [(e.metrics.first_index, e.metrics.columns[0].values[0]) for e in events] == \
+        [(100 * i, float(i)) for i in range(6)]
 
 
 def test_wait_for_change_wakes_on_commit_and_across_replicas(make_store):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from alembic import command
-from conftest_store import BACKENDS, StoreFactory, scalar, start
+from storekit import BACKENDS, StoreFactory, scalar, start
 from sqlalchemy import insert, select
 
 from tailrun_service.errors import PermissionDenied, SeqGap

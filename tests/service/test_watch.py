@@ -142,11 +142,12 @@ def test_kinds_filter_and_terminal_runs_keep_streaming(service) -> None:
             assert [e.run.status for e in payload_events(done)] == ["Completed"]
             got = metrics.wait_for(lambda ev: len(payload_events(ev)) == 1)
             assert payload_events(got)[0].HasField("metrics")
-            # A terminal run does not end the stream: the client decides when to stop.
-            time.sleep(1.5)
+            # A terminal run does not end the stream (the client decides when to stop): a change
+            # after it still arrives on the same stream.
             session.send(3, [pb.Event(patch=pb.RunPatch(run_id=run_id, set_tags={"note": "late"}))])
             later = statuses.wait_for(lambda ev: len(payload_events(ev)) == 2)
             assert payload_events(later)[-1].run.tags["note"] == "late"
+            assert statuses.error is None and statuses.is_open
             assert all(e.HasField("metrics") for e in payload_events(metrics.events))
         finally:
             statuses.stop()

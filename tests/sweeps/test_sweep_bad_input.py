@@ -75,6 +75,18 @@ def test_a_missing_script_is_refused_before_anything_runs(service, ws, tmp_path)
     assert service.store.list_runs(_list("bad-sweeps")) == []
 
 
+def test_a_sweep_on_an_unknown_compute_target_is_refused_before_anything_runs(service, ws, tmp_path):
+    from tailrun.exceptions import ComputeTargetException
+    (tmp_path / "train.py").write_text(LOGS_ACC)
+    config = HyperDriveConfig(run_config=ScriptRunConfig(str(tmp_path), "train.py", compute_target="gpu-cluster"),
+                              hyperparameter_sampling=RandomParameterSampling({"--lr": uniform(0, 1)}),
+                              primary_metric_name="accuracy", primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+                              max_total_runs=2)
+    with pytest.raises(ComputeTargetException, match="'gpu-cluster'.*'local'"):
+        Experiment(ws, "bad-sweeps").submit(config)
+    assert service.store.list_runs(_list("bad-sweeps")) == []
+
+
 @pytest.mark.parametrize("change,message", [
     (lambda hd: hd["sampling"].update(parameter_space={}), "there is nothing to sample"),
     (lambda hd: hd["sampling"].update(name="sobol"), "unknown sampling 'sobol'; known: random, grid, bayesian"),

@@ -136,6 +136,17 @@ def test_grid_sampling_covers_the_grid_exactly(service, ws, source_dir):
     assert {k.status for k in kids} == {"Completed"}
     assert run.get_best_run_by_primary_metric().id == kids[-1].run_id   # a=3, b="yy": 32
     assert "the search space is used up: 6 combinations" in service.store.read_output(_req(run.id)).text
+    # `tailrun runs --tree`: the trials under the sweep, best first, with metric and hyperparameters
+    import subprocess
+    import sys
+    tree = subprocess.run([sys.executable, "-m", "tailrun.cli", "runs", "sweeps", "--tree", "--address",
+                           service.address], capture_output=True, text=True, timeout=60)
+    assert tree.returncode == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    parent = next(i for i, line in enumerate(lines) if f" {run.id} " in line)
+    trials = lines[parent + 1:parent + 7]
+    assert [line.split()[1] for line in trials] == [k.run_id for k in reversed(kids)]   # 32, 31, 22, …
+    assert trials[0].endswith("value=32  a=3 b=yy") and trials[-1].endswith("value=11  a=1 b=x")
 
     smaller = Experiment(ws, "sweeps").submit(
         _sweep(source_dir({"train.py": ECHO}), sampling, "value", "maximize", 4, 4))

@@ -48,22 +48,39 @@ def make_app(seeded: Any) -> Callable[..., Any]:
 
 
 async def settle(pilot: Any, timeout: float = 10.0) -> None:
-    """Wait until every query worker is done and the screen's Watch feed is live."""
-    from textual.worker import WorkerState
-
+    """Wait until the screen shows what it has: no query worker running, its Watch feed live (when
+    it follows one) and every chart that has its data redrawn. Fails after `timeout` s naming
+    what it still waits for. (Live data a test sends after opening a screen: wait for it to show.)"""
     app = pilot.app
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        busy = [w for w in app.workers if w.group != "watch"
-                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-        screen = app.screen
-        state = getattr(screen, "_state", None)
-        live = getattr(screen, "feed", None) is None or (state is not None and state.kind == "live")
-        if not busy and live:
+    while True:
+        await pilot.pause()   # let posted messages be handled first
+        waiting = _still_waiting(app)
+        if not waiting:
             break
-    await pilot.pause(0.6)   # one more drain + replot interval
+        if time.monotonic() > deadline:
+            pytest.fail(f"the UI did not settle in {timeout} s: still waiting for {'; '.join(waiting)}")
+        await pilot.pause(0.02)
     await pilot.wait_for_scheduled_animations()
+
+
+def _still_waiting(app: Any) -> list[str]:
+    """What the screen is still doing, in words; [] when it is settled."""
+    from textual.worker import WorkerState
+
+    waiting = [f"worker {w.name!r} ({w.state.name})" for w in app.workers
+               if w.group != "watch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+    screen = app.screen
+    state = getattr(screen, "_state", None)
+    if getattr(screen, "feed", None) is not None and (state is None or state.kind != "live"):
+        waiting.append(f"the Watch feed to be live (it is {state.kind if state else 'not started'})")
+    for widget in screen.walk_children():
+        # A chart whose data arrived is redrawn at its next replot interval.
+        series = getattr(widget, "series", None)
+        if getattr(widget, "dirty", False) is True and isinstance(series, list) and series \
+                and all(s.loaded for _, s in series):
+            waiting.append(f"chart {getattr(widget, 'title', widget)!r} to be redrawn")
+    return waiting
 
 
 def screen_text(app: Any) -> str:

@@ -89,15 +89,12 @@ def test_watch_feed_resumes_after_a_restart_without_gaps_or_repeats(service_fact
         seeder = Seeder(svc.address)
         for i in range(5, 8):
             seeder.scalars(run_id, "loss", [float(i)], T0 + i)
+        got = _values(feed, 8)
+        # A repeat would be a replay from an older cursor, so it would come before a later point.
+        seeder.scalars(run_id, "loss", [8.0], T0 + 8)
         seeder.close()
-        got: list[float] = []
-        deadline = time.monotonic() + 20
-        while len(got) < 8 and time.monotonic() < deadline:
-            got += [e.metrics.columns[0].values[0] for e in feed.drain().events]
-            time.sleep(0.05)
-        time.sleep(0.3)
-        got += [e.metrics.columns[0].values[0] for e in feed.drain().events]
-        assert got == [float(i) for i in range(8)]
+        got += _values(feed, 1)
+        assert got == [float(i) for i in range(9)]
         assert feed.state.kind == "live" and feed.state.generation >= 2
     finally:
         feed.stop()
@@ -107,10 +104,22 @@ def test_watch_feed_resumes_after_a_restart_without_gaps_or_repeats(service_fact
 
 
 def _wait(predicate: Any, timeout: float = 15) -> None:
+    """Poll `predicate` (the feed's state is set by its thread) until true; fail at the timeout."""
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, f"still not true after {timeout} s: {predicate.__doc__ or predicate}"
+        time.sleep(0.02)
+
+
+def _values(feed: Any, count: int, timeout: float = 20) -> list[float]:
+    """The next `count` metric values the feed delivers (it queues them for the UI to drain)."""
+    got: list[float] = []
+
+    def enough() -> bool:
+        got.extend(e.metrics.columns[0].values[0] for e in feed.drain().events)
+        return len(got) >= count
+    _wait(enough, timeout)
+    return got
 
 
 def test_errors_read_as_one_line(service_factory: Any) -> None:

@@ -1,6 +1,9 @@
 """`tailrun runs`, `tailrun logs`, `tailrun metrics`: read-only views of the service for the shell.
 
-    tailrun runs [EXPERIMENT] [--all] [--limit N]   aligned table of runs, newest first
+    tailrun runs [EXPERIMENT] [--all|--tree] [--limit N]
+                                                    aligned table of runs, newest first; --tree puts
+                                                    each run's children under it (a sweep's best
+                                                    first, a pipeline's steps in order)
     tailrun logs RUN [-f]                           print a run's console; -f follows it live
     tailrun metrics RUN [NAME] [--format csv|json|parquet] [-o FILE]
                                                     every value with its step and time, exactly
@@ -20,6 +23,7 @@ from .._status import is_terminal
 from .._extras import MissingExtra
 from ..exceptions import TailrunError
 from ..metrics_table import FORMATS, KIND_NAMES, exact_text
+from ..run_tree import ordered_children, sweep_metric
 from .terminal import RESET, is_terminal as _tty, safe, safe_output
 
 DEFAULT_LIMIT = 50
@@ -57,6 +61,9 @@ def _runs_parser() -> argparse.ArgumentParser:
     parser = _parser("runs", "List runs, newest first.")
     parser.add_argument("experiment", nargs="?", help="only this experiment (default: every experiment)")
     parser.add_argument("--all", action="store_true", help="every run, child runs included, no limit")
+    parser.add_argument("--tree", action="store_true",
+                        help="each run's children indented under it: a sweep's trials best first with their "
+                             "hyperparameters and primary metric, a pipeline's steps in dependency order")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N runs (default {DEFAULT_LIMIT})")
     return parser
 
@@ -64,8 +71,11 @@ def _runs_parser() -> argparse.ArgumentParser:
 def runs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 0:
         raise SystemExit("tailrun runs: --limit must be >= 0")
-    infos = client.list_runs(experiment=args.experiment or "", include_children=args.all,
-                             limit=0 if args.all else args.limit)
+    if args.tree and args.all:
+        raise SystemExit("tailrun runs: give --tree or --all, not both")
+    everything = args.all or args.tree
+    infos = client.list_runs(experiment=args.experiment or "", include_children=everything,
+                             limit=0 if everything else args.limit)
     if not infos:
         where = f"experiment {args.experiment!r}" if args.experiment else client.address
         print(f"no runs in {safe(where)}", file=out)
@@ -74,13 +84,38 @@ def runs(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     header = ("#", "RUN ID", "STATUS", "STARTED", "DURATION", "NAME")
     if not args.experiment:
         header = ("EXPERIMENT",) + header
-    rows = []
-    for info in infos:
+    def row(info: Any, indent: str = "", name: str | None = None) -> tuple[str, ...]:
         started = info.start_time or info.created_time
         end = info.end_time if is_terminal(info.status) and info.end_time else now
-        row = (str(info.number), info.run_id, info.status, _when(started),
-               _duration(end - started) if started else "", info.display_name)
-        rows.append(((info.experiment,) + row) if not args.experiment else row)
+        cells = (str(info.number), indent + info.run_id, info.status, _when(started),
+                 _duration(end - started) if started else "", info.display_name if name is None else name)
+        return ((info.experiment,) + cells) if not args.experiment else cells
+
+    if not args.tree:
+        print_table(out, header, [row(info) for info in infos])
+        return 0
+    by_parent: dict[str, list[Any]] = {}
+    for info in infos:
+        by_parent.setdefault(info.parent_run_id, []).append(info)
+    rows: list[tuple[str, ...]] = []
+
+    def add(info: Any, depth: int, name: str | None = None) -> None:
+        rows.append(row(info, "  " * depth, name))
+        kids = by_parent.get(info.run_id)
+        if kids:
+            metric = sweep_metric(info)
+            if metric:   # lists carry only the metric columns asked for: the trials' primary metric
+                kids = client.list_runs(parent_run_id=info.run_id, metric_columns=[metric])
+            ordered = ordered_children(info, kids)
+            for child in ordered.children:
+                label = child.label or child.info.display_name
+                if ordered.kind == "sweep":
+                    value = "—" if child.metric is None else f"{child.metric:.6g}"
+                    label = f"{ordered.metric_name}={value}  {label}".rstrip()
+                add(child.info, depth + 1, label)
+
+    for info in by_parent.get("", [])[:args.limit or None]:
+        add(info, 0)
     print_table(out, header, rows)
     return 0
 

@@ -26,6 +26,7 @@ log = logging.getLogger("tailrun_service.orchestration")
 # sampler library is not loaded by a service that never runs one), or the class itself.
 CONTROLLERS: dict[str, Any] = {
     "hyperdrive": "tailrun_service.orchestration.hyperdrive.controller:HyperDriveController",
+    "pipeline": "tailrun_service.orchestration.pipeline.controller:PipelineController",
 }
 CONSOLE = "user_logs/std_log.txt"
 OWNER_KEY = "_service_data_dir"   # in the state: the data dir of the service driving the run
@@ -64,6 +65,11 @@ class Controller:
         """Refuse a definition that cannot run (InvalidArgument naming the problem)."""
 
     @classmethod
+    def targets(cls, definition: dict[str, Any]) -> set[str]:
+        """The compute targets its children will run on (checked at submit)."""
+        return {str(definition.get("target") or "local")}
+
+    @classmethod
     def parent_properties(cls, definition: dict[str, Any]) -> dict[str, str]:
         """Properties of the parent run set at creation (besides runsource and snapshot)."""
         return {}
@@ -97,6 +103,15 @@ class OrchestratedRun:
     def canceling(self) -> bool:
         return bool(self.state.get("_canceling"))
 
+    @property
+    def store(self) -> Any:
+        """The service's Store (for queries beyond this run, e.g. a pipeline's reusable runs)."""
+        return self._orch.store
+
+    def parent_snapshot(self) -> bytes:
+        """The zip submitted with the parent run."""
+        return self._orch.snapshot_of(self.info)
+
     def series(self, child_id: str, name: str) -> list[Any]:
         return list(self._series.get((child_id, name), ()))
 
@@ -112,7 +127,9 @@ class OrchestratedRun:
             self._saved = text
 
     def submit_child(self, key: str, definition: dict[str, Any], *, display_name: str = "",
-                     tags: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> pb.RunInfo:
+                     tags: dict[str, str] | None = None, properties: dict[str, str] | None = None,
+                     snapshot: bytes | None = None) -> pb.RunInfo:
+        """`snapshot`: the child's own zip (a pipeline step's folder) instead of the parent's."""
         run_id = f"{self.run_id}_{key}"
         if run_id in self.children:
             return self.children[run_id]
@@ -124,13 +141,47 @@ class OrchestratedRun:
                                  run_definition_json=json.dumps(definition), display_name=display_name,
                                  submitted_by=self.info.submitted_by,
                                  tags={str(k): str(v) for k, v in (tags or {}).items()})
-            info = self._orch.runner.submit(spec, self._orch.snapshot_of(self.info))
-        if properties:
-            self.writer.send([pb.Event(patch=pb.RunPatch(run_id=run_id, add_properties=properties,
-                                                         time=time.time()))])
-            info = store.get_run(run_id)
+            info = self._orch.runner.submit(spec, snapshot if snapshot is not None else
+                                            self._orch.snapshot_of(self.info), properties=properties)
         self.children[run_id] = info
         return info
+
+    def record_child(self, key: str, status: str, *, display_name: str = "", tags: dict[str, str] | None = None,
+                     properties: dict[str, str] | None = None, code: str = "", message: str = "") -> pb.RunInfo:
+        """A child `<parent>_<key>` that runs nothing, created with its final `status` (error
+        {code, message} when given): a pipeline's reused or skipped step. Idempotent, as submit_child."""
+        run_id = f"{self.run_id}_{key}"
+        if run_id in self.children:
+            return self.children[run_id]
+        store = self._orch.store
+        if not store.run_exists(run_id):
+            now = time.time()
+            start = pb.RunStart(run_id=run_id, experiment=self.experiment, parent_run_id=self.run_id,
+                                display_name=display_name, tags=tags or {}, properties=properties or {},
+                                run_type="script", status=status, time=now, submitted_by=self.info.submitted_by,
+                                target=str(self.definition.get("target") or "local"))
+            events = [pb.Event(start=start)]
+            if code:
+                events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, error_json=make_error(code, message),
+                                                         time=now)))
+            rejected = self.writer.send(events)
+            if rejected:
+                raise InvalidArgument(f"child {run_id!r} could not be recorded: {'; '.join(rejected)}")
+        info = store.get_run(run_id)
+        self.children[run_id] = info
+        self._orch._child_parent[run_id] = self.run_id
+        return info
+
+    def shared_folder(self, *parts: str) -> Path:
+        """A folder children read and write (a pipeline's data), next to the runner's working
+        folders (so the run user owns it when scripts run as another user); created if missing."""
+        runner = self._orch.runner
+        folder = runner.work_root.parent.joinpath("pipeline_data", *parts)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            if runner.run_user is not None:
+                runner.run_user.own(folder)
+        return folder
 
     def cancel_child(self, run_id: str, code: str, message: str) -> None:
         info = self.children.get(run_id)
@@ -279,6 +330,8 @@ class Orchestrator:
         assert kind is not None
         cls = _controller_class(kind)
         cls.check(definition)
+        for target in sorted(cls.targets(definition)):
+            self.runner.targets.get(target)   # InvalidArgument naming the known targets
         if self.store.run_exists(run_id):
             raise InvalidArgument(f"run id {run_id!r} already exists; submit with a new run id")
         snapshot_id = self.snapshots.put(snapshot).snapshot_id

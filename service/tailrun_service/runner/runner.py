@@ -107,11 +107,12 @@ class Runner:
 
     # ------------------------------------------------------------------ service-facing API
 
-    def submit(self, spec: pb.SubmitSpec, snapshot: bytes) -> pb.RunInfo:
+    def submit(self, spec: pb.SubmitSpec, snapshot: bytes, properties: dict[str, str] | None = None) -> pb.RunInfo:
         """Create the run (NotStarted), check its snapshot, keep the zip (see snapshots.py) and hand
         the run to its compute target (local: unpacked and queued); returns the run. An
         orchestrated run (a sweep, a pipeline) goes to the orchestrator, which submits its children
-        back through here."""
+        back through here. `properties` (from the orchestrator) are the run's from its creation,
+        e.g. a pipeline step's `azureml.runsource`."""
         if self.orchestrator.handles(spec):
             return self.orchestrator.submit(spec, snapshot)
         run_id, definition = self._validate(spec)
@@ -142,7 +143,7 @@ class Runner:
             raise
         if target.kind != "local":   # checked here; the target's job fetches the snapshot itself
             shutil.rmtree(work_dir, ignore_errors=True)
-            return self._launch_remote(target, spec, run_id, definition, snapshot, snapshot_id)
+            return self._launch_remote(target, spec, run_id, definition, snapshot, snapshot_id, properties)
         state = RunState(run_id=run_id, experiment=spec.experiment, definition=definition,
                          work_dir=str(work_dir), state_dir=str(self.runs_root / run_id),
                          home_dir=str(self.homes_root / run_id) if self.homes_root else "")
@@ -153,7 +154,7 @@ class Runner:
         state.console.write_text(f"{ignored}\n" if ignored else "")
         state.save()
         writer = RunWriter(self.store, run_id)
-        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id, properties))]
         if ignored:
             events.append(pb.Event(patch=pb.RunPatch(run_id=run_id, warnings=[ignored], time=time.time())))
         rejected = writer.send(events)
@@ -165,11 +166,11 @@ class Runner:
         return self.store.get_run(run_id)
 
     def _launch_remote(self, target: Any, spec: pb.SubmitSpec, run_id: str, definition: dict[str, Any],
-                       snapshot: bytes, snapshot_id: str) -> pb.RunInfo:
+                       snapshot: bytes, snapshot_id: str, properties: dict[str, str] | None) -> pb.RunInfo:
         """A run on another target: created, its ignored settings said (first console line and a
         warning), then launched; a refusal by the target fails the run and reaches the client."""
         writer = RunWriter(self.store, run_id)
-        events = [pb.Event(start=_run_start(spec, definition, snapshot_id))]
+        events = [pb.Event(start=_run_start(spec, definition, snapshot_id, properties))]
         # The interpreter on the target is not known here: no Python version to compare.
         ignored = ignored_line(definition, None, distributes=True)
         if ignored:
@@ -362,10 +363,11 @@ def _check_script(definition: dict[str, Any], work_dir: Path) -> None:
         raise InvalidArgument(f"script {script!r} is not in the snapshot of the source directory")
 
 
-def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str) -> pb.RunStart:
+def _run_start(spec: pb.SubmitSpec, definition: dict[str, Any], snapshot_id: str,
+               extra_properties: dict[str, str] | None = None) -> pb.RunStart:
     command = definition.get("command")
     script = definition.get("script") or (command if isinstance(command, str) else " ".join(map(str, command)))
-    properties = {"azureml.runsource": "experiment", SNAPSHOT_PROPERTY: snapshot_id}
+    properties = {"azureml.runsource": "experiment", **(extra_properties or {}), SNAPSHOT_PROPERTY: snapshot_id}
     return pb.RunStart(
         run_id=spec.run_id.strip(), experiment=spec.experiment, parent_run_id=spec.parent_run_id,
         display_name=spec.display_name, description=spec.description, tags=dict(spec.tags),

@@ -33,6 +33,7 @@ from ..auth import ADMIN_PRINCIPAL, SERVICE_PRINCIPAL
 from ..errors import InvalidArgument, PermissionDenied, SeqGap
 from .engine import Database
 from .ingest_metrics import MetricIngest
+from .recent_chunks import RecentChunks
 from .schema import runs
 from .statements import Statements, statements
 from .validation import (
@@ -96,8 +97,9 @@ def handshake(conn: Connection, writer: str, principal: str | None) -> int:
 
 def apply_batch(db: Database, artifacts: ArtifactStore, writer: str, seq: int,
                 batch: Sequence[pb.Event], allowed: AllowedRuns | None = None,
-                principal: str | None = None) -> ApplyResult:
-    """`principal`: the gRPC caller ("admin" or "run:<run_id>"), None for the service itself."""
+                principal: str | None = None, recent: RecentChunks | None = None) -> ApplyResult:
+    """`principal`: the gRPC caller ("admin" or "run:<run_id>"), None for the service itself.
+    `recent` keeps the committed metric chunks for live Watch events."""
     check_writer_name(writer, principal)
     if seq > MAX_SEQ:
         raise InvalidArgument(f"seq {seq} is over the limit of {MAX_SEQ}")
@@ -128,6 +130,8 @@ def apply_batch(db: Database, artifacts: ArtifactStore, writer: str, seq: int,
                 rejected.append(str(exc))
         applier.finish(db)
         conn.execute(sql.set_writer, {"b_writer": writer, "b_seq": seq, "b_now": now})
+    if recent is not None and applier.chunk_rows:   # committed: Watch may serve them from memory
+        recent.add(applier.committed_chunks())
     return ApplyResult(seq, rejected)
 
 

@@ -14,6 +14,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from ..errors import InvalidArgument
 from . import chunks
+from .recent_chunks import CommittedChunk
 from .schema import metrics
 from .statements import Statements
 from .validation import check_text
@@ -41,6 +42,7 @@ class MetricIngest:
     def _init_metrics(self) -> None:
         self.metric_states: dict[tuple[str, str], _MetricState] = {}
         self.chunk_rows: list[dict] = []
+        self.chunk_metrics: list[tuple[str, str]] = []   # (run_id, name) of each of chunk_rows
 
     def _metrics(self, mp: pb.MetricPoints) -> None:
         self._experiment_of(mp.run_id)
@@ -76,6 +78,7 @@ class MetricIngest:
                 "values": packed.values, "kinds": packed.kinds, "ints": packed.ints,
                 "strs_json": packed.strs_json, "min_value": packed.min_value, "max_value": packed.max_value,
             })
+            self.chunk_metrics.append((mp.run_id, mp.name))
             self._watch(mp.run_id, "metrics", metric_id=state.id, first_index=state.count)
             state.count += packed.count
             state.has_steps = has_steps
@@ -123,6 +126,14 @@ class MetricIngest:
             row = self.conn.execute(self.sql.metric_row, {"run_id": run_id, "name": name}).one()
         state = self.metric_states[key] = self._state_of(row)
         return state
+
+    def committed_chunks(self) -> list[CommittedChunk]:
+        """The batch's chunks with their metrics as the batch left them (for RecentChunks)."""
+        out = []
+        for row, key in zip(self.chunk_rows, self.chunk_metrics):
+            state = self.metric_states[key]
+            out.append(CommittedChunk(row, key[0], key[1], state.kind, state.description, list(state.columns)))
+        return out
 
     def _finish_metrics(self) -> None:
         if self.chunk_rows:

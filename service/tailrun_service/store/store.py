@@ -8,7 +8,7 @@ replicas) may share one PostgreSQL database.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +27,7 @@ from .ingest import ApplyResult
 from .integrity import StoreIntegrity
 from .migrate import upgrade_to_head
 from .models import ModelRegistry
+from .recent_chunks import RecentChunks
 from .schema import runs
 
 
@@ -41,6 +42,7 @@ class Store:
         if integrity is not None:
             db.write_guard = integrity.require
         self._changes = watch.ChangeNotifier(self.last_event_id)
+        self.recent_chunks = RecentChunks()   # live Watch events are served from these
 
     @classmethod
     def open(cls, url: str | None, data_dir: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Store:
@@ -88,20 +90,18 @@ class Store:
             return ingest.handshake(conn, writer, principal)
 
     def apply_batch(self, writer: str, seq: int, events: Sequence[pb.Event],
-                    allowed_runs: Callable[[str, pb.Event], bool] | None = None, *,
-                    allowed: Callable[[str, pb.Event], bool] | None = None,
-                    principal: str | None = None) -> ApplyResult:
+                    allowed: ingest.AllowedRuns | None = None, *, principal: str | None = None) -> ApplyResult:
         """Apply one batch in one transaction, exactly once per (writer, seq); see ingest.py.
 
         Only seq == committed + 1 is applied; a lower seq is a duplicate (nothing stored), a
         higher one raises SeqGap. `principal` is the gRPC caller's (auth.Caller.principal:
         "admin" or "run:<run_id>"): a run-scoped caller may only use writers it owns, and no
         caller may use the service's own writer ids (PermissionDenied); None = the service itself.
-        `allowed_runs(run_id, event)` (or `allowed=`) returning False rejects an event that writes
-        a run ("token may not write run X"); experiment events name no run and are not checked.
+        `allowed(run_id, event)` returning False rejects an event that writes a run ("token may
+        not write run X"); experiment events name no run and are not checked.
         Raises Unavailable (nothing stored) when the store's files vanished or are unwritable."""
-        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed_runs or allowed,
-                                    principal)
+        result = ingest.apply_batch(self.db, self.artifacts, writer, seq, events, allowed, principal,
+                                    self.recent_chunks)
         self._changes.notify()
         return result
 
@@ -210,7 +210,8 @@ class Store:
     def events_after(self, cursor: int, run_ids: Sequence[str] | None = None,
                      experiment: str | None = None, kinds: Sequence[str] | None = None,
                      limit: int = 500) -> list[pb.WatchEvent]:
-        return watch.events_after(self.db, self.artifacts, cursor, run_ids, experiment, kinds, limit)
+        return watch.events_after(self.db, self.artifacts, self.recent_chunks, cursor, run_ids, experiment,
+                                  kinds, limit)
 
     def last_event_id(self) -> int:
         return watch.last_event_id(self.db)

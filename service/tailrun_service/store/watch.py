@@ -14,13 +14,26 @@ from ..errors import InvalidArgument
 from .engine import Database
 from .files import file_info, read_text
 from .queries import get_run
+from .recent_chunks import RecentChunks
 from .schema import events, experiments
 from .series import load_chunk_wire
 
 POLL_SECONDS = 0.25  # how often a waiter checks the database for commits of other processes
-# Kind names of WatchRequest.kinds and the names of the events table.
-KIND_ALIASES = {"status": "run", "run": "run", "metrics": "metrics", "output": "output",
-                "files": "file", "file": "file"}
+# WatchRequest.kinds -> the kind names of the events table (which the service's own readers use).
+WATCH_KINDS = {"status": "run", "metrics": "metrics", "output": "output", "files": "file"}
+TABLE_KINDS = frozenset(WATCH_KINDS.values())
+ANY_KIND_NAME = {**WATCH_KINDS, **{kind: kind for kind in TABLE_KINDS}}   # what events_after accepts
+
+
+def table_kinds(kinds: Iterable[str], names: dict[str, str] = ANY_KIND_NAME) -> frozenset[str]:
+    """The events-table kinds of `kinds` (keys of `names`); InvalidArgument naming the unknown
+    ones. Empty = none given (every kind)."""
+    kinds = list(kinds)
+    unknown = [k for k in kinds if k not in names]
+    if unknown:
+        raise InvalidArgument(f"unknown watch kind(s) {', '.join(map(repr, unknown))}; "
+                              f"use {', '.join(WATCH_KINDS)}")
+    return frozenset(names[k] for k in kinds)
 
 
 def last_event_id(db: Database) -> int:
@@ -28,13 +41,14 @@ def last_event_id(db: Database) -> int:
         return conn.execute(select(func.max(events.c.id))).scalar() or 0
 
 
-def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | None = None,
-                 experiment: str | None = None, kinds: Iterable[str] | None = None,
-                 limit: int = 500) -> list[pb.WatchEvent]:
+def events_after(db: Database, artifacts, recent: RecentChunks | None, cursor: int,
+                 run_ids: Iterable[str] | None = None, experiment: str | None = None,
+                 kinds: Iterable[str] | None = None, limit: int = 500) -> list[pb.WatchEvent]:
     """Events with id > cursor, oldest first, at most `limit`, payloads resolved.
 
     `experiment` is a name (every experiment of that name, archived or not). A run event carries
-    the run as it is now, an output event the text appended at that time."""
+    the run as it is now, an output event the text appended at that time, a metrics event its
+    chunk: from `recent` when this service committed it lately, else read from the store."""
     query = select(events).where(events.c.id > cursor)
     if run_ids is not None:
         run_ids = list(run_ids)
@@ -44,13 +58,9 @@ def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | 
     if experiment:
         query = query.where(events.c.experiment_id.in_(
             select(experiments.c.id).where(experiments.c.name == experiment)))
-    if kinds:
-        try:
-            wanted = sorted({KIND_ALIASES[k] for k in kinds})
-        except KeyError as exc:
-            raise InvalidArgument(f"unknown watch kind {exc.args[0]!r}; expected status, metrics, "
-                                  "output or files") from None
-        query = query.where(events.c.kind.in_(wanted))
+    wanted = table_kinds(kinds or ())
+    if wanted and wanted != TABLE_KINDS:
+        query = query.where(events.c.kind.in_(sorted(wanted)))
     query = query.order_by(events.c.id).limit(max(1, limit))
     out = []
     with db.read() as conn:
@@ -62,7 +72,9 @@ def events_after(db: Database, artifacts, cursor: int, run_ids: Iterable[str] | 
                     run_cache[row.run_id] = get_run(conn, row.run_id)
                 event.run.CopyFrom(run_cache[row.run_id])
             elif row.kind == "metrics":
-                wire = load_chunk_wire(db, conn, row.metric_id, row.first_index)
+                wire = recent.wire(row.metric_id, row.first_index) if recent is not None else None
+                if wire is None:
+                    wire = load_chunk_wire(db, conn, row.metric_id, row.first_index)
                 if wire is not None:
                     event.metrics.MergeFromString(wire)
             elif row.kind == "output":

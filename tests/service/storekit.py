@@ -1,8 +1,9 @@
-"""Fixtures and event builders for the store tests (imported explicitly by tests/service/test_store*.py).
+"""The store tests' kit: Store fixtures on both backends, event builders and a sequencing Writer
+(imported explicitly by tests/service/test_store*.py; it is not a conftest).
 
 Every store test runs twice: on SQLite in a tmp data dir, and on a fresh PostgreSQL database at
 127.0.0.1:5432 (created per test, dropped after). If PostgreSQL is unreachable the PostgreSQL
-variants fail: they never skip.
+variants fail saying so (tests/pg_server.py): they never skip.
 """
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+from pg_server import URL, admin_connection
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_service.store import Store
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -25,12 +25,12 @@ class PgDatabase:
 
     def __init__(self) -> None:
         self.name = f"tailrun_store_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        with admin_connection() as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+        self.url = URL.format(dbname=self.name)
 
     def drop(self) -> None:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        with admin_connection() as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE datname = %s AND pid <> pg_backend_pid()", (self.name,))
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')

@@ -1,0 +1,71 @@
+"""Helpers of the pipeline tests: the step scripts, and waiting on the store for a state the test
+then acts on (the end of a pipeline is waited for through the SDK's Watch-based wait_for_completion)."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+# Step scripts: each appends its name to RUNS_LOG when it starts (so a test counts executions).
+PREP = """\
+import argparse, os
+from tailrun import Run
+p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--log"); a = p.parse_args()
+open(a.log, "a").write("prep\\n")
+with open(os.path.join(a.out, "data.txt"), "w") as f:
+    f.write("1 2 3\\n")
+print("prep wrote", a.out)
+Run.get_context().log("rows", 3)
+"""
+TRAIN = """\
+import argparse, os
+from tailrun import Run
+p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--out"); p.add_argument("--log")
+a = p.parse_args()
+open(a.log, "a").write("train\\n")
+total = sum(int(x) for x in open(os.path.join(a.data, "data.txt")).read().split()) * FACTOR
+with open(os.path.join(a.out, "model.txt"), "w") as f:
+    f.write(str(total))
+print("train sum", total)
+Run.get_context().log("sum", total)
+"""
+EVALUATE = """\
+import argparse, os
+from tailrun import Run
+p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--log"); a = p.parse_args()
+open(a.log, "a").write("evaluate\\n")
+model = open(os.path.join(a.model, "model.txt")).read()
+print("model:", model)
+Run.get_context().log("score", int(model) * 10)
+"""
+
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll (the test's own view of the store) until `check()` is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {what}")
+        time.sleep(0.02)
+
+
+def status_of(store: Any, run_id: str) -> str:
+    from tailrun_service.errors import NotFound
+    try:
+        return store.get_run(run_id).status
+    except NotFound:
+        return ""
+
+
+def step_runs(store: Any, pipeline_id: str) -> dict[str, Any]:
+    """The pipeline's children by display name."""
+    from tailrun.v1 import tailrun_pb2 as pb
+    return {r.display_name: r for r in store.list_runs(pb.ListRunsRequest(parent_run_id=pipeline_id))}
+
+
+def console(store: Any, run_id: str) -> str:
+    from tailrun.v1 import tailrun_pb2 as pb
+    return store.read_output(pb.ReadOutputRequest(run_id=run_id)).text

@@ -1,5 +1,6 @@
-"""One run in numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files, and
-7 System once the run has system metrics (the tab appears when the first sample arrives).
+"""One run in numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files,
+7 System once the run has system metrics (the tab appears when the first sample arrives), and
+8 Trials / 8 Steps for a sweep / pipeline parent.
 
 The screen owns the run's Watch feed (popping the screen stops it) and routes each batch of
 events to the tabs; a tab fetches its data the first time it is shown.
@@ -12,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tailrun.run_tree import ordered_children, sweep_metric
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
@@ -24,11 +26,13 @@ from ..widgets.images_view import ImagesView
 from ..widgets.metrics_view import MetricsView
 from ..widgets.output_log import OutputView
 from ..widgets.overview import OverviewView
+from ..widgets.pipeline_view import PipelineView
+from ..widgets.sweep_view import SweepView
 from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
 
-TABS = ("overview", "metrics", "output", "tables", "images", "files", "system")
+TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "children")
 NON_SCALAR_FETCH_ROWS = 50_000
 
 
@@ -70,6 +74,9 @@ class RunScreen(LiveScreen):
                 yield FileBrowser(self.run_id, client, renderer, id="files-view")
             with TabPane("7 System", id="system"):
                 yield SystemView(self.run_id, client, id="system-view")
+            with TabPane("8 Children", id="children"):   # "8 Trials" / "8 Steps" once the run is known
+                yield SweepView(client, id="sweep-view")
+                yield PipelineView(id="pipeline-view")
         yield Footer()
 
     def crumb(self) -> str:
@@ -83,6 +90,8 @@ class RunScreen(LiveScreen):
         super().on_mount()
         if not self._system_shown:
             self.query_one("#tabs", TabbedContent).hide_tab("system")   # until there is a sample
+        if self.initial_tab != "children":
+            self.query_one("#tabs", TabbedContent).hide_tab("children")   # until the run is a sweep or pipeline
         self.action_reload()
         self.follow(run_id=self.run_id, include_children=True)
         self.set_interval(1.0, self.query_one(OverviewView).tick)
@@ -103,7 +112,9 @@ class RunScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
         run = self.client.get_run(self.run_id)
-        children = self.client.list_runs(parent_run_id=self.run_id, offer_names=False).runs
+        metric = sweep_metric(run)   # a sweep's trials come with their primary metric
+        children = self.client.list_runs(parent_run_id=self.run_id, metric_columns=[metric] if metric else [],
+                                         offer_names=False).runs
         self.post_message(RunLoaded(run, children))
 
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
@@ -126,6 +137,7 @@ class RunScreen(LiveScreen):
         first = self.run is None
         self._set_run(message.run)
         self.query_one(OverviewView).set_children(message.children)
+        self._set_children(message.run, message.children)
         if first:
             self._activate(self.query_one("#tabs", TabbedContent).active)
             if self.initial_tab == "overview":
@@ -151,6 +163,20 @@ class RunScreen(LiveScreen):
             self._system_shown = True
             self.query_one("#tabs", TabbedContent).show_tab("system")
 
+    def _set_children(self, run: pb.RunInfo, children: list[pb.RunInfo]) -> None:
+        """A sweep's or a pipeline's children get their own tab (the Overview lists any run's)."""
+        kind = ordered_children(run, []).kind
+        tabs = self.query_one("#tabs", TabbedContent)
+        views = {"sweep": self.query_one(SweepView), "pipeline": self.query_one(PipelineView)}
+        for name, view in views.items():
+            view.display = name == kind
+        if kind in views:
+            views[kind].set_children(run, children)
+            tabs.get_tab("children").label = "8 Trials" if kind == "sweep" else "8 Steps"
+            tabs.show_tab("children")
+        elif self.initial_tab == "children":
+            tabs.hide_tab("children")
+
     def _scalar_names(self) -> list[str]:
         return sorted(self.run.last_metrics.keys()) if self.run else []
 
@@ -165,7 +191,8 @@ class RunScreen(LiveScreen):
         overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
-                  "system": "#system-view"}[tab]
+                  "system": "#system-view",
+                  "children": "#trials" if self.query_one(SweepView).display else "#steps"}[tab]
         self.call_after_refresh(self._focus, target)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
@@ -179,6 +206,8 @@ class RunScreen(LiveScreen):
                 self._load_non_scalar()
         elif tab == "files":
             self.query_one(FileBrowser).start()
+        elif tab == "children" and self.query_one(SweepView).display:
+            self.query_one(SweepView).start()
         elif tab == "system":
             self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])
 
@@ -216,10 +245,16 @@ class RunScreen(LiveScreen):
             if kind == "run":
                 if event.run.run_id == self.run_id:
                     self._set_run(event.run)
+                    view = self._children_view()
+                    if view.parent_run is not None:   # a pipeline's waiting steps end with it
+                        view.set_children(event.run, list(view.children_runs.values()))
                     self.load_models()
                 else:
                     self.query_one(OverviewView).child_changed(event.run)
+                    self._children_view().child_changed(event.run)
             elif event.run_id and event.run_id != self.run_id:
+                if kind == "metrics":   # a trial's curve grows on the Trials tab
+                    self.query_one(SweepView).child_points(event.run_id, event.metrics)
                 continue   # children's metrics, output and files are on their own screens
             elif kind == "metrics":
                 points = event.metrics
@@ -238,6 +273,9 @@ class RunScreen(LiveScreen):
             elif kind == "file":
                 self.query_one(FileBrowser).file_changed(event.file)
 
+    def _children_view(self) -> SweepView | PipelineView:
+        return self.query_one(SweepView) if self.query_one(SweepView).display else self.query_one(PipelineView)
+
     def _system_points(self, points: pb.MetricPoints) -> None:
         self._show_system()
         self.query_one(SystemView).add_points(points)
@@ -251,7 +289,8 @@ class RunScreen(LiveScreen):
 
     def action_tab(self, name: str) -> None:
         if name not in self.visible_tabs():
-            self.notify("No system metrics for this run yet: the tab appears with the first sample",
+            self.notify("No system metrics for this run yet: the tab appears with the first sample"
+                        if name == "system" else "This run is no sweep or pipeline: its children are on the Overview",
                         timeout=4, markup=False)
             return
         # Let go of the focus first: Textual would hand it to a neighbour of the focused widget

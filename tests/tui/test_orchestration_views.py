@@ -51,7 +51,7 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def pipeline(ws: Any, src: Path) -> Any:
-    """prep -> train (fails) -> evaluate (skipped); prep -> report."""
+    """prep -> train -> evaluate; prep -> report (train fails when fail.py does)."""
     from tailrun.pipeline.core import Pipeline
     from tailrun.pipeline.steps import PythonScriptStep
 
@@ -92,8 +92,14 @@ def orchestrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         assert first.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
         again = Experiment(ws, "pipes").submit(pipeline(ws, src), continue_on_step_failure=True)
         assert again.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
-        svc.ids = {"sweep": sweep.id, "pipeline": first.id, "again": again.id, "first_prep":
-                   first.find_step_run("prep")[0].id}
+        # Snapshots: a pipeline whose steps all pass (a failure's message names run ids, which vary)
+        ok_src = write(root / "ok-steps", {"prep.py": OK, "ok.py": OK, "fail.py": OK})
+        ok = Experiment(ws, "pipes").submit(pipeline(ws, ok_src))
+        assert ok.wait_for_completion(show_output=False) == "Completed"
+        for run, name in ((sweep, "grid-sweep"), (ok, "nightly")):
+            run.display_name = name   # the status line shows it instead of the run id (which varies)
+        svc.ids = {"sweep": sweep.id, "pipeline": first.id, "again": again.id, "ok": ok.id,
+                   "first_prep": first.find_step_run("prep")[0].id}
         svc.root = root
         yield svc
     finally:
@@ -185,9 +191,10 @@ async def test_a_pipeline_shows_its_steps_in_order_with_skipped_and_reused(app_f
         assert by_name["prep"][2:4] == ["Completed", "—"] and by_name["report"][2:4] == ["Completed", "prep"]
         assert by_name["train"][2:] == ["Failed", "prep", "UserError: exit code 3: bad input"]
         assert by_name["prep"][4] == ""
-        assert by_name["evaluate"][2] == "Canceled" and by_name["evaluate"][3] == "train"
-        assert by_name["evaluate"][4].startswith("skipped: ") and "train" in by_name["evaluate"][4]
-        assert "4 steps" in screen_text(app) and "1 failed" in screen_text(app)
+        # Canceled with the error code Skipped: the pipeline never ran it.
+        assert by_name["evaluate"][2] == "Skipped" and by_name["evaluate"][3] == "train"
+        assert by_name["evaluate"][4].startswith("not run: step 'train'")
+        assert "4 steps · 2 completed, 1 failed, 1 skipped" in screen_text(app)
 
     app = app_for(run_id=orchestrated.ids["again"])
     async with app.run_test(size=(120, 40)) as pilot:
@@ -212,7 +219,7 @@ async def test_a_trial_that_finishes_shows_and_moves_to_the_top(app_for: Any, or
         hyperparameter_sampling=sampling, primary_metric_name="score", primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
         max_total_runs=2, max_concurrent_runs=2))
     try:
-        app = app_for(run_id=sweep.id, tab="children")
+        app = app_for(run_id=sweep.id, tab="child-runs")
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             view = app.screen.query_one("#sweep-view")
@@ -233,7 +240,7 @@ async def test_a_trial_that_finishes_shows_and_moves_to_the_top(app_for: Any, or
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("case", ["sweep", "pipeline"])
+@pytest.mark.parametrize("case", ["sweep", "ok"])
 def test_snapshot(case: str, size: tuple[int, int], snap_compare: Any, app_for: Any, orchestrated: Any) -> None:
     app = app_for(run_id=orchestrated.ids[case])
 

@@ -32,7 +32,7 @@ from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
 
-TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "children")
+TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "child-runs")
 NON_SCALAR_FETCH_ROWS = 50_000
 
 
@@ -74,7 +74,7 @@ class RunScreen(LiveScreen):
                 yield FileBrowser(self.run_id, client, renderer, id="files-view")
             with TabPane("7 System", id="system"):
                 yield SystemView(self.run_id, client, id="system-view")
-            with TabPane("8 Children", id="children"):   # "8 Trials" / "8 Steps" once the run is known
+            with TabPane("8 Children", id="child-runs"):   # "8 Trials" / "8 Steps" once the run is known
                 yield SweepView(client, id="sweep-view")
                 yield PipelineView(id="pipeline-view")
         yield Footer()
@@ -90,8 +90,8 @@ class RunScreen(LiveScreen):
         super().on_mount()
         if not self._system_shown:
             self.query_one("#tabs", TabbedContent).hide_tab("system")   # until there is a sample
-        if self.initial_tab != "children":
-            self.query_one("#tabs", TabbedContent).hide_tab("children")   # until the run is a sweep or pipeline
+        if self.initial_tab != "child-runs":
+            self.query_one("#tabs", TabbedContent).hide_tab("child-runs")   # until the run is a sweep or pipeline
         self.action_reload()
         self.follow(run_id=self.run_id, include_children=True)
         self.set_interval(1.0, self.query_one(OverviewView).tick)
@@ -172,10 +172,10 @@ class RunScreen(LiveScreen):
             view.display = name == kind
         if kind in views:
             views[kind].set_children(run, children)
-            tabs.get_tab("children").label = "8 Trials" if kind == "sweep" else "8 Steps"
-            tabs.show_tab("children")
-        elif self.initial_tab == "children":
-            tabs.hide_tab("children")
+            tabs.get_tab("child-runs").label = "8 Trials" if kind == "sweep" else "8 Steps"
+            tabs.show_tab("child-runs")
+        elif self.initial_tab == "child-runs":
+            tabs.hide_tab("child-runs")
 
     def _scalar_names(self) -> list[str]:
         return sorted(self.run.last_metrics.keys()) if self.run else []
@@ -192,7 +192,7 @@ class RunScreen(LiveScreen):
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
                   "system": "#system-view",
-                  "children": "#trials" if self.query_one(SweepView).display else "#steps"}[tab]
+                  "child-runs": "#trials" if self.query_one(SweepView).display else "#steps"}[tab]
         self.call_after_refresh(self._focus, target)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
@@ -206,7 +206,7 @@ class RunScreen(LiveScreen):
                 self._load_non_scalar()
         elif tab == "files":
             self.query_one(FileBrowser).start()
-        elif tab == "children" and self.query_one(SweepView).display:
+        elif tab == "child-runs" and self.query_one(SweepView).display:
             self.query_one(SweepView).start()
         elif tab == "system":
             self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])

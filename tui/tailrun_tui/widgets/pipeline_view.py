@@ -18,6 +18,7 @@ from .sweep_view import ChildTable
 
 REUSED_TAG = "azureml.reusedrunid"
 NODE_TAG = "azureml.nodeid"
+SKIPPED = "Skipped"   # the error code of a skipped step
 
 
 def step_note(step: pb.RunInfo) -> str:
@@ -31,9 +32,22 @@ def step_note(step: pb.RunInfo) -> str:
     except (ValueError, AttributeError):
         return step.error_json.splitlines()[0] if step.error_json else ""
     code, message = str(error.get("code") or ""), str(error.get("message") or "").split("\n")[0]
-    if code == "Skipped":
-        return f"skipped: {message}" if message else "skipped"
-    return f"{code}: {message}" if code else message
+    return message if code in ("", SKIPPED) else f"{code}: {message}"
+
+
+def is_skipped(step: pb.RunInfo) -> bool:
+    """A step the pipeline never ran (a failed dependency): Canceled with the error code Skipped."""
+    try:
+        return json.loads(step.error_json or "{}").get("error", {}).get("code") == SKIPPED
+    except (ValueError, AttributeError):
+        return False
+
+
+def step_status(step: pb.RunInfo) -> Text:
+    """The step's status; a skipped one says so (the service records it as Canceled)."""
+    if step.status == "Canceled" and is_skipped(step):
+        return Text(fmt.status_text(step.status).replace("Canceled", "Skipped"), style=fmt.status_style(step.status))
+    return fmt.status_styled(step.status)
 
 
 def step_graph(parent: pb.RunInfo) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -95,7 +109,7 @@ class PipelineView(Vertical):
         for i, step in enumerate(steps, 1):
             info = step.info
             after = self.dependencies.get(info.tags.get(NODE_TAG, ""), [])
-            table.add_row(str(i), fmt.user_text(info.display_name or info.run_id), fmt.status_styled(info.status),
+            table.add_row(str(i), fmt.user_text(info.display_name or info.run_id), step_status(info),
                           fmt.user_text(", ".join(after) or "—"), fmt.user_text(step_note(info)), key=info.run_id)
         # Steps with no run yet (waiting for their inputs), after the started ones, in dependency order.
         started = {step.info.tags.get(NODE_TAG, "") for step in steps}
@@ -108,7 +122,8 @@ class PipelineView(Vertical):
         table.keep_cursor_on(at)
         counts: dict[str, int] = {}
         for step in steps:
-            counts[step.info.status] = counts.get(step.info.status, 0) + 1
+            status = SKIPPED if is_skipped(step.info) else step.info.status
+            counts[status] = counts.get(status, 0) + 1
         if waiting:
             counts["waiting"] = len(waiting)
         summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))

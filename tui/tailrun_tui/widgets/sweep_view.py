@@ -36,7 +36,8 @@ class ChildTable(DataTable):
     """A table of child runs with the list keys: j/k move, enter opens the run. A row keyed
     `PLACEHOLDER…` is no run (a pipeline step that has not started): enter does nothing there."""
     PLACEHOLDER = "node:"
-    BINDINGS = [Binding("j", "cursor_down", "Down", show=False, id="down-j"),
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="open", tooltip="Open the run"),
+                Binding("j", "cursor_down", "Down", show=False, id="down-j"),
                 Binding("k", "cursor_up", "Up", show=False, id="up-k")]
 
     def __init__(self, id: str | None = None) -> None:
@@ -102,7 +103,6 @@ class SweepView(ReportsWorkerErrors, Vertical):
     HELP_TITLE = "Trials"
     DEFAULT_CSS = """
     SweepView { height: 1fr; }
-    SweepView #trials { height: auto; max-height: 45%; }
     SweepView #sweep-charts { height: 1fr; min-height: 8; }
     SweepView #trial-curves, SweepView #trial-scatter { width: 1fr; height: 1fr; }
     """
@@ -124,11 +124,14 @@ class SweepView(ReportsWorkerErrors, Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="sweep-header", classes="tab-header")
         yield ChildTable(id="trials")
+        yield Static("", id="trial-legend", classes="tab-header")
         with Horizontal(id="sweep-charts"):
             yield MetricPlot("", id="trial-curves", classes="metric-plot")
             yield ScatterPlot(id="trial-scatter")
 
     def on_mount(self) -> None:
+        table = self.query_one("#trials", ChildTable)
+        table.styles.height, table.styles.max_height = "auto", "45%"   # over the app's `DataTable { 1fr }`
         self.set_interval(REPLOT_INTERVAL, self._replot_dirty)
 
     @property
@@ -244,6 +247,7 @@ class SweepView(ReportsWorkerErrors, Vertical):
         if self.order is not None:
             plot.series = [(f"#{c.info.number}", self.curves[c.info.run_id])
                            for c in self.order.children if c.info.run_id in self.curves]
+            self.query_one("#trial-legend", Static).update(plot.legend())
         plot.dirty = True
 
     def _scatter(self) -> None:

@@ -39,6 +39,12 @@ while not os.path.exists(f"{a.go}{a.q}"):
     time.sleep(0.02)
 run.log("score", a.q + 1)
 """
+# A step that runs until the test creates the file named by its argument.
+GATE = """\
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+"""
 OK = "from tailrun import Run\nRun.get_context().log('rows', 3)\n"
 FAIL = "import sys\nprint('bad input')\nsys.exit(3)\n"
 
@@ -251,3 +257,42 @@ def test_snapshot(case: str, size: tuple[int, int], snap_compare: Any, app_for: 
         await pilot.pause(0.5)   # a loaded machine repaints late (focus moves)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_a_running_pipeline_shows_its_waiting_steps_and_their_progress(app_for: Any, orchestrated: Any) -> None:
+    from tailrun import Experiment, Workspace
+    from tailrun.pipeline.core import Pipeline
+    from tailrun.pipeline.steps import PythonScriptStep
+
+    root = orchestrated.root
+    go = root / "go-pipeline"
+    src = write(root / "gated", {"gate.py": GATE, "ok.py": OK})
+    ws = Workspace(address=orchestrated.address)
+    gate = PythonScriptStep("gate.py", name="gate", arguments=[str(go)], source_directory=str(src), allow_reuse=False)
+    after = PythonScriptStep("ok.py", name="after", source_directory=str(src), allow_reuse=False)
+    after.run_after(gate)
+    run = Experiment(ws, "gated").submit(Pipeline(ws, steps=[gate, after]))
+    try:
+        app = app_for(run_id=run.id, tab="child-runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one("#steps")
+            await until(pilot, lambda: [r[1:4] for r in rows(table)] == [["gate", "Running", "—"],
+                                                                         ["after", "waiting", "gate"]],
+                        "the gate running, the next step waiting for it")
+            await pilot.press("j", "enter")   # a waiting step is no run yet: nothing opens
+            assert app.screen.query_one("#steps") is table
+            go.touch()
+            await until(pilot, lambda: [r[1:3] for r in rows(table)] == [["gate", "Completed"], ["after", "Completed"]],
+                        "both steps completed")
+            await until(pilot, lambda: "2 steps · 2 completed" in screen_text(app), "the summary")
+    finally:
+        go.touch()
+    assert run.wait_for_completion(show_output=False) == "Completed"
+
+
+def test_a_hyperparameter_of_strings_is_placed_by_its_sorted_values() -> None:
+    from tailrun_tui.widgets.sweep_view import param_axis
+
+    assert param_axis(["0.1", "1e-3", "2"]) == ([0.1, 0.001, 2.0], [], [])
+    assert param_axis(["sgd", "adam", "sgd"]) == ([1.0, 0.0, 1.0], [0.0, 1.0], ["adam", "sgd"])

@@ -14,7 +14,7 @@ from tailrun.run_tree import ordered_children
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from .sweep_view import ChildTable
+from .child_table import ChildTable
 
 REUSED_TAG = "azureml.reusedrunid"
 NODE_TAG = "azureml.nodeid"
@@ -118,7 +118,8 @@ class PipelineView(Vertical):
             waiting = []   # an ended pipeline's missing steps never ran: its started ones say why
         for i, node in enumerate(waiting, len(steps) + 1):
             table.add_row(str(i), fmt.user_text(self.steps[node]), Text("waiting", style="dim"),
-                          fmt.user_text(", ".join(self.dependencies.get(node, [])) or "—"), "", key=ChildTable.PLACEHOLDER + node)
+                          fmt.user_text(", ".join(self.dependencies.get(node, [])) or "—"), "",
+                          key=ChildTable.PLACEHOLDER + node)
         table.keep_cursor_on(at)
         counts: dict[str, int] = {}
         for step in steps:

@@ -11,11 +11,11 @@ import math
 from typing import Any
 
 import grpc
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tailrun.run_tree import Children, ordered_children, sweep_metric
@@ -23,44 +23,17 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..client import ServiceError
-from ..messages import OpenRun, SeriesLoaded
+from ..messages import SeriesLoaded
 from ..series import Series, last_number
 from ..workers import ReportsWorkerErrors
+from .child_table import ChildTable
 from .metric_plot import PALETTE, MetricPlot
 
 CURVE_POINTS = 200          # per trial: the chart is a third of the screen wide at most
 REPLOT_INTERVAL = 0.5
 
 
-class ChildTable(DataTable):
-    """A table of child runs with the list keys: j/k move, enter opens the run. A row keyed
-    `PLACEHOLDER…` is no run (a pipeline step that has not started): enter does nothing there."""
-    PLACEHOLDER = "node:"
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="open", tooltip="Open the run"),
-                Binding("j", "cursor_down", "Down", show=False, id="down-j"),
-                Binding("k", "cursor_up", "Up", show=False, id="up-k")]
-
-    def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
-
-    def keep_cursor_on(self, run_id: str | None) -> None:
-        """After a rebuild, the cursor stays on the run it was on (a live trial moves)."""
-        if run_id is not None and run_id in self.rows:
-            self.move_cursor(row=self.get_row_index(run_id), animate=False)
-
-    def cursor_run(self) -> str | None:
-        if not self.row_count:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-
-    @on(DataTable.RowSelected)
-    def _open(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value and not event.row_key.value.startswith(self.PLACEHOLDER):
-            self.post_message(OpenRun(event.row_key.value))
-
-
-def param_axis(values: list[str]) -> tuple[list[float], list[float], list[str]] | None:
+def param_axis(values: list[str]) -> tuple[list[float], list[float], list[str]]:
     """x positions for a hyperparameter's values: the numbers themselves, or (for choices of
     strings) one position per distinct value in sorted order with the values as tick labels."""
     try:

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from tailrun.run_tree import ordered_children, sweep_metric
+from tailrun.run_tree import sweep_metric
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
@@ -21,13 +21,12 @@ from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..series import last_number
 from ..widgets.chart_grid import ChartGrid
+from ..widgets.child_runs import ChildRunsView
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
 from ..widgets.metrics_view import MetricsView
 from ..widgets.output_log import OutputView
 from ..widgets.overview import OverviewView
-from ..widgets.pipeline_view import PipelineView
-from ..widgets.sweep_view import SweepView
 from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
@@ -75,8 +74,7 @@ class RunScreen(LiveScreen):
             with TabPane("7 System", id="system"):
                 yield SystemView(self.run_id, client, id="system-view")
             with TabPane("8 Children", id="child-runs"):   # "8 Trials" / "8 Steps" once the run is known
-                yield SweepView(client, id="sweep-view")
-                yield PipelineView(id="pipeline-view")
+                yield ChildRunsView(client, id="child-runs-view")
         yield Footer()
 
     def crumb(self) -> str:
@@ -137,7 +135,7 @@ class RunScreen(LiveScreen):
         first = self.run is None
         self._set_run(message.run)
         self.query_one(OverviewView).set_children(message.children)
-        self._set_children(message.run, message.children)
+        self._show_child_runs(self.query_one(ChildRunsView).set_parent(message.run, message.children))
         if first:
             self._activate(self.query_one("#tabs", TabbedContent).active)
             if self.initial_tab == "overview":
@@ -163,16 +161,11 @@ class RunScreen(LiveScreen):
             self._system_shown = True
             self.query_one("#tabs", TabbedContent).show_tab("system")
 
-    def _set_children(self, run: pb.RunInfo, children: list[pb.RunInfo]) -> None:
+    def _show_child_runs(self, label: str) -> None:
         """A sweep's or a pipeline's children get their own tab (the Overview lists any run's)."""
-        kind = ordered_children(run, []).kind
         tabs = self.query_one("#tabs", TabbedContent)
-        views = {"sweep": self.query_one(SweepView), "pipeline": self.query_one(PipelineView)}
-        for name, view in views.items():
-            view.display = name == kind
-        if kind in views:
-            views[kind].set_children(run, children)
-            tabs.get_tab("child-runs").label = "8 Trials" if kind == "sweep" else "8 Steps"
+        if label:
+            tabs.get_tab("child-runs").label = f"8 {label}"
             tabs.show_tab("child-runs")
         elif self.initial_tab == "child-runs":
             tabs.hide_tab("child-runs")
@@ -191,8 +184,9 @@ class RunScreen(LiveScreen):
         overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
-                  "system": "#system-view",
-                  "child-runs": "#trials" if self.query_one(SweepView).display else "#steps"}[tab]
+                  "system": "#system-view", "child-runs": ""}[tab]
+        if tab == "child-runs":
+            target = self.query_one(ChildRunsView).start()
         self.call_after_refresh(self._focus, target)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
@@ -206,8 +200,6 @@ class RunScreen(LiveScreen):
                 self._load_non_scalar()
         elif tab == "files":
             self.query_one(FileBrowser).start()
-        elif tab == "child-runs" and self.query_one(SweepView).display:
-            self.query_one(SweepView).start()
         elif tab == "system":
             self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])
 
@@ -245,16 +237,14 @@ class RunScreen(LiveScreen):
             if kind == "run":
                 if event.run.run_id == self.run_id:
                     self._set_run(event.run)
-                    view = self._children_view()
-                    if view.parent_run is not None:   # a pipeline's waiting steps end with it
-                        view.set_children(event.run, list(view.children_runs.values()))
+                    self.query_one(ChildRunsView).set_parent(event.run)   # a pipeline's waiting steps end with it
                     self.load_models()
                 else:
                     self.query_one(OverviewView).child_changed(event.run)
-                    self._children_view().child_changed(event.run)
+                    self.query_one(ChildRunsView).child_changed(event.run)
             elif event.run_id and event.run_id != self.run_id:
                 if kind == "metrics":   # a trial's curve grows on the Trials tab
-                    self.query_one(SweepView).child_points(event.run_id, event.metrics)
+                    self.query_one(ChildRunsView).child_points(event.run_id, event.metrics)
                 continue   # children's metrics, output and files are on their own screens
             elif kind == "metrics":
                 points = event.metrics
@@ -272,9 +262,6 @@ class RunScreen(LiveScreen):
                                   event.output.offset + len(event.output.text.encode()))
             elif kind == "file":
                 self.query_one(FileBrowser).file_changed(event.file)
-
-    def _children_view(self) -> SweepView | PipelineView:
-        return self.query_one(SweepView) if self.query_one(SweepView).display else self.query_one(PipelineView)
 
     def _system_points(self, points: pb.MetricPoints) -> None:
         self._show_system()

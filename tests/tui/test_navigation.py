@@ -9,7 +9,7 @@ import pytest
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_tui.run_filter import FilterError, parse
-from tailrun_tui.screens.command import CommandLine
+from tailrun_tui.screens.command import CommandBar
 from tailrun_tui.screens.experiments import ExperimentsScreen
 from tailrun_tui.screens.run import RunScreen
 from tailrun_tui.screens.runs import RunsScreen
@@ -116,17 +116,19 @@ async def test_brackets_switch_tabs_and_colon_goes_to_a_view(make_app: Any) -> N
         await settle(pilot)
 
         await pilot.press("colon")
-        assert isinstance(app.screen, CommandLine)
+        bar = app.screen.query_one(CommandBar)
+        assert bar.is_open and app.focused is bar.query_one("#command-input")
         await pilot.press(*"metrics", "enter")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen) and tabs.active == "metrics"
 
         await pilot.press("colon", *"exp nope", "enter")
         await settle(pilot)
-        assert isinstance(app.screen, CommandLine)     # stays open, says what exists
+        bar = app.screen.query_one(CommandBar)
+        assert bar.is_open                             # stays open, says what exists
         assert "no experiment 'nope' (experiments: " in screen_text(app) and "mnist" in screen_text(app)
         await pilot.press("escape")
-        assert isinstance(app.screen, RunScreen)
+        assert isinstance(app.screen, RunScreen) and not bar.is_open
 
         await pilot.press("colon", *"run still", "enter")   # the start of a run's name, in its experiment
         await settle(pilot)

@@ -31,10 +31,21 @@ CASES: dict[str, tuple[Any, ...]] = {
     "help": ({"experiment": EXPERIMENT}, ["question_mark"]),
     "help_run_metrics": ({"run_id": RUN_DONE}, ["2", "question_mark"]),
     "empty_experiment": ({"experiment": "scratch"}, []),
+    # issue 12, items 12-18; issue 11 item 6
+    "run_metrics_filtered": ({"run_id": RUN_DONE}, ["2", "slash", "l", "o", "enter"]),
+    "run_metrics_cursor": ({"run_id": RUN_DONE}, ["2", "left", "left"]),
+    "run_system": ({"run_id": RUN_DONE}, ["7"]),
+    "run_system_gpus": ({"run_id": RUN_DONE}, ["7", "pagedown"]),
+    "runs_sorted_by_letter": ({"experiment": EXPERIMENT}, ["L"]),
+    "runs_filter_expression": ({"experiment": EXPERIMENT}, ["slash", *"loss < 1", "enter"]),
+    "compare_grid": ({"experiment": EXPERIMENT}, ["home", "space", "end", "space", "c", "space", "down", "space"]),
+    "command_line": ({"run_id": RUN_DONE}, ["colon", *"exp nope", "enter"]),
     # NO_COLOR: every colour becomes a grey; statuses and compare series must still read apart.
     "runs_no_color": ({"experiment": EXPERIMENT}, [], {"NO_COLOR": "1"}),
     "run_failed_no_color": ({"run_id": RUN_FAILED}, [], {"NO_COLOR": "1"}),
     "compare_no_color": ({"experiment": EXPERIMENT}, ["home", "space", "end", "space", "c"], {"NO_COLOR": "1"}),
+    "run_system_no_color": ({"run_id": RUN_DONE}, ["7", "pagedown"], {"NO_COLOR": "1"}),
+    "runs_sorted_no_color": ({"experiment": EXPERIMENT}, ["L"], {"NO_COLOR": "1"}),
 }
 
 

@@ -23,10 +23,10 @@ TAILRUN = str(Path(sys.executable).parent / "tailrun")
 
 
 class Tmux:
-    def __init__(self, command: str, env: dict[str, str]) -> None:
+    def __init__(self, command: str, env: dict[str, str], size: tuple[int, int] = (120, 40)) -> None:
         self.name = f"tailrun-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
                         f"env {exports} {command}; sleep 30"], check=True)
 
     def screen(self, colours: bool = False) -> str:
@@ -98,5 +98,47 @@ def test_no_color_is_honoured(seeded: Any, tmux_env: dict[str, str]) -> None:
         assert codes and all(n in (0, 7, 8, 15, 16, 231) or n >= 232 for n in codes), sorted(set(codes))
         for r, g, b in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", raw):
             assert r == g == b
+    finally:
+        term.close()
+
+
+def test_round_two_keys_in_a_real_terminal(seeded: Any, tmux_env: dict[str, str]) -> None:
+    """Shift+letter sort, `:` to a run, `]` to the next tab, ←/→ cursor readout with the point's
+    time, the System tab with GPUs side by side, the metrics filter; at 80×24."""
+    from tailrun_tui.fmt import full_time
+
+    from .seed import T0
+
+    term = Tmux(f"{TAILRUN} ui --address {seeded.address} --experiment mnist", tmux_env, size=(80, 24))
+    try:
+        screen = term.wait_for("still-going")
+        assert "Started" not in screen and "Tags" not in screen      # narrow: the useful columns
+        term.keys("L")
+        screen = term.wait_for("sorted by loss ↓")
+        rows = [line for line in screen.splitlines() if "big-lr" in line or "baseline" in line]
+        assert "big-lr" in rows[0] and "baseline" in rows[1]
+        term.keys(":", "run baseline", "Enter")
+        term.wait_for("1 Overview")
+        term.wait_for("GPU 1: utilization")
+        term.keys("]")
+        term.wait_for("3 metrics")
+        term.keys("Left")
+        # accuracy's last point: step 199 at T0 + 200 (the seed's times), read off the chart
+        term.wait_for(f"step 199 · 0.99 · {full_time(T0 + 200)}")
+        term.keys("Escape", "/", "lr", "Enter")
+        screen = term.wait_for("1 of 3 metrics match /lr")
+        assert "accuracy" not in screen
+        term.keys("7")
+        term.wait_for("cpu (%)")
+        term.wait_for("page 1/6")                      # 80×24: two charts a page
+        term.keys("NPage", "NPage")
+        screen = term.wait_for("GPU 1 utilization (%)")
+        assert "GPU 0 utilization (%)" in screen      # 80 columns: one under the other
+        term.keys("q")
+        deadline = time.monotonic() + 10
+        while "1 Overview" in term.screen():
+            assert time.monotonic() < deadline, term.screen()
+            time.sleep(0.2)
+        assert "Traceback" not in term.screen()
     finally:
         term.close()

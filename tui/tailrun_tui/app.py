@@ -30,7 +30,7 @@ class TailrunApp(App):
                 tooltip="Every key of this screen"),
         Binding("f1", "help", "Help", show=False, id="help-f1"),
         Binding("ctrl+l", "redraw", "Redraw", show=False, id="redraw"),
-        Binding("colon", "command_line", "Go to", key_display=":", show=False, id="command",
+        Binding("colon", "command_line", "Go to", key_display=":", show=False, id="command", priority=True,
                 tooltip="Go to a view: :runs, :exp NAME, :run ID, :metrics, :compare, :q"),
     ]
 
@@ -125,15 +125,24 @@ class TailrunApp(App):
         while len(self.screen_stack) > 2 and not isinstance(self.screen, ExperimentsScreen):
             self.pop_screen()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_line":
+            from .widgets.filter_bar import typing
+
+            return not typing(self)
+        return True
+
     def action_command_line(self) -> None:
-        from .screens.command import CommandLine, context_of, navigate
+        from .screens.command import CommandBar, context_of
 
-        screen = self.screen
-        if isinstance(screen, CommandLine):
+        try:
+            bar = self.screen.query_one(CommandBar)
+        except Exception:   # a dialog (help, chooser) has no command line
             return
+        if not bar.is_open:
+            bar.open(context_of(self.screen, self))
 
-        def done(target: tuple[str, ...] | None) -> None:
-            if target:
-                navigate(self, target, getattr(screen, "action_tab", None))
+    def on_command_bar_chosen(self, message) -> None:
+        from .screens.command import navigate
 
-        self.push_screen(CommandLine(context_of(screen, self)), done)
+        navigate(self, message.target, getattr(self.screen, "action_tab", None))

@@ -30,6 +30,9 @@ class StatusLine(Static):
     def show(self, crumb: str, state: FeedState | None, problem: str, service: str = "") -> None:
         text = fmt.user_text(crumb, style="bold", no_wrap=True, overflow="ellipsis")
         right = Text()
+        width = max(10, self.size.width or 80)
+        if text.cell_len + len(service) + 16 > width:
+            service = ""   # a narrow terminal: where you are and what you did come first
         if service and not problem:   # which service this is (the problem line names it already)
             right.append(f"{fmt.user_plain(service)}  ", style="dim")
         if problem:
@@ -46,7 +49,6 @@ class StatusLine(Static):
             right.append(f"✗ {fmt.user_plain(state.message)}", style="bold red")
         self.set_class(bool(problem) or (state is not None and state.kind in ("disconnected", "refused")),
                        "-problem")
-        width = max(10, self.size.width or 80)
         room = width - right.cell_len - 2
         text.truncate(max(8, room), overflow="ellipsis")
         text.append(" " * max(1, width - text.cell_len - right.cell_len))
@@ -84,7 +86,10 @@ class LiveScreen(Screen):
         return "tailrun"
 
     def compose_status(self) -> ComposeResult:
+        from .command import CommandBar
+
         yield StatusLine(id="status")
+        yield CommandBar(id="command-bar")
 
     def on_mount(self) -> None:
         self.set_interval(DRAIN_INTERVAL, self._drain, name="drain")

@@ -10,7 +10,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.message import Message
+from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
@@ -113,44 +114,75 @@ def find_run(word: str, ctx: Context, client: TrackerClient) -> str:
     raise CommandError(f"no run {word!r} in {ctx.experiment} (runs: {listed(names)})")
 
 
-class CommandLine(ModalScreen[tuple[str, ...] | None]):
-    """The `:` line at the bottom of the screen."""
+class CommandBar(Vertical):
+    """The `:` line, docked at the bottom of every data screen (hidden until `:`). It is part of
+    the screen, not a dialog, so that it has the focus at once: keys typed right after `:` are its
+    text, however fast they come."""
     HELP_TITLE = "Command line"
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="command-cancel")]
-    AUTO_FOCUS = "#command-input"
+    BINDINGS = [Binding("escape", "close", "Cancel", id="command-cancel")]
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__()
-        self.ctx = ctx
+    @dataclass
+    class Chosen(Message):
+        target: tuple[str, ...]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="command-box"):
-            yield Static(fmt.user_text(USAGE), id="command-error", classes="hint")
-            yield Input(placeholder="command…", id="command-input",
-                        suggester=SuggestFromList([f"{c}" for c in COMMANDS], case_sensitive=False))
+        yield Static(fmt.user_text(USAGE), id="command-note", classes="hint")
+        yield Input(placeholder="command…", id="command-input",
+                    suggester=SuggestFromList(list(COMMANDS), case_sensitive=False))
+
+    def on_mount(self) -> None:
+        self.display = False
+        self.query_one(Input).can_focus = False   # tab never lands on a hidden line
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.display)
+
+    def open(self, ctx: Context) -> None:
+        self.ctx = ctx
+        line = self.query_one(Input)
+        note = self.query_one("#command-note", Static)
+        note.update(fmt.user_text(USAGE))
+        note.remove_class("-error")
+        line.value = ""
+        line.can_focus = True
+        self.display = True
+        self.screen.set_focus(line)   # now, not after the keys already on their way
+
+    def action_close(self) -> None:
+        self.display = False
+        line = self.query_one(Input)
+        line.can_focus = False
+        self.screen.set_focus(None)
+        self.screen.focus_next()
 
     @on(Input.Submitted, "#command-input")
     def _submit(self, event: Input.Submitted) -> None:
         event.stop()
-        self._resolve(event.value)
+        self._resolve(event.value, self.ctx)
+
+    @on(Input.Changed, "#command-input")
+    def _typing(self, event: Input.Changed) -> None:
+        event.stop()   # not a filter's text
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
-    def _resolve(self, text: str) -> None:
+    def _resolve(self, text: str, ctx: Context) -> None:
         client: TrackerClient = self.app.client  # type: ignore[attr-defined]
         try:
-            target = resolve(text, self.ctx, client)
+            target = resolve(text, ctx, client)
         except (CommandError, ServiceError) as exc:
             self.app.call_from_thread(self._error, str(exc))
             return
-        self.app.call_from_thread(self.dismiss, target)
+        self.app.call_from_thread(self._chosen, target)
+
+    def _chosen(self, target: tuple[str, ...]) -> None:
+        self.action_close()
+        self.post_message(self.Chosen(target))
 
     def _error(self, text: str) -> None:
-        note = self.query_one("#command-error", Static)
+        note = self.query_one("#command-note", Static)
         note.update(fmt.user_text(text))
         note.add_class("-error")
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
 
 def context_of(screen: Screen, app: "TailrunApp") -> Context:

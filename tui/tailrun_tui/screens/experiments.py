@@ -11,7 +11,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..messages import ExperimentsLoaded, OpenExperiment
-from ..widgets.filter_bar import FilterBar
+from ..widgets.filter_bar import FilterBar, typing
 from .base import LiveScreen
 
 EMPTY_HINT = (
@@ -31,7 +31,7 @@ class ExperimentsScreen(LiveScreen):
     HELP_TITLE = "Experiments"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Show the experiment's runs"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter by name"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter by name", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="back"),
         Binding("j", "cursor_down", "Down", show=False, id="down-j"),
         Binding("k", "cursor_up", "Up", show=False, id="up-k"),
@@ -139,6 +139,11 @@ class ExperimentsScreen(LiveScreen):
         name = self._current()
         if name:
             self.post_message(OpenExperiment(name))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not typing(self.app)
+        return True
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBar).open()

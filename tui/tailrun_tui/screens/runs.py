@@ -15,7 +15,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import OpenRun, RunCountLoaded, RunsLoaded
 from ..series import last_number
-from ..widgets.filter_bar import FilterBar
+from ..widgets.filter_bar import FilterBar, typing
 from ..widgets.run_table import RunTable
 from .base import LiveScreen
 
@@ -98,7 +98,7 @@ class RunsScreen(LiveScreen):
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
         Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, else back to experiments"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter runs"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", tooltip="Filter runs", priority=True),
         Binding("s", "sort", "Sort", id="sort", tooltip="Next sort column"),
         Binding("S", "sort_reverse", "Reverse", show=False, id="sort-reverse"),
         Binding("c", "compare", "Compare", id="compare", tooltip="Compare the selected runs"),
@@ -247,6 +247,11 @@ class RunsScreen(LiveScreen):
             self.refresh_status()
         else:
             self.app.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not typing(self.app)
+        return True
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBar).open()

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from .. import fmt
 from ..series import Series
 from ..workers import ReportsWorkerErrors
-from .filter_bar import FilterBar
+from .filter_bar import FilterBar, typing
 from .metric_plot import SMOOTHING_CHOICES, TAIL_CHOICES, MetricPlot
 
 MIN_CHART_WIDTH = 56    # below this a chart's ticks and title crowd each other
@@ -62,7 +62,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         Binding("a", "cycle_tail", "All/last N", id="tail", tooltip="All points, or only the last N"),
         Binding("l", "toggle_log", "Log scale", id="log", tooltip="Logarithmic y axis"),
         Binding("m", "cycle_smoothing", "Smoothing", id="smooth", tooltip="Exponential smoothing"),
-        Binding("slash", "filter", "Filter", key_display="/", id="chart-filter", tooltip="Show only matching charts"),
+        Binding("slash", "filter", "Filter", key_display="/", id="chart-filter", tooltip="Show only matching charts", priority=True),
         Binding("pagedown", "page(1)", "Next page", show=False, id="page-down", tooltip="Next page of charts"),
         Binding("pageup", "page(-1)", "Prev page", show=False, id="page-up", tooltip="Previous page of charts"),
         Binding("down,j", "move_focus(1)", "Chart below", show=False, id="chart-down",
@@ -158,7 +158,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
                     plot.remove()
                 if self.plots:
                     grid.mount_all(self.plots.values())
-            if focused_key is not None:   # a chart had the keys: one on the new page has them
+            if focused_key is not None or self.has_focus:   # the keys go to a chart on the new page
                 target = self.plots.get(focused_key) or next(iter(self.plots.values()), None)
                 if target is not None:
                     self.call_after_refresh(target.focus)
@@ -225,6 +225,10 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
 
     # ------------------------------------------------------------------ actions
 
+    def on_focus(self) -> None:
+        if self.plots:   # the grid passes the focus on to its first chart (←/→ act on one)
+            self.focus_chart()
+
     def focus_chart(self) -> None:
         """The tab was shown: the first chart on the page takes the keys (else the grid itself)."""
         target = self.plots.get(self.focused_key() or "") or next(iter(self.plots.values()), None)
@@ -268,6 +272,8 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.needle)   # else esc goes on to the screen (back)
+        if action == "filter":
+            return not typing(self.app)
         return True
 
     def action_clear_filter(self) -> None:

@@ -10,6 +10,13 @@ from textual.message import Message
 from textual.widgets import Input
 
 
+def typing(app) -> bool:
+    """An input line has the focus: `/` and `:` are its text, not keys that open a line. (Those
+    bindings are priority ones, so that a line opened by them has the focus before the keys
+    typed right after reach the widget that had it, as in a real terminal's burst of keys.)"""
+    return isinstance(app.focused, Input)
+
+
 class FilterBar(Input):
     HELP_TITLE = "Filter line"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="filter-cancel", tooltip="Restore the previous text")]
@@ -35,7 +42,9 @@ class FilterBar(Input):
         self._before = self.applied
         self.add_class("-open")
         self.can_focus = True
-        self.focus()   # the old text is selected: typing replaces it, an arrow key edits it
+        # Now, not after the keys already on their way (a fast `/lr`); the old text is selected:
+        # typing replaces it, an arrow key edits it.
+        self.screen.set_focus(self)
 
     def _close(self) -> None:
         # The screen moves focus back to its list when it gets the final Changed.

@@ -90,6 +90,7 @@ class MetricPlot(PlotextPlot):
         self._frame: tuple[tuple, Any] | None = None
         self._x_range: tuple[float, float] | None = None   # of the drawn points, for the ticks
         self._xlabel = "step"
+        self._marked = False   # drawn with the ▸ of the chart the keys go to
 
     def render(self) -> Any:
         """plotext rebuilds the whole chart on every render (tens of ms for a big one), and Textual
@@ -128,7 +129,8 @@ class MetricPlot(PlotextPlot):
             if s.downsampled:
                 title += " (min/max)"
         # The focused chart (the one ←/→ and the cursor act on) is marked, in words not colour.
-        plt.title(("▸ " if self.has_focus else "") + title)
+        self._marked = self._chosen()
+        plt.title(("▸ " if self._marked else "") + title)
         self._xlabel = "step" if any(s.has_steps for _, s in loaded) else "index"
         drew = False
         lo, hi = math.inf, -math.inf
@@ -159,11 +161,24 @@ class MetricPlot(PlotextPlot):
 
     # ------------------------------------------------------------------ cursor
 
+    def _chosen(self) -> bool:
+        """The chart the keys go to: its screen's focused widget (which stays while a dialog
+        such as the help covers the screen, so the mark does not flicker)."""
+        try:
+            return self.screen.focused is self
+        except Exception:   # not mounted yet
+            return False
+
     def on_focus(self) -> None:
-        self.replot()
+        if self._chosen() != self._marked:
+            self.replot()
 
     def on_blur(self) -> None:
-        self.replot()
+        self.call_after_refresh(self._blurred)
+
+    def _blurred(self) -> None:
+        if self.is_mounted and self._chosen() != self._marked:
+            self.replot()
 
     def _cursor_xs(self) -> list[float]:
         """The x of every drawn point, of every series (the cursor stops on real points)."""

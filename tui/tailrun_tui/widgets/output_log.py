@@ -24,7 +24,7 @@ from .. import fmt
 from ..client import TrackerClient
 from ..messages import OutputLoaded
 from ..workers import ReportsWorkerErrors
-from .filter_bar import FilterBar
+from .filter_bar import FilterBar, typing
 
 TAIL_BYTES = 256 * 1024
 MAX_LINES = 20_000
@@ -118,7 +118,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
     HELP_TITLE = "Output tab"
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="follow", tooltip="Toggle following new output"),
-        Binding("slash", "search", "Search", key_display="/", id="search", tooltip="Search the output"),
+        Binding("slash", "search", "Search", key_display="/", id="search", tooltip="Search the output", priority=True),
         Binding("n", "next_match", "Next", show=False, id="next-match"),
         Binding("N", "prev_match", "Prev", show=False, id="prev-match"),
         Binding("o", "next_source", "Source", id="source", tooltip="Console, then each logs/ file"),
@@ -306,6 +306,11 @@ class OutputView(ReportsWorkerErrors, Vertical):
         self.matches = []
         self._refresh_header()
         self._load(self.current)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search":
+            return not typing(self.app)
+        return True
 
     def action_search(self) -> None:
         self.query_one("#output-search", FilterBar).open()

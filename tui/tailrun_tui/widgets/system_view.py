@@ -107,6 +107,8 @@ class SystemView(MetricsView):
         gpus = sorted({gpu_of(k)[0] for k in gpu_keys})
         quantities = sorted({gpu_of(k)[1] for k in gpu_keys}, key=lambda q: sort_key(f"gpu0_{q}"))
         across = max(1, min(len(gpus), MAX_GRID, width // MIN_CHART_WIDTH or 1))
+        if across == 1:   # narrow: one column, each quantity's GPUs one under the other
+            return pages + super().plan(gpu_keys, width, height)
         _, rows = grid_shape(width, height, across * len(quantities))
         rows = max(1, min(rows, len(quantities)))
         by_name = {gpu_of(k): k for k in gpu_keys}

@@ -38,7 +38,7 @@ QUERY_DEADLINE = 10.0   # a query not answered within this counts as failed
 
 LAUNCHER = r"""
 import json, os, random, sys, threading, time
-import tailrun, tailrun._channel, tailrun._encode, tailrun._stream   # loaded once, shared by the forks
+import tailrun, tailrun._channel, tailrun._encode, tailrun._connection   # loaded once, shared by the forks
 from tailrun import Experiment, Workspace
 
 WRITERS, METRICS, SECONDS, RATE = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])

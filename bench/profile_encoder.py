@@ -1,4 +1,4 @@
-"""Profile of the sender's encoder alone: 1,000,000 queued points encoded and serialised (cProfile).
+"""Profile of the sender's encoder alone: 1,000,000 queued points encoded to wire bytes (cProfile).
 
 Not part of `make bench`: run `python bench/profile_encoder.py` when working on `_encode.py`/`_columns.py`.
 """
@@ -18,7 +18,7 @@ nb = 0; nbytes = 0
 while q:
     items = list(starmap(q.popleft, repeat((), min(len(q), enc.max_points))))
     for out in enc.encode(items):
-        nbytes += len(out.SerializeToString()); nb += 1
+        nbytes += len(out.wire("w", nb + 1)); nb += 1
 print("encode+serialize 1M:", time.perf_counter() - t0, "batches", nb, "bytes", nbytes)
 import cProfile, pstats
 for step in range(100_000):
@@ -28,6 +28,6 @@ pr = cProfile.Profile(); pr.enable()
 while q:
     items = list(starmap(q.popleft, repeat((), min(len(q), enc.max_points))))
     for out in enc.encode(items):
-        out.SerializeToString()
+        out.wire("w", 1)
 pr.disable()
 pstats.Stats(pr).sort_stats("tottime").print_stats(12)

@@ -126,3 +126,50 @@ def run_script(service: Any, tailrun_home: Path, tmp_path: Path) -> Callable[...
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+# ---------------------------------------------------------------- submitted runs (runner, sweeps, pipelines, Slurm)
+
+@pytest.fixture
+def workspace_of() -> Iterator[Callable[[Any], Any]]:
+    """`workspace_of(service)`: a Workspace on that service, with a fresh recorder."""
+    from tailrun import Workspace
+
+    def make(svc: Any) -> Any:
+        reset_recorder()
+        return Workspace(address=svc.address, token=svc.token)
+
+    yield make
+    reset_recorder()
+
+
+@pytest.fixture
+def source_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """`source_dir({"train.py": "print(1)"})` writes the files into a fresh folder and returns it."""
+    count = 0
+
+    def make(files: dict[str, str]) -> Path:
+        nonlocal count
+        count += 1
+        root = tmp_path / f"src{count}"
+        root.mkdir()
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def wait_status() -> Callable[..., Any]:
+    """`wait_status(store, run_id, statuses)`: see tests/waiting.py."""
+    from waiting import wait_status as wait
+    return wait
+
+
+@pytest.fixture
+def wait_console() -> Callable[..., str]:
+    """`wait_console(store, run_id, text)`: see tests/waiting.py."""
+    from waiting import wait_console as wait
+    return wait

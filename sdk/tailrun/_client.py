@@ -18,11 +18,11 @@ from .exceptions import (AuthenticationError, InvalidRequest, ModelNotFoundExcep
                          ServiceUnavailable)
 from .v1 import tailrun_pb2 as pb
 from .v1 import tailrun_pb2_grpc as pb_grpc
+from .wire import CHUNK_BYTES
 
 T = TypeVar("T")
 UNARY_TIMEOUT = 60.0
 TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
-SNAPSHOT_CHUNK = 1024 * 1024
 
 
 def resolve_read_settings(settings: Settings, start_local: bool = False) -> Settings:
@@ -246,8 +246,8 @@ class Client:
     def put_snapshot(self, run_id: str, zipped: IO[bytes]) -> pb.SnapshotInfo:
         """Send a zip (read from `zipped` in 1 MiB chunks) as a snapshot of the run."""
         def chunks() -> Iterator[pb.SnapshotChunk]:
-            yield pb.SnapshotChunk(run_id=run_id, data=zipped.read(SNAPSHOT_CHUNK))
-            while data := zipped.read(SNAPSHOT_CHUNK):
+            yield pb.SnapshotChunk(run_id=run_id, data=zipped.read(CHUNK_BYTES))
+            while data := zipped.read(CHUNK_BYTES):
                 yield pb.SnapshotChunk(data=data)
 
         try:

@@ -1,12 +1,11 @@
-"""Columns of metric points: typed values in and out of `pb.Column`, and grouping queue items.
+"""Queue items grouped into columns per (run, metric), and the size bounds batches are cut by.
 
-The encoder's inner loop (see `_encode`): points of one (run, metric) are gathered with C-level
+The encoder's inner loop (see `_encode`; the value codec is `tailrun.wire`): points of one (run, metric) are gathered with C-level
 operations (flattening, strided slices, `itemgetter`) and packed with `struct`, never one Python
 object per point. NaN payloads and +-inf keep their exact bits.
 """
 from __future__ import annotations
 
-import math
 import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -15,64 +14,10 @@ from itertools import chain
 from operator import iconcat, itemgetter
 from typing import Any
 
-from ._recorder import POINT
-from .metrics_shape import decode_column  # the one decoder, shared with get_metrics
-from .v1 import tailrun_pb2 as pb
+from .wire import INT64_MAX, INT64_MIN, POINT
 
-K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-_NAN = float("nan")
 _FLOAT_ONLY = frozenset({float})
 _key = itemgetter(1, 2)
-
-# ---------------------------------------------------------------- columns
-
-def encode_column(col: pb.Column, values: Sequence[Any]) -> None:
-    """Fill `col` with one value per point; `kinds` stays empty when all are floats."""
-    _encode_values(col, values)
-
-
-def _encode_values(col: pb.Column, values: Sequence[Any]) -> None:
-    types = set(map(type, values))   # one C-level pass; plain floats are the common case
-    if types <= _FLOAT_ONLY:
-        col.values.extend(values)
-        return
-    if types == {int} and INT64_MIN <= min(values) and max(values) <= INT64_MAX:
-        col.values.extend(values)
-        col.ints.extend(values)
-        col.kinds = bytes((K_INT,)) * len(values)
-        return
-    kinds = bytearray(len(values))
-    floats: list[float] = []
-    ints: list[int] = []
-    strs: list[str] = []
-    for i, v in enumerate(values):
-        t = type(v)
-        if t is float:
-            floats.append(v)
-        elif t is bool:
-            kinds[i] = K_BOOL
-            floats.append(1.0 if v else 0.0)
-        elif t is int:
-            if INT64_MIN <= v <= INT64_MAX:
-                kinds[i] = K_INT
-                ints.append(v)
-            else:
-                kinds[i] = K_BIGINT
-                strs.append(str(v))
-            floats.append(_int_to_float(v))
-        elif v is None:
-            kinds[i] = K_NONE
-            floats.append(_NAN)
-        else:  # str; anything else was turned into its repr by _values.py, be safe anyway
-            kinds[i] = K_STR
-            strs.append(v if t is str else repr(v))
-            floats.append(_NAN)
-    col.values.extend(floats)
-    col.kinds = bytes(kinds)
-    col.ints.extend(ints)
-    col.strs.extend(strs)
-
 
 # ---------------------------------------------------------------- sizes (upper bounds, for batching)
 
@@ -115,19 +60,6 @@ def _one_value_bytes(v: Any) -> int:
 
 def text_bytes(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def _int_to_float(v: int) -> float:
-    try:
-        return float(v)
-    except OverflowError:
-        return math.inf if v > 0 else -math.inf
-
-
-def decode_rows(points: pb.MetricPoints) -> list[dict[str, Any]]:
-    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
-    columns = [(c.name, decode_column(c)) for c in points.columns]
-    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
 
 
 # ---------------------------------------------------------------- grouping
@@ -217,20 +149,6 @@ def _concat(parts: list[Any], code: str) -> bytes | list[Any]:
     if all(type(p) is bytes for p in parts):
         return b"".join(parts)
     return list(chain.from_iterable(_unpacked(p, code) for p in parts))
-
-
-def _wire_field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (a packed array or a sub-message)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _period(keys: list[Any]) -> int:

@@ -1,11 +1,14 @@
-"""Queue items -> columnar `IngestRequest` batches (the sender thread's encoder).
+"""Queue items -> columnar `IngestRequest` batches, as wire bytes (the sender thread's encoder).
 
 Imported only by the sender thread (it loads protobuf). The queue items are the tuples listed in
-ARCHITECTURE.md ("The SDK queue"). Points of one (run, metric) in one batch become ONE
-`MetricPoints` with packed repeated fields, placed where the metric first appears in the batch, so
-a metric never precedes the `start` of its run. Speed matters here (the hot loop of a training
-script can queue millions of points): points are grouped with C-level operations (`map`,
-`itemgetter`, slicing) and fed to protobuf with `extend`, never one Python object per point.
+`tailrun.wire`. Points of one (run, metric) in one batch become ONE `MetricPoints` with packed
+repeated fields, placed where the metric first appears in the batch, so a metric never precedes
+the `start` of its run. Speed matters here (the hot loop of a training script can queue millions
+of points): points are grouped with C-level operations (`map`, `itemgetter`, slicing), packed with
+`struct`, and a batch of plain float points is written as protobuf wire bytes directly (a packed
+double field is the packed array as is), never parsed and serialized again; the other events go
+through the generated classes. A batch is an `EncodedBatch`: its events' bytes, to which the
+recorder adds the header (writer, seq) when it gives the batch its seq.
 """
 from __future__ import annotations
 
@@ -16,20 +19,19 @@ from itertools import accumulate, chain, groupby
 from operator import itemgetter
 from typing import Any
 
-from ._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, SYSTEM, TABLE
-from ._columns import (_DOUBLE, _INT64, _WIDTH, INT64_MAX, INT64_MIN, POINT_BYTES, Columns, _concat,
-                       _encode_values, _one_value_bytes, _unpacked, _wire_field, all_points, encode_column,
-                       extra_value_bytes, flatten, group_columns, text_bytes)
+from ._columns import (_DOUBLE, _INT64, _WIDTH, POINT_BYTES, Columns, _concat, _one_value_bytes, _unpacked,
+                       all_points, extra_value_bytes, flatten, group_columns, text_bytes)
 from ._split import TooLarge, split_event
 from .v1 import tailrun_pb2 as pb
+from .wire import (ARTIFACT, CHUNK_BYTES, DESCRIBE, EVENT, FLUSH, INT64_MAX, INT64_MIN, KIND_LIST, KIND_ROW,
+                   KIND_SCALAR, KIND_SYSTEM, KIND_TABLE, LIST, MAX_TEXT_CHARS, ROW, SYSTEM, TABLE, TAG_NAMES,
+                   encode_column, varint, wire_field, wire_varint_field)
 
 MAX_BATCH_POINTS = 50_000
 # Batches are sized by (an upper bound of) their encoded bytes, strings included, and kept under
 # this target; only a single item bigger than the target (one row of 100 long strings, at most
 # ~6.5 MB) makes a batch of its own above it. The service takes messages up to 16 MiB.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
-MAX_CHUNK_BYTES = 1024 * 1024        # FileChunk.data
-MAX_TEXT_CHARS = 64 * 1024           # the service refuses longer descriptions, tag and property values
 SLICE_ITEMS = 8192                   # queue items encoded at a time (see Encoder.encode)
 _GROUP_BYTES = 64                    # one MetricPoints beyond its names: tags, length prefixes, kind
 _CELL_BYTES = 16                     # a cell of a row or table beyond its value: column framing, slack
@@ -43,6 +45,51 @@ _EVENT_TYPES: dict[str, tuple[str, type]] = {
     "start": ("start", pb.RunStart), "patch": ("patch", pb.RunPatch), "file": ("file", pb.FileChunk),
     "experiment": ("experiment", pb.ExperimentEnsure), "heartbeat": ("heartbeat", pb.Heartbeat),
 }
+_PRECIOUS = frozenset({"start", "patch", "experiment"})   # events that start, finish or name a run
+
+# Field numbers of the messages written by hand (the generated constants, never literals).
+_MP = pb.MetricPoints
+_EVENTS_TAG = varint(pb.IngestRequest.EVENTS_FIELD_NUMBER << 3 | 2)
+_METRICS_TAG = varint(pb.Event.METRICS_FIELD_NUMBER << 3 | 2)
+_COLUMNS_TAG = varint(_MP.COLUMNS_FIELD_NUMBER << 3 | 2)
+_SCALAR_KIND = wire_varint_field(_MP.KIND_FIELD_NUMBER, KIND_SCALAR)
+
+
+class EncodedBatch:
+    """One batch: its events as `IngestRequest` wire bytes (without writer and seq), and what the
+    recorder needs to know of it without parsing it back."""
+    __slots__ = ("body", "events", "points", "precious")
+
+    def __init__(self, body: bytes, events: int, points: int, precious: bool) -> None:
+        self.body = body
+        self.events = events       # Event messages in the batch
+        self.points = points       # metric points (rows) in it
+        self.precious = precious   # it starts, finishes or names a run or experiment
+
+    def wire(self, writer: str, seq: int) -> bytes:
+        """The serialized IngestRequest of this batch as batch `seq` of `writer`."""
+        return request_header(writer, seq) + self.body
+
+    def request(self, writer: str = "", seq: int = 0) -> pb.IngestRequest:
+        """The batch as a message (for tests and tools; the sender only sends `wire`)."""
+        return pb.IngestRequest.FromString(self.wire(writer, seq))
+
+
+def request_header(writer: str, seq: int) -> bytes:
+    """The writer and seq fields of an IngestRequest, on the wire."""
+    return (wire_field(pb.IngestRequest.WRITER_FIELD_NUMBER, writer.encode())
+            + wire_varint_field(pb.IngestRequest.SEQ_FIELD_NUMBER, seq))
+
+
+def _event_bytes(event: bytes) -> bytes:
+    """A serialized Event as one element of IngestRequest.events."""
+    return _EVENTS_TAG + varint(len(event)) + event
+
+
+def _metrics_event_bytes(points: bytes) -> bytes:
+    """A serialized MetricPoints as an Event in IngestRequest.events."""
+    event = _METRICS_TAG + varint(len(points)) + points
+    return _EVENTS_TAG + varint(len(event)) + event
 
 
 
@@ -211,7 +258,7 @@ class Encoder:
         try:
             pieces = self._pieces(item)
         except Exception as exc:  # a malformed item must not stop the sender
-            self.on_error(f"dropped a {_TAG_NAMES.get(tag, tag)} item the SDK could not encode: {exc}")
+            self.on_error(f"dropped a {TAG_NAMES.get(tag, tag)} item the SDK could not encode: {exc}")
             return batch
         for kind_key, rows, nbytes in pieces:
             if isinstance(kind_key, pb.Event):
@@ -311,7 +358,7 @@ class Encoder:
             self.active_runs[payload.get("run_id") or run_id] = None
         elif kind == "patch" and payload.get("status") in _TERMINAL:
             self.active_runs.pop(payload.get("run_id") or run_id, None)
-        if kind == "file" and len(payload.get("data", b"")) > MAX_CHUNK_BYTES:
+        if kind == "file" and len(payload.get("data", b"")) > CHUNK_BYTES:
             return [pb.Event(file=chunk) for chunk in _split_file(payload)]
         if kind not in ("start", "patch"):   # the others are small (file data comes in 1 MiB chunks)
             return [pb.Event(**{field: cls(**payload)})]
@@ -337,36 +384,42 @@ class Encoder:
                               f"{MAX_TEXT_CHARS} characters and was left out")
         return out
 
-    def _finish(self, batch: _Batch) -> pb.IngestRequest:
-        req = pb.IngestRequest(writer=self.writer)
+    def _finish(self, batch: _Batch) -> EncodedBatch:
+        parts: list[bytes] = []
+        events = points = 0
+        precious = False
         self._steps_cache = None
         for slot in batch.slots:
             if isinstance(slot, pb.Event):
-                req.events.append(slot)
+                parts.append(_event_bytes(slot.SerializeToString()))
+                events += 1
+                precious = precious or slot.WhichOneof("kind") in _PRECIOUS
                 continue
             where, key = slot
-            before = len(req.events)
             try:
                 if where == "p":
-                    self._points_event(req, key, batch.points[key])
+                    messages = self._points_messages(key, batch.points[key])
                 else:
-                    self._other_event(req, key, batch.others[key])
+                    messages = [self._other_message(key, batch.others[key])]
             except Exception as exc:  # one bad metric must not lose the rest of the batch
-                del req.events[before:]
                 self.on_error(f"dropped points of metric {key[-1]!r} the SDK could not encode: {exc}")
-        return req
+                continue
+            for message, n in messages:
+                parts.append(_metrics_event_bytes(message if type(message) is bytes
+                                                  else message.SerializeToString()))
+                events += 1
+                points += n
+        return EncodedBatch(b"".join(parts), events, points, precious)
 
-    def _metric(self, req: pb.IngestRequest, run_id: str, name: str, kind: int) -> pb.MetricPoints:
-        mp = req.events.add().metrics
-        mp.run_id = run_id
-        mp.name = name
-        mp.kind = kind
+    def _metric(self, run_id: str, name: str, kind: int) -> pb.MetricPoints:
+        mp = pb.MetricPoints(run_id=run_id, name=name, kind=kind)
         desc = self.descriptions.pop((run_id, name), None)
         if desc:
             mp.description = desc
         return mp
 
-    def _points_event(self, req: pb.IngestRequest, key: tuple[str, str], pieces: list[Columns]) -> None:
+    def _points_messages(self, key: tuple[str, str], pieces: list[Columns]) -> list[tuple[Any, int]]:
+        """(MetricPoints or its wire bytes, points) for the POINT group of one metric."""
         if len(pieces) == 1:
             values, steps, times = pieces[0]
         else:
@@ -374,22 +427,28 @@ class Encoder:
                                     for i, code in enumerate((_DOUBLE, _INT64, _DOUBLE)))
         if type(steps) is not bytes and steps.count(None) != len(steps):
             # Not plain int64 steps: some points without a step, or steps outside int64.
-            self._mixed_steps(req, key, _unpacked(values, _DOUBLE), steps, _unpacked(times, _DOUBLE))
-            return
-        mp = self._metric(req, key[0], key[1], pb.METRIC_KIND_SCALAR)
-        # Packed columns go in as wire bytes (parsed in C), the rest through `extend`.
-        wire = []
-        if type(times) is bytes:
-            wire.append(_wire_field(4, times))
-        else:
-            mp.times.extend(times)
+            return self._mixed_steps(key, _unpacked(values, _DOUBLE), steps, _unpacked(times, _DOUBLE))
+        n = len(times) // 8 if type(times) is bytes else len(times)
+        if type(times) is bytes and type(values) is bytes:
+            # The common case, written by hand: every column is already a packed array.
+            run_id, name = key
+            desc = self.descriptions.pop(key, None)
+            wire = [wire_field(_MP.RUN_ID_FIELD_NUMBER, run_id.encode()),
+                    wire_field(_MP.NAME_FIELD_NUMBER, name.encode()), _SCALAR_KIND,
+                    wire_field(_MP.TIMES_FIELD_NUMBER, times)]
+            if type(steps) is bytes:
+                wire.append(self._steps_wire(steps))
+            column = wire_field(pb.Column.VALUES_FIELD_NUMBER, values)
+            wire += (_COLUMNS_TAG, varint(len(column)), column)
+            if desc:
+                wire.append(wire_field(_MP.DESCRIPTION_FIELD_NUMBER, desc.encode()))
+            return [(b"".join(wire), n)]
+        mp = self._metric(key[0], key[1], KIND_SCALAR)
+        mp.times.extend(_unpacked(times, _DOUBLE))
         if type(steps) is bytes:
-            wire.append(self._steps_wire(steps))
-        if type(values) is bytes:
-            wire.append(_wire_field(6, _wire_field(2, values)))
-        mp.MergeFromString(b"".join(wire))
-        if type(values) is not bytes:
-            _encode_values(mp.columns.add(), values)
+            mp.MergeFromString(self._steps_wire(steps))
+        encode_column(mp.columns.add(), _unpacked(values, _DOUBLE))
+        return [(mp, n)]
 
     def _steps_wire(self, steps: bytes) -> bytes:
         """The wire form (varints) of packed int64 steps. Metrics logged together share their
@@ -400,37 +459,40 @@ class Encoder:
             cache = self._steps_cache = [steps, wire]
         return cache[1]
 
-    def _mixed_steps(self, req: pb.IngestRequest, key: tuple[str, str], values: Sequence[Any],
-                     steps: Sequence[Any], times: Sequence[Any]) -> None:
+    def _mixed_steps(self, key: tuple[str, str], values: Sequence[Any], steps: Sequence[Any],
+                     times: Sequence[Any]) -> list[tuple[Any, int]]:
         """Some points have a step, some not: one MetricPoints per consecutive run of each."""
+        out: list[tuple[Any, int]] = []
         i = 0
         for has_step, run in groupby(steps, lambda s: s is not None):
             j = i + len(list(run))
-            mp = self._metric(req, key[0], key[1], pb.METRIC_KIND_SCALAR)
+            mp = self._metric(key[0], key[1], KIND_SCALAR)
             mp.times.extend(times[i:j])
             if has_step:
                 try:
                     mp.steps.extend(steps[i:j])
                 except ValueError:  # a step outside int64: clamp rather than lose the points
                     mp.steps.extend(min(max(int(s), INT64_MIN), INT64_MAX) for s in steps[i:j])
-            _encode_values(mp.columns.add(), values[i:j])
+            encode_column(mp.columns.add(), values[i:j])
+            out.append((mp, j - i))
             i = j
+        return out
 
-    def _other_event(self, req: pb.IngestRequest, key: tuple, items: list[tuple]) -> None:
+    def _other_message(self, key: tuple, items: list[tuple]) -> tuple[pb.MetricPoints, int]:
         tag, run_id, name = key[0], key[1], key[2]
         if tag == LIST:
-            mp = self._metric(req, run_id, name, pb.METRIC_KIND_LIST)
+            mp = self._metric(run_id, name, KIND_LIST)
             mp.times.extend(chain.from_iterable([it[5]] * len(it[3]) for it in items))
             encode_column(mp.columns.add(), list(chain.from_iterable(it[3] for it in items)))
         elif tag == ROW:
-            mp = self._metric(req, run_id, name, pb.METRIC_KIND_ROW)
+            mp = self._metric(run_id, name, KIND_ROW)
             mp.times.extend(map(_time, items))
             rows = [it[3] for it in items]
             for col in dict.fromkeys(chain.from_iterable(rows)):
                 c = mp.columns.add(name=str(col))
                 encode_column(c, [r.get(col) for r in rows])
         elif tag == TABLE:
-            mp = self._metric(req, run_id, name, pb.METRIC_KIND_TABLE)
+            mp = self._metric(run_id, name, KIND_TABLE)
             mp.times.extend(chain.from_iterable([it[5]] * it[4] for it in items))
             for col in dict.fromkeys(chain.from_iterable(it[3] for it in items)):
                 values: list[Any] = []
@@ -440,27 +502,24 @@ class Encoder:
                     values.extend([None] * (it[4] - len(part)))
                 encode_column(mp.columns.add(name=str(col)), values)
         elif tag == SYSTEM:
-            mp = self._metric(req, run_id, name, pb.METRIC_KIND_SYSTEM)
+            mp = self._metric(run_id, name, KIND_SYSTEM)
             mp.times.extend(map(_time, items))
             mp.steps.extend([it[4] for it in items])
             mp.columns.add().values.extend([it[3] for it in items])
         else:  # ARTIFACT: one STR column holding the artifact URI
-            mp = self._metric(req, run_id, name, key[3])
+            mp = self._metric(run_id, name, key[3])
             mp.times.extend(map(_time, items))
             encode_column(mp.columns.add(), [it[4] for it in items])
+        return mp, len(mp.times)
 
 
 def _split_file(payload: dict[str, Any]) -> list[pb.FileChunk]:
     data: bytes = payload["data"]
     offset = int(payload.get("offset", 0))
     chunks = []
-    for lo in range(0, len(data), MAX_CHUNK_BYTES):
-        part = data[lo:lo + MAX_CHUNK_BYTES]
-        last = bool(payload.get("last")) and lo + MAX_CHUNK_BYTES >= len(data)
+    for lo in range(0, len(data), CHUNK_BYTES):
+        part = data[lo:lo + CHUNK_BYTES]
+        last = bool(payload.get("last")) and lo + CHUNK_BYTES >= len(data)
         chunks.append(pb.FileChunk(run_id=payload["run_id"], path=payload["path"], offset=offset + lo,
                                    data=part, last=last, append=bool(payload.get("append"))))
     return chunks
-
-
-_TAG_NAMES = {POINT: "POINT", LIST: "LIST", ROW: "ROW", TABLE: "TABLE", ARTIFACT: "ARTIFACT",
-              DESCRIBE: "DESCRIBE", EVENT: "EVENT", FLUSH: "FLUSH", SYSTEM: "SYSTEM"}

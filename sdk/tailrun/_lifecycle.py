@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
 
 
-_lock = threading.Lock()
+# Re-entrant: the SIGTERM/SIGINT handler (active_runs, unregister) may interrupt this thread while
+# it holds the lock (in register); a plain Lock would wait on itself forever.
+_lock = threading.RLock()
 _active: dict[str, "Run"] = {}
 _installed_pid: int | None = None
 _previous_hook: Any = None

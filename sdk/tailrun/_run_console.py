@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 USER_LOG = "logs/user_log.txt"
 
-_lock = threading.Lock()
+# Re-entrant: a SIGTERM handler finishing the runs (detach) may interrupt attach() in this thread.
+_lock = threading.RLock()
 _tee: Any = None
 _sinks: dict[str, Callable[[bytes], None]] = {}
 
@@ -54,7 +55,7 @@ def _dispatch(data: bytes) -> None:
 def _forget_in_child() -> None:
     # The parent's tee threads do not exist here; fds 1/2 still feed the parent's tee.
     global _tee, _lock
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     _tee = None
     _sinks.clear()
 

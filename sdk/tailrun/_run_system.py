@@ -25,7 +25,7 @@ from typing import Any
 
 from . import _procfs, _system_metrics
 from ._nvml import Gpus
-from ._recorder import SYSTEM
+from .wire import SYSTEM
 
 _lock = threading.RLock()   # re-entrant: a SIGTERM handler finishing runs may interrupt attach()
 _runs: dict[str, list[Any]] = {}   # run id -> [queue append, next sample index]

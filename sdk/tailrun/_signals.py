@@ -13,7 +13,9 @@ Installed once per process, from the main thread only (Python delivers signals t
 SIGINT is left alone in a REPL or notebook, where Ctrl-C interrupts one cell and the run goes on.
 A forked child inherits the handler but has no active runs (it forgets its parent's): it flushes
 what it logged (a multiprocessing Pool's `terminate()`, and so `with Pool() as pool:`, ends its
-workers with SIGTERM) and chains. A second signal while the first is being handled skips the flush and chains at once
+workers with SIGTERM) and chains. The handler's flush takes no lock the code it interrupted may
+hold (`_recorder.flush_all(..., in_signal_handler=True)`): a worker draining at exit, interrupted
+inside the sender's wake-up, would otherwise wait on itself forever. A second signal while the first is being handled skips the flush and chains at once
 (press Ctrl-C twice to stop waiting).
 """
 from __future__ import annotations
@@ -97,7 +99,7 @@ def flush_seconds() -> float:
 
 def _recorder_flush(timeout: float) -> Any:
     from ._recorder import flush_all
-    return flush_all(timeout)
+    return flush_all(timeout, in_signal_handler=True)   # no lock the interrupted code may hold
 
 
 def _make_handler(active_runs: Callable[[], Sequence[Any]], mark_canceled: Callable[[Any, str], None],
@@ -157,5 +159,5 @@ def _chain(signum: int, frame: FrameType | None) -> None:
 def _warn(message: str) -> None:
     try:
         print(f"tailrun: {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):   # RuntimeError: the handler interrupted a print
         pass

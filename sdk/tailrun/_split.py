@@ -2,7 +2,7 @@
 
 The encoder sizes its batches well below the limit; this module covers what sizing alone cannot:
 one event over the budget (a run start or patch carrying many large tags) and batches that an
-older version wrote to a spool (`_stream.upload_folder` replays them as parts). Splitting is
+older version wrote to a spool (`_upload.upload_folder` replays them as parts). Splitting is
 deterministic, so the same batch always gives the same parts: a replay that is interrupted and
 repeated sends the same parts again, and the service stores each of them once.
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ._columns import K_BIGINT, K_INT, K_STR
 from .v1 import tailrun_pb2 as pb
-
-MESSAGE_LIMIT = 16 * 1024 * 1024   # the service's grpc.max_receive_message_length
+from .wire import K_BIGINT, K_INT, K_STR
+from .wire import MAX_MESSAGE_BYTES as MESSAGE_LIMIT
 PART_BYTES = 4 * 1024 * 1024       # the parts of a split batch: well below the limit
 _EVENT_FRAME = 8                   # an Event's field tag and length prefix inside the request
 

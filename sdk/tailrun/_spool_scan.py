@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._columns import _varint
 from ._spool import _HEADER, peek_seq, segments
+from .v1 import tailrun_pb2 as pb
+from .wire import wire_field
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Damage:
 def scan_folder(folder: Path) -> Iterator[tuple[int, bytes] | Damage]:
     """(seq, record) for each readable record, and a Damage for each unreadable stretch, in order."""
     writer = Path(folder).name.encode()
-    prefix = b"\n" + _varint(len(writer)) + writer   # how every record of this writer begins
+    prefix = wire_field(pb.IngestRequest.WRITER_FIELD_NUMBER, writer)   # how every record of this writer begins
     for path in segments(folder):
         yield from _scan_segment(path, prefix)
 

@@ -12,22 +12,14 @@ from itertools import islice
 import warnings
 from typing import Any
 
-# Metric kinds as plain ints (the values of tailrun.v1.MetricKind), so no protobuf import is needed.
-KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_JSON = 1, 2, 3, 4, 5, 6
-KIND_SYSTEM = 7   # sampled CPU/memory/GPU figures (tailrun._system_metrics); no logging method
-KIND_METHOD = {KIND_SCALAR: "log", KIND_LIST: "log_list", KIND_ROW: "log_row",
-               KIND_TABLE: "log_table", KIND_IMAGE: "log_image", KIND_JSON: "a JSON metric method"}
+# Kinds, limits and the experiment-name rule are the wire vocabulary's (`tailrun.wire`).
+from .wire import (EXPERIMENT_NAME_RE, KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_METHOD,  # noqa: F401
+                   KIND_ROW, KIND_SCALAR, KIND_SYSTEM, KIND_TABLE, MAX_COLUMNS, MAX_STR_BYTES)
+from .wire import MAX_NAME_CHARS as MAX_NAME
 
-# Limits, checked on the client so that a mistake fails where it was made.
-MAX_NAME = 255            # metric names and column names
-MAX_COLUMNS = 100         # columns per row / table
-MAX_STR_BYTES = 64 * 1024  # one string value, UTF-8 encoded
 MAX_LIST_INT_BYTES = 64   # Azure ML rejects ints above 64 bytes in memory in log_list
 MAX_LIST_ITEMS = 1_000_000  # elements in one log_list call (an endless iterable stops here)
 
-# Experiment names. Azure ML allows `[A-Za-z0-9][A-Za-z0-9_-]{0,254}`; tailrun also allows inner
-# spaces and dots, because the user's notes use `Experiment(ws, 'my exp')`. No trailing space.
-EXPERIMENT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,254}$"
 _EXPERIMENT_NAME = re.compile(EXPERIMENT_NAME_RE)
 # Registered model names, exactly Azure ML's rule (checked by the SDK and by the service).
 MODEL_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,254}$"

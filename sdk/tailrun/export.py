@@ -30,7 +30,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from . import metrics_shape as shape
-from ._values import KIND_ROW, KIND_TABLE
+from .wire import KIND_ROW, KIND_TABLE
 from .exceptions import NotFound, RunNotFound
 from .metrics_table import exact_text, metric_table, write_csv, write_json, write_parquet
 from .run_files import download

@@ -42,10 +42,9 @@ from ._exec.outcome import (JOB_REPORT_PATH, STATUS_FILE, build_argv, failure_er
                             script_final_status)
 from ._exec.process import POLL_SECONDS, kill_group, spawn
 from ._exec.system import GroupSampler
+from .wire import EVENT, SYSTEM
 
 log = logging.getLogger("tailrun.job")
-EVENT = 6                           # tailrun._recorder.EVENT
-SYSTEM = 8                          # tailrun._recorder.SYSTEM
 GRACE_SECONDS = 5.0                 # SIGTERM to the script, then SIGKILL
 FLUSH_SECONDS = 120.0               # how long the end waits for the service to store everything
 AZUREML_DEFAULT_DURATION = 2592000  # ScriptRunConfig's default max_run_duration_seconds

@@ -15,75 +15,11 @@ accessed point by point, so a million points decode in well under a second.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from ._values import KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_TABLE
-
-# Column.kinds bytes (tailrun.v1.ValueKind)
-_FLOAT, _INT, _BOOL, _NONE, _STR, _BIGINT = 0, 1, 2, 3, 4, 5
-URI_PREFIX = "aml://artifactId/ExperimentRun/dcid."
-
-
-def artifact_uri(run_id: str, path: str) -> str:
-    return f"{URI_PREFIX}{run_id}/{path}"
-
-
-def artifact_path(uri: str) -> tuple[str, str] | None:
-    """(run_id, path) of an artifact URI, or None when it is not one."""
-    if not uri.startswith(URI_PREFIX):
-        return None
-    run_id, _, path = uri[len(URI_PREFIX):].partition("/")
-    return (run_id, path) if path else None
-
-
-def decode_column(col: Any, metric: str = "") -> list:
-    """One stored column as Python values (float, int, bool, None, str).
-
-    Never raises on what a service stored: a value that cannot be decoded (a BIGINT that is not
-    an integer, an unknown kind, a missing side value) comes back as None, with one warning per
-    metric and column naming the problem."""
-    values = list(col.values)
-    kinds = col.kinds
-    if not kinds:
-        return values
-    ints = iter(col.ints)
-    strs = iter(col.strs)
-    out: list = []
-    append = out.append
-    problem = ""
-    for i, kind in enumerate(kinds):
-        try:
-            if kind == _FLOAT:
-                append(values[i])
-            elif kind == _INT:
-                append(next(ints))
-            elif kind == _BOOL:
-                append(values[i] != 0.0)
-            elif kind == _NONE:
-                append(None)
-            elif kind == _STR:
-                append(next(strs))
-            elif kind == _BIGINT:
-                text = next(strs)
-                try:
-                    append(int(text))
-                except ValueError:
-                    problem = problem or f"a BIGINT value {text[:40]!r} that is not an integer"
-                    append(None)
-            else:
-                problem = problem or f"a value of unknown kind {kind}"
-                append(None)
-        except (StopIteration, IndexError):
-            problem = problem or "fewer stored values than points"
-            append(None)
-    if problem:
-        where = f"metric {metric!r}" if metric else "a metric"
-        column = f", column {col.name!r}" if col.name else ""
-        warnings.warn(f"tailrun: {where}{column}: stored values that cannot be decoded are shown as None "
-                      f"(the first: {problem})", stacklevel=2)
-    return out
+from .wire import (KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_TABLE,  # noqa: F401
+                   artifact_path, artifact_uri, decode_column)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any, Iterable, TextIO
 
 from . import metrics_shape as shape
 from ._extras import require
-from ._values import KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_SYSTEM, KIND_TABLE
+from .wire import KIND_IMAGE, KIND_JSON, KIND_LIST, KIND_ROW, KIND_SCALAR, KIND_SYSTEM, KIND_TABLE
 
 COLUMNS = ("metric", "kind", "index", "step", "time", "column", "value")
 FORMATS = ("csv", "json", "parquet")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ._values import MODEL_NAME_RE, MODEL_NAME_RULE
+from .wire import CHUNK_BYTES
 from .exceptions import ModelNotFoundException, NotFound, WebserviceException
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .v1 import tailrun_pb2 as pb
     from .workspace import Workspace
 
-CHUNK = 1024 * 1024                                  # bytes per uploaded FileChunk
 FRAMEWORK_PROPERTY = "tailrun.model_framework"
 FRAMEWORK_VERSION_PROPERTY = "tailrun.model_framework_version"
 _HIDDEN_PROPERTIES = (FRAMEWORK_PROPERTY, FRAMEWORK_VERSION_PROPERTY)
@@ -422,9 +422,9 @@ def _upload_requests(spec: "pb.RegisterModelSpec", files: list[tuple[Path, str]]
     yield pb.RegisterModelRequest(spec=spec)
     for local, path in files:
         with open(local, "rb") as fh:
-            offset, data = 0, fh.read(CHUNK)
+            offset, data = 0, fh.read(CHUNK_BYTES)
             while True:
-                following = fh.read(CHUNK) if len(data) == CHUNK else b""
+                following = fh.read(CHUNK_BYTES) if len(data) == CHUNK_BYTES else b""
                 yield pb.RegisterModelRequest(file=pb.FileChunk(path=path, offset=offset, data=data,
                                                                 last=not following))
                 if not following:

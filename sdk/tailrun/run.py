@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from . import _lifecycle, _run_console, _status
 from .run_children import ChildrenMixin
 from .run_files import FilesMixin
-from .run_logging import EVENT, LoggingMixin, clean_artifact_path, fast_log
+from .run_logging import LoggingMixin, clean_artifact_path, fast_log
+from .wire import EVENT
 from .run_models import ModelsMixin
 from .run_reads import ReadsMixin
 from .run_snapshots import SnapshotsMixin

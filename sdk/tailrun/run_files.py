@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .exceptions import FileNotFoundInRun, NotFound
-from .run_logging import CHUNK, EVENT, clean_artifact_path
+from .run_logging import clean_artifact_path
+from .wire import CHUNK_BYTES, EVENT
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._run_parts import FilesHost as _Run   # what this part uses of Run
@@ -100,9 +101,9 @@ class FilesMixin(_Run):
 
     def _queue_stream(self, target: str, stream: IO[bytes]) -> int:
         offset, since_flush = 0, 0
-        piece = _as_bytes(stream.read(CHUNK), target)
+        piece = _as_bytes(stream.read(CHUNK_BYTES), target)
         while True:
-            following = _as_bytes(stream.read(CHUNK), target) if len(piece) == CHUNK else b""
+            following = _as_bytes(stream.read(CHUNK_BYTES), target) if len(piece) == CHUNK_BYTES else b""
             last = not following
             self._append((EVENT, self._id, "file", {"run_id": self._id, "path": target, "offset": offset,
                                                     "data": piece, "last": last}))

@@ -14,11 +14,7 @@ import time
 from typing import Any
 
 from . import _values as V
-from .metrics_shape import artifact_uri
-
-# Queue tags (docs/ARCHITECTURE.md "The SDK queue"; equal to tailrun._recorder's, checked by a test).
-POINT, LIST, ROW, TABLE, ARTIFACT, DESCRIBE, EVENT = 0, 1, 2, 3, 4, 5, 6
-CHUNK = 1024 * 1024  # file bytes per EVENT `file` chunk
+from .wire import ARTIFACT, CHUNK_BYTES, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE, artifact_uri
 MAX_IMAGE_BYTES = 50 * 1024 * 1024  # log_image refuses bigger images before queuing (upload_file takes them)
 
 _IMAGE_MAGIC = (
@@ -48,9 +44,10 @@ def clean_artifact_path(name: Any, what: str = "file name") -> str:
     return "/".join(parts)
 
 
-# Past this many queued items (~12 MB) a logging call yields the GIL once (`sleep(0)`), so that a
-# loop logging faster than the sender can encode (over ~1M points/s) lets it catch up instead of
-# growing the queue without bound. Below it, a call costs one `len()` more.
+# Past this many queued items (~12 MB) a logging call wakes the sender (once until it drains) and
+# yields the GIL to it (`Recorder.backpressure`), so that a loop logging faster than the sender can
+# encode lets it catch up instead of growing the queue without bound. Below it, a call costs one
+# `len()` more.
 QUEUE_SOFT_LIMIT = 100_000
 
 
@@ -63,7 +60,7 @@ def fast_log(run: "LoggingMixin") -> Any:
     """
     append, run_id, known_steps, now, slow = (run._append, run._id, run._scalar_steps.get,
                                               time.time, run._log_slow)
-    queued, pause = run._append.__self__.__len__, time.sleep
+    queued, backpressure = run._append.__self__.__len__, run._recorder().backpressure
 
     def log(name: str, value: Any, description: str = "", step: int | None = None) -> None:
         try:
@@ -74,12 +71,12 @@ def fast_log(run: "LoggingMixin") -> Any:
                     if has_steps is False:
                         append((0, run_id, name, value, None, now()))
                         if queued() > QUEUE_SOFT_LIMIT:
-                            pause(0)
+                            backpressure()
                         return
                 elif has_steps and type(step) is int:
                     append((0, run_id, name, value, step, now()))
                     if queued() > QUEUE_SOFT_LIMIT:
-                        pause(0)
+                        backpressure()
                     return
         except TypeError:  # an unhashable name: let the slow path explain
             pass
@@ -163,13 +160,14 @@ class LoggingMixin:
             self._scalar_steps[name] = has_steps
         elif known != has_steps:
             raise ValueError(f"metric {name!r} was logged {'with' if known else 'without'} a step before")
-        append, run_id, queued = self._append, self._id, self._recorder().queue.__len__
+        rec = self._recorder()
+        append, run_id, queued = self._append, self._id, rec.queue.__len__
         for i, value in enumerate(values):
             if type(value) is not float and type(value) is not int:
                 value = V.normalise_scalar(value, f"metric {name!r}")
             append((POINT, run_id, name, value, None if step_list is None else step_list[i], times[i]))
             if queued() > QUEUE_SOFT_LIMIT:
-                time.sleep(0)
+                rec.backpressure()
 
     def _claim(self, name: str, kind: int) -> None:
         """Record the kind of a metric on first use; refuse a second kind under one name."""
@@ -327,7 +325,7 @@ class LoggingMixin:
         size = len(data)
         offset = 0
         while True:
-            piece = data[offset:offset + CHUNK]
+            piece = data[offset:offset + CHUNK_BYTES]
             last = offset + len(piece) >= size
             self._append((EVENT, self._id, "file", {"run_id": self._id, "path": path, "offset": offset,
                                                     "data": piece, "last": last}))

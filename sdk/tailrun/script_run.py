@@ -29,6 +29,7 @@ from .estimator import Estimator
 from .exceptions import TailrunError
 from .run import Run, _user
 from .runconfig import RunConfiguration
+from .wire import CHUNK_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment import Experiment
@@ -39,7 +40,6 @@ __all__ = ["ScriptRunConfig", "RunConfiguration", "Environment", "CondaDependenc
 
 log = logging.getLogger("tailrun")
 LOCAL_TARGET = "local"
-SNAPSHOT_CHUNK = 1024 * 1024
 SUBMIT_TIMEOUT = 600.0
 
 
@@ -213,7 +213,7 @@ def _send(client: Any, spec: "pb.SubmitSpec", snapshot: Any) -> "pb.RunInfo":
 
     def requests() -> Iterator[pb.SubmitRequest]:
         yield pb.SubmitRequest(spec=spec)
-        while chunk := snapshot.read(SNAPSHOT_CHUNK):
+        while chunk := snapshot.read(CHUNK_BYTES):
             yield pb.SubmitRequest(snapshot_chunk=chunk)
 
     try:

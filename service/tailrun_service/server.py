@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from tailrun import wire
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .auth import AuthInterceptor, TokenAuth
@@ -31,7 +32,7 @@ from .servicer import Tracker
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Tracker"].full_name   # "tailrun.v1.Tracker"
-MAX_RECEIVE_BYTES = 16 * 1024 * 1024
+MAX_RECEIVE_BYTES = wire.MAX_MESSAGE_BYTES   # the SDK splits what it sends to fit
 _SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
     # A fixed port must fail loudly when taken, not be shared with another server.

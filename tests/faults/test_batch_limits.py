@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from tailrun._client import Client
-from tailrun._columns import decode_column
+from tailrun.wire import decode_column
 from tailrun._encode import Encoder
-from tailrun._recorder import EVENT, POINT
+from tailrun.wire import EVENT, POINT
 from tailrun._settings import Settings
 from tailrun._spool import spool_root
 from tailrun._split import MESSAGE_LIMIT, PART_BYTES, split_events
-from tailrun._stream import _Stream
+from tailrun._connection import _Stream
 from tailrun.v1 import tailrun_pb2 as pb
 
 SCRIPT = """
@@ -88,9 +88,8 @@ def _write_spool(home: Path, address: str, writer: str, records: list[bytes]) ->
 def _batches(writer: str, items: list[tuple], first: int = 1, **sizes: int) -> list[bytes]:
     """The items encoded as this writer's batches first, first + 1, ... (as the recorder numbers them)."""
     out = []
-    for seq, request in enumerate(Encoder(writer, **sizes).encode(items), first):
-        request.seq = seq
-        out.append(request.SerializeToString())
+    for seq, batch in enumerate(Encoder(writer, **sizes).encode(items), first):
+        out.append(batch.wire(writer, seq))
     return out
 
 

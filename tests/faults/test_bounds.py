@@ -21,7 +21,8 @@ from pathlib import Path
 import grpc
 import pytest
 from faultkit import ServiceProcess, free_port, run_script, script_env
-from tailrun._recorder import MEMORY_BYTES, WINDOW_BYTES
+from tailrun._connection import WINDOW_BYTES
+from tailrun._recorder import MEMORY_BYTES
 from tailrun._spool import iter_records, spool_root
 from tailrun.v1 import tailrun_pb2 as pb
 

@@ -154,3 +154,74 @@ def test_a_dataloader_like_worker_pool_logs_every_item(service: Any, tmp_path: P
     series = _series(client, run_id)
     assert series["loader/item"] == {i: float(i) for i in range(400)}
     assert series["train/value"] == {i: float(i * i) for i in range(400)}
+
+
+# A worker ended by SIGTERM (a Pool's terminate()) while it is inside the recorder: the signal
+# handler flushes, and must not wait on a lock the code it interrupted holds. The signal is sent
+# from inside the code that holds it, so it arrives there every time.
+SIGTERM_INSIDE = PRELUDE + """
+import contextlib, signal
+import tailrun._recorder as recorder_module
+import tailrun._lifecycle as lifecycle_module, tailrun._run_console as console_module
+WHERE = os.environ["WHERE"]
+LOCKS = {"thread_lock": lambda: run._recorder()._lock, "lifecycle_lock": lambda: lifecycle_module._lock,
+         "console_lock": lambda: console_module._lock}
+
+def interrupted_inside(rec):
+    if WHERE in LOCKS:                     # Recorder._ensure_thread, _lifecycle.register, _run_console.attach
+        with LOCKS[WHERE]():
+            os.kill(os.getpid(), signal.SIGTERM)
+        return
+    # _begin_exit's wake-up (a worker draining at exit): the signal arrives inside wake.set(),
+    # while it holds what set() holds (a threading.Event: its condition's lock).
+    wake = rec._wake
+    cls, original, fired = type(wake), type(wake).set, []
+    def set_with_sigterm(self):
+        if self is wake and not fired:
+            fired.append(True)
+            with getattr(self, "_cond", None) or contextlib.nullcontext():
+                os.kill(os.getpid(), signal.SIGTERM)
+        return original(self)
+    cls.set = set_with_sigterm
+    recorder_module._begin_exit()
+
+run = start_parent()
+pid = os.fork()
+if pid == 0:                               # a pool worker: logs, then is terminated
+    if WHERE != "wake" and WHERE != "thread_lock":   # a run of its own, which the handler cancels
+        run = Experiment(Workspace(), "mp").start_logging(outputs=False, snapshot_directory=None)
+        print("WORKER_RUN", run.id, flush=True)
+    log_points(run, "worker")
+    interrupted_inside(run._recorder())
+    os._exit(0)                            # not reached: SIGTERM's default action ends it
+deadline = time.monotonic() + 60
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:        # the deadlock: say so instead of hanging the test
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print(json.dumps({"run_id": run.id, "codes": ["hung"]}))
+        sys.exit(0)
+    time.sleep(0.05)
+run.complete()                             # (uploads the worker's spool if its grpc broke in the fork)
+print(json.dumps({"run_id": run.id, "codes": [os.waitstatus_to_exitcode(status)]}))
+"""
+
+
+@pytest.mark.parametrize("where", ["wake", "thread_lock", "lifecycle_lock", "console_lock"])
+def test_sigterm_inside_the_sdk_neither_hangs_nor_loses_points(service: Any, tmp_path: Path, where: str) -> None:
+    done = run_script(SIGTERM_INSIDE, script_env(tmp_path / "home", service.address, WHERE=where),
+                      tmp_path / "cwd", timeout=NO_HANG_SECONDS)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["codes"] == [-15], f"the worker did not end by its SIGTERM: {report['codes']}"
+    client = Client(Settings(address=service.address, token=None))
+    own = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("WORKER_RUN ")]
+    run_id = own[0] if own else report["run_id"]
+    series = _series(client, run_id)
+    assert series["worker"] == {s: s * 2.0 for s in range(500)}, "the worker's points were not flushed"
+    if own:   # the handler marked the worker's own run, as for any SIGTERM
+        info = client.get_run(run_id)
+        assert (info.status, "stopped by SIGTERM" in info.error_json) == ("Canceled", True), info

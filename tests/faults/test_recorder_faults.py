@@ -109,7 +109,7 @@ def test_the_sender_imports_nothing_after_it_started(tmp_path: Path) -> None:
         run.upload_file("f.txt", __file__)
         run.flush(30)
         rec = run._recorder()
-        rec._stream.close()                  # a reconnect, then more data, then the end
+        rec._conn.stream.close()             # a reconnect, then more data, then the end
         run.log("m", 1.0, step=2000)
         run.complete()
         new = sorted(set(sys.modules) - before)

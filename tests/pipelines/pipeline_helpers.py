@@ -2,8 +2,9 @@
 then acts on (the end of a pipeline is waited for through the SDK's Watch-based wait_for_completion)."""
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
+
+from waiting import wait_until  # noqa: F401  (the pipeline tests import it from here)
 
 # Step scripts: each appends its name to RUNS_LOG when it starts (so a test counts executions).
 PREP = """\
@@ -38,18 +39,6 @@ print("model:", model)
 Run.get_context().log("score", int(model) * 10)
 """
 
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Poll (the test's own view of the store) until `check()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} s: {what}")
-        time.sleep(0.02)
 
 
 def status_of(store: Any, run_id: str) -> str:

@@ -6,17 +6,10 @@ import random
 import struct
 
 from api_helpers import start
-from tailrun._recorder import ARTIFACT, DESCRIBE, EVENT, LIST, POINT, ROW, TABLE
-from tailrun import run_logging
 
 
 def bits(x: float) -> bytes:
     return struct.pack("<d", x)
-
-
-def test_queue_tags_match_the_recorder():
-    assert (run_logging.POINT, run_logging.LIST, run_logging.ROW, run_logging.TABLE, run_logging.ARTIFACT,
-            run_logging.DESCRIBE, run_logging.EVENT) == (POINT, LIST, ROW, TABLE, ARTIFACT, DESCRIBE, EVENT)
 
 
 def test_hundred_thousand_points_with_nan_and_inf_read_back_exactly(ws):

@@ -6,13 +6,26 @@ import time
 
 import pytest
 
-from tailrun._columns import decode_column, decode_rows, encode_column, group_points
-from tailrun._encode import MAX_BATCH_BYTES, MAX_CHUNK_BYTES, Encoder
+from tailrun._columns import group_points
+from tailrun.wire import CHUNK_BYTES, decode_column, encode_column
+from tailrun._encode import MAX_BATCH_BYTES, EncodedBatch, Encoder
 from tailrun._split import MESSAGE_LIMIT, PART_BYTES, TooLarge, split_event, split_events
-from tailrun._recorder import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE, _Marker
+from tailrun._recorder import _Marker
+from tailrun.wire import ARTIFACT, DESCRIBE, EVENT, FLUSH, LIST, POINT, ROW, TABLE
 from tailrun.v1 import tailrun_pb2 as pb
 
 T = 1_700_000_000.5
+
+
+def decode_rows(points: pb.MetricPoints) -> list[dict]:
+    """Rows of a ROW/TABLE metric as dicts (missing cells come back as None)."""
+    columns = [(c.name, decode_column(c)) for c in points.columns]
+    return [dict(zip((n for n, _ in columns), row)) for row in zip(*(v for _, v in columns))]
+
+
+def _encode(enc: Encoder, items: list) -> list:
+    """The encoder's batches as IngestRequests of its writer (seq 0), flush markers as they are."""
+    return [o.request(enc.writer) if isinstance(o, EncodedBatch) else o for o in enc.encode(items)]
 
 
 def _metrics(requests: list) -> list[pb.MetricPoints]:
@@ -50,7 +63,7 @@ def test_column_round_trip(values: list) -> None:
 def test_points_of_one_metric_become_one_message_with_packed_fields() -> None:
     enc = Encoder("w")
     items = [(POINT, "r", f"m{k}", i * 0.5, i, T + i) for i in range(1000) for k in range(3)]
-    (req,) = enc.encode(items)
+    (req,) = _encode(enc, items)
     metrics = _metrics([req])
     assert [m.name for m in metrics] == ["m0", "m1", "m2"]
     for m in metrics:
@@ -73,7 +86,7 @@ def test_irregular_interleaving_keeps_order_per_metric() -> None:
 def test_points_with_and_without_steps_are_split() -> None:
     enc = Encoder("w")
     items = [(POINT, "r", "m", 1.0, None, T), (POINT, "r", "m", 2.0, 5, T), (POINT, "r", "m", 3.0, 6, T)]
-    metrics = _metrics(enc.encode(items))
+    metrics = _metrics(_encode(enc, items))
     assert [(list(m.steps), decode_column(m.columns[0])) for m in metrics] == [([], [1.0]), ([5, 6], [2.0, 3.0])]
 
 
@@ -88,7 +101,7 @@ def test_list_row_table_artifact_and_description() -> None:
         (TABLE, "r", "tab", {"x": [1, 2, 3], "y": [0.5, 0.25]}, 3, T),
         (ARTIFACT, "r", "img", pb.METRIC_KIND_IMAGE, "outputs/img.png", T),
     ]
-    (req,) = enc.encode(items)
+    (req,) = _encode(enc, items)
     assert req.events[0].WhichOneof("kind") == "start"   # a run's start precedes its metrics
     by_name = {m.name: m for m in _metrics([req])}
     rows = by_name["rows"]
@@ -101,7 +114,7 @@ def test_list_row_table_artifact_and_description() -> None:
     assert by_name["img"].kind == pb.METRIC_KIND_IMAGE
     assert decode_column(by_name["img"].columns[0]) == ["outputs/img.png"]
     assert enc.active_runs == {"r": None}
-    enc.encode([(EVENT, "r", "patch", {"run_id": "r", "status": "Completed"})])
+    _encode(enc, [(EVENT, "r", "patch", {"run_id": "r", "status": "Completed"})])
     assert enc.active_runs == {}
 
 
@@ -109,7 +122,7 @@ def test_batches_are_capped_and_flush_markers_keep_their_place() -> None:
     enc = Encoder("w", max_points=1000)
     marker = _Marker()
     items = [(POINT, "r", "m", float(i), i, T) for i in range(2500)]
-    out = enc.encode(items[:1500] + [(FLUSH, marker)] + items[1500:])
+    out = _encode(enc, items[:1500] + [(FLUSH, marker)] + items[1500:])
     kinds = ["marker" if o is marker else sum(len(m.times) for m in _metrics([o])) for o in out]
     assert kinds == [1000, 500, "marker", 1000]
     steps = [s for m in _metrics(out) for s in m.steps]
@@ -118,21 +131,21 @@ def test_batches_are_capped_and_flush_markers_keep_their_place() -> None:
 
 def test_file_chunks_are_split_at_one_mib() -> None:
     enc = Encoder("w")
-    data = bytes(range(256)) * (MAX_CHUNK_BYTES // 256 * 2 + 3)
-    out = enc.encode([(EVENT, "r", "file", {"run_id": "r", "path": "outputs/a.bin", "offset": 10,
+    data = bytes(range(256)) * (CHUNK_BYTES // 256 * 2 + 3)
+    out = _encode(enc, [(EVENT, "r", "file", {"run_id": "r", "path": "outputs/a.bin", "offset": 10,
                                             "data": data, "last": True})])
     chunks = [ev.file for req in out for ev in req.events]
-    assert all(len(c.data) <= MAX_CHUNK_BYTES for c in chunks) and len(chunks) == 3
+    assert all(len(c.data) <= CHUNK_BYTES for c in chunks) and len(chunks) == 3
     assert b"".join(c.data for c in chunks) == data
-    assert [c.offset for c in chunks] == [10, 10 + MAX_CHUNK_BYTES, 10 + 2 * MAX_CHUNK_BYTES]
+    assert [c.offset for c in chunks] == [10, 10 + CHUNK_BYTES, 10 + 2 * CHUNK_BYTES]
     assert [c.last for c in chunks] == [False, False, True]
-    assert all(req.ByteSize() < 2.5 * MAX_CHUNK_BYTES for req in out)
+    assert all(req.ByteSize() < 2.5 * CHUNK_BYTES for req in out)
 
 
 def test_a_bad_item_is_reported_and_the_rest_is_kept() -> None:
     errors: list[str] = []
     enc = Encoder("w", on_error=errors.append)
-    out = enc.encode([(EVENT, "r", "start", {"run_id": "r", "no_such_field": 1}),
+    out = _encode(enc, [(EVENT, "r", "start", {"run_id": "r", "no_such_field": 1}),
                       (POINT, "r", "m", 1.0, 1, T)])
     assert len(errors) == 1 and "EVENT" in errors[0]
     assert [m.name for m in _metrics(out)] == ["m"]
@@ -143,7 +156,7 @@ def test_one_million_points_encode_in_reasonable_time() -> None:
     enc = Encoder("w")
     t = time.time()
     items = [(POINT, "r", f"m{k}", float(i), i, t) for i in range(5000) for k in range(10)]
-    out = enc.encode(items)
+    out = _encode(enc, items)
     assert sum(len(m.times) for m in _metrics(out)) == 50_000
     assert all(pb.IngestRequest.FromString(r.SerializeToString()) == r for r in out)
 
@@ -169,7 +182,7 @@ def _values(out: list, name: str) -> list:
 def test_batches_of_long_strings_are_sized_by_their_encoded_bytes(count: int, text: str) -> None:
     enc = Encoder("w" * 32)
     logged = [f"{i:06d}{text}" for i in range(count)]
-    out = enc.encode([START] + [(POINT, "r", "s", v, i, T) for i, v in enumerate(logged)])
+    out = _encode(enc, [START] + [(POINT, "r", "s", v, i, T) for i, v in enumerate(logged)])
     assert max(_sizes(out)) <= MAX_BATCH_BYTES, _sizes(out)
     assert _values(out, "s") == logged                       # all of them, once, in order
     assert out[0].events[0].WhichOneof("kind") == "start"   # the run is created by the first batch
@@ -183,7 +196,7 @@ def test_lists_rows_tables_and_mixed_values_stay_under_the_batch_target() -> Non
              (TABLE, "r", "t", {"a": [long] * 300, "b": list(range(300))}, 300, T),
              *[(ROW, "r", "row", {"c": long, "n": i}, None, T) for i in range(200)],
              *[(POINT, "r", "mix", [1.5, 2, None, long, True, 2 ** 70][i % 6], i, T) for i in range(600)]]
-    out = enc.encode(items)
+    out = _encode(enc, items)
     assert max(_sizes(out)) <= MAX_BATCH_BYTES
     assert _values(out, "l") == [long] * 300
     assert sum(len(m.times) for m in _metrics(out) if m.name == "t") == 300
@@ -194,21 +207,21 @@ def test_lists_rows_tables_and_mixed_values_stay_under_the_batch_target() -> Non
 def test_one_row_bigger_than_the_target_is_a_batch_of_its_own_below_the_message_limit() -> None:
     enc = Encoder("w")
     row = {f"c{k}": "v" * 65_000 for k in range(100)}    # the largest row the SDK accepts
-    out = enc.encode([START, (ROW, "r", "big", row, None, T), (ROW, "r", "big", row, None, T)])
+    out = _encode(enc, [START, (ROW, "r", "big", row, None, T), (ROW, "r", "big", row, None, T)])
     assert len(_sizes(out)) == 3 and max(_sizes(out)) < MESSAGE_LIMIT
 
 
 def test_rows_with_different_columns_count_the_cells_they_lack() -> None:
     # Rows of one metric share a column set in a batch; missing cells are sent as None.
     enc = Encoder("w")
-    out = enc.encode([(ROW, "r", "row", {f"c{i}_{k}": 1.0 for k in range(100)}, None, T) for i in range(1000)])
+    out = _encode(enc, [(ROW, "r", "row", {f"c{i}_{k}": 1.0 for k in range(100)}, None, T) for i in range(1000)])
     assert max(_sizes(out)) <= MAX_BATCH_BYTES
 
 
 def test_a_patch_or_start_with_many_long_tags_is_split_into_events_that_store_the_same() -> None:
     enc = Encoder("w")
     tags = {f"k{i}": f"{i}" + "v" * 60_000 for i in range(300)}
-    out = enc.encode([(EVENT, "r", "start", {**START[3], "tags": tags}),
+    out = _encode(enc, [(EVENT, "r", "start", {**START[3], "tags": tags}),
                       (EVENT, "r", "patch", {"run_id": "r", "time": T, "set_tags": tags, "status": "Completed"})])
     assert max(_sizes(out)) <= MAX_BATCH_BYTES
     events = [ev for req in out for ev in req.events]
@@ -221,7 +234,7 @@ def test_a_patch_or_start_with_many_long_tags_is_split_into_events_that_store_th
 def test_a_description_over_the_service_limit_is_dropped_with_a_message_and_the_points_kept() -> None:
     errors: list[str] = []
     enc = Encoder("w", on_error=errors.append)
-    out = enc.encode([(DESCRIBE, "r", "m", "d" * 70_000), (POINT, "r", "m", 1.0, 1, T)])
+    out = _encode(enc, [(DESCRIBE, "r", "m", "d" * 70_000), (POINT, "r", "m", 1.0, 1, T)])
     assert _values(out, "m") == [1.0] and not _metrics(out)[0].description
     assert len(errors) == 1 and "description of metric 'm'" in errors[0]
 
@@ -229,7 +242,7 @@ def test_a_description_over_the_service_limit_is_dropped_with_a_message_and_the_
 def test_split_request_parts_are_deterministic_and_hold_every_row() -> None:
     enc = Encoder("w", max_points=10**9, max_bytes=10**12)   # as an old version sized its batches
     logged = [f"{i:06d}" + "x" * 394 for i in range(60_000)]
-    (big,) = enc.encode([START] + [(POINT, "r", "s", v, None, T) for v in logged])
+    (big,) = _encode(enc, [START] + [(POINT, "r", "s", v, None, T) for v in logged])
     assert big.ByteSize() > MESSAGE_LIMIT
     parts = split_events(big.events, PART_BYTES)
     assert parts == split_events(pb.IngestRequest.FromString(big.SerializeToString()).events, PART_BYTES)
@@ -262,7 +275,7 @@ def test_split_keeps_value_kinds_file_offsets_and_refuses_what_cannot_be_split()
 def test_a_tag_value_over_the_service_limit_is_left_out_and_the_run_still_starts() -> None:
     errors: list[str] = []
     enc = Encoder("w", on_error=errors.append)
-    out = enc.encode([(EVENT, "r", "start", {**START[3], "tags": {"ok": "1", "huge": "h" * 70_000}})])
+    out = _encode(enc, [(EVENT, "r", "start", {**START[3], "tags": {"ok": "1", "huge": "h" * 70_000}})])
     (start,) = [ev.start for req in out for ev in req.events]
     assert dict(start.tags) == {"ok": "1"}
     assert len(errors) == 1 and "tag 'huge'" in errors[0]

@@ -21,7 +21,8 @@ from tailrun.cli import main as tailrun_main
 _LOGGER = """
 import sys, time
 {before}
-from tailrun._recorder import recorder, EVENT, POINT
+from tailrun._recorder import recorder
+from tailrun.wire import EVENT, POINT
 from tailrun._settings import Settings
 rec = recorder()
 rec.configure(Settings.resolve())

@@ -13,8 +13,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from tailrun._columns import decode_column
-from tailrun._recorder import EVENT, POINT, Recorder
+from tailrun.wire import decode_column
+from tailrun._recorder import Recorder
+from tailrun.wire import EVENT, POINT
 from tailrun._settings import Settings
 
 
@@ -81,7 +82,7 @@ def test_exactly_once_when_the_stream_is_killed_midway(service: Any, make_record
             rec.queue.append((POINT, "run-k", "loss", float(step), step, now))
         rec._wake.set()
         time.sleep(0.03)
-        stream = rec._stream
+        stream = rec._conn.stream
         if stream is not None and chunk % 4 == 1:
             stream.close()          # the connection drops with batches in flight
             kills += 1
@@ -164,7 +165,8 @@ def test_one_recorder_per_target_and_one_target_per_recorder(service: Any, make_
 
 _PRELUDE = """
 import os, sys, time
-from tailrun._recorder import recorder, EVENT, POINT
+from tailrun._recorder import recorder
+from tailrun.wire import EVENT, POINT
 from tailrun._settings import Settings
 
 def start(run, n):
@@ -207,7 +209,7 @@ def test_forked_children_log_without_hanging(service: Any, tmp_path: Path, tailr
         def idle():
             time.sleep(0.5)
             rec = recorder()
-            sys.exit(0 if rec._stream is None and not rec.status().connected else 3)
+            sys.exit(0 if rec._conn.stream is None and not rec.status().connected else 3)
 
         if __name__ == "__main__":
             recorder().configure(Settings.resolve())
@@ -246,10 +248,10 @@ def test_abandoned_spool_is_replayed_by_the_next_process(service: Any, tmp_path:
         recorder().configure(Settings.resolve())
         start("run-crash", 5000)
         rec = recorder()
-        while rec.status().last_seq == 0 or rec._stream is not None:   # spooled, then cut off
-            if rec._stream is not None:
-                rec._address = None       # pretend the network is gone before anything is sent
-                rec._stream.close(); rec._stream = None
+        while rec.status().last_seq == 0 or rec._conn.stream is not None:   # spooled, then cut off
+            if rec._conn.stream is not None:
+                rec._conn.address = None  # pretend the network is gone before anything is sent
+                rec._conn.stream.close(); rec._conn.stream = None
             time.sleep(0.01)
         os._exit(0)                       # a crash: no exit hook
     """, env)

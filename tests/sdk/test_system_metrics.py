@@ -405,7 +405,8 @@ def test_forking_while_sampling_never_hangs_a_child_and_children_skip_nvml(run_s
     # parent may have been inside it). A recorder nobody configured is a queue that sends nothing.
     done = run_script(_script("""
         from tailrun import _run_system
-        from tailrun._recorder import SYSTEM, Recorder
+        from tailrun._recorder import Recorder
+        from tailrun.wire import SYSTEM
         parent = sorted(after(2))
         children = set()
         for _ in range(100):

@@ -75,19 +75,3 @@ def slurm_ws(slurm_service: Any) -> Any:
     return Workspace(address=slurm_service.address, token=slurm_service.token)
 
 
-@pytest.fixture
-def source_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
-    """`source_dir({"train.py": "print(1)"})` writes the files into a fresh folder and returns it."""
-    count = 0
-
-    def make(files: dict[str, str]) -> Path:
-        nonlocal count
-        count += 1
-        root = tmp_path / f"src{count}"
-        root.mkdir()
-        for name, text in files.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(text)
-        return root
-    return make
-

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from waiting import console_text, wait_until
+
 PARTITION = "debug"
 START_TIMEOUT = 60.0
 
@@ -135,21 +137,9 @@ PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=U
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
     """Poll `check()` (the test's view of the store or of Slurm) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        time.sleep(0.05)
+    return wait_until(check, what, timeout)
 
 
 def console(service: Any, run_id: str) -> str:
     """The run's stored console (user_logs/std_log.txt)."""
-    from tailrun.v1 import tailrun_pb2 as pb
-
-    try:
-        return service.store.read_output(pb.ReadOutputRequest(run_id=run_id)).text
-    except Exception:
-        return ""
+    return console_text(service.store, run_id)

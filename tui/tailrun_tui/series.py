@@ -8,10 +8,9 @@ import math
 from dataclasses import dataclass, field
 
 from tailrun.v1 import tailrun_pb2 as pb
+from tailrun.wire import NOT_NUMBERS
 
 from .fmt import number
-
-_NAN_KINDS = frozenset({2, 3, 4, 5})  # bool/none/str/bigint: not plotted as a number (bool is 0/1, keep it)
 
 
 def scalar_values(points: pb.MetricPoints) -> list[float]:
@@ -23,7 +22,7 @@ def scalar_values(points: pb.MetricPoints) -> list[float]:
     if col.kinds:
         kinds = col.kinds
         for i, kind in enumerate(kinds[: len(values)]):
-            if kind in (3, 4, 5):
+            if kind in NOT_NUMBERS:   # (a bool is plotted as 0/1)
                 values[i] = math.nan
     return values
 

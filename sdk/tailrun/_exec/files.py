@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
-CHUNK_BYTES = 1024 * 1024          # one FileChunk carries at most this much
+from ..wire import CHUNK_BYTES   # one FileChunk carries at most this much
+
 BATCH_BYTES = 4 * 1024 * 1024      # one batch carries at most this much
 CONSOLE_PATH = "user_logs/std_log.txt"
 

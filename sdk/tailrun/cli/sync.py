@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     if not folders:
         print(f"tailrun sync: nothing to upload (no spooled data under {root})")
         return 0
-    from .._stream import summarize_folder, upload_folder
+    from .._upload import summarize_folder, upload_folder
 
     failures = 0
     for folder in folders:

@@ -170,7 +170,7 @@ def _create(ws: Any, imported: ImportedRun, parent_id: str | None) -> Any:
 
 
 def _fill(run: Any, imported: ImportedRun) -> None:
-    from .._values import KIND_IMAGE
+    from ..wire import KIND_IMAGE
 
     for name, series in imported.metrics.items():
         run._log_series(name, series.values, series.steps, series.times)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tailrun import _status as st
-from tailrun.metrics_shape import decode_column
+from tailrun.wire import decode_column
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..errors import InvalidArgument, NotFound

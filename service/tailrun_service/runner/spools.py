@@ -47,7 +47,7 @@ def upload_spools(home: Path, address: str, token: str | None, ca_file: str | No
     is uploaded: the home belongs to a script running as another user, which must not get the
     service to follow its links or create files where it points (isolation.py)."""
     from tailrun._spool import abandoned, claim, spool_root
-    from tailrun._stream import upload_folder
+    from tailrun._upload import upload_folder
 
     report = SpoolReport()
     root = spool_root(home)

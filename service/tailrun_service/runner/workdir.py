@@ -11,7 +11,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from tailrun._exec.files import CHUNK_BYTES
+from tailrun.wire import CHUNK_BYTES
 
 from ..errors import InvalidArgument
 from ..snapshots import check_archive, safe_member

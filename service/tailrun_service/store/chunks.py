@@ -1,13 +1,10 @@
-"""Metric points <-> columnar chunk rows (packed little-endian arrays), with the limits.
+"""Metric points <-> columnar chunk rows (packed little-endian arrays), checked against the limits.
 
-Limits (a batch event over one is rejected with a one-line reason):
-- MAX_METRICS_PER_RUN = 10,000 metric names per run
-- MAX_NAME_CHARS = 255 characters per metric or column name
-- MAX_COLUMNS = 100 columns per row / table metric
-- MAX_POINTS_PER_METRIC = 1,000,000,000 points per metric
-- MAX_STR_BYTES = 64 KiB per string value (UTF-8)
-- a BIGINT value is the decimal text of an integer ("-?[0-9]+", at most MAX_BIGINT_DIGITS
-  digits), so that every reader can turn it back into an int
+The limits, kinds and wire encoding are the SDK's wire vocabulary (`tailrun.wire`); a batch event
+over a limit is rejected with a one-line reason: metric names per run (MAX_METRICS_PER_RUN), name
+length (MAX_NAME_CHARS), columns (MAX_COLUMNS), points per metric (MAX_POINTS_PER_METRIC), one
+string (MAX_STR_BYTES); a BIGINT value is the decimal text of an integer ("-?[0-9]+", at most
+MAX_BIGINT_DIGITS digits), so that every reader can turn it back into an int.
 
 Floats are stored as their raw IEEE-754 bytes, so NaN (with its payload), +inf and -inf round-trip
 bit-exactly. Reading builds the protobuf message from the packed bytes directly (a packed
@@ -22,24 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from tailrun.v1 import tailrun_pb2 as pb
+from tailrun.wire import (K_BIGINT, K_INT, K_NONE, K_STR, MAX_BIGINT_DIGITS, MAX_COLUMNS, MAX_NAME_CHARS,
+                          MAX_STR_BYTES, NOT_NUMBERS, SINGLE_COLUMN_KINDS, varint, wire_field,
+                          wire_varint_field)
 
 from ..errors import InvalidArgument
 
-MAX_METRICS_PER_RUN = 10_000
-MAX_NAME_CHARS = 255
-MAX_COLUMNS = 100
-MAX_POINTS_PER_METRIC = 1_000_000_000
-MAX_STR_BYTES = 64 * 1024
-# Python refuses int(text) past this many digits (sys.get_int_max_str_digits), and so would a reader.
-MAX_BIGINT_DIGITS = 4300
 _BIGINT_TEXT = re.compile(r"-?[0-9]+")
-
-K_FLOAT, K_INT, K_BOOL, K_NONE, K_STR, K_BIGINT = range(6)
 KNOWN_METRIC_KINDS = frozenset(pb.MetricKind.values())
-SINGLE_COLUMN_KINDS = (pb.METRIC_KIND_SCALAR, pb.METRIC_KIND_LIST, pb.METRIC_KIND_IMAGE,
-                       pb.METRIC_KIND_JSON, pb.METRIC_KIND_SYSTEM)
 # Kinds whose last float value is shown in RunInfo.last_metrics.
-_NUMERIC_KINDS = np.array([True, True, True, False, False, False])
+_NUMERIC_KINDS = np.array([k not in NOT_NUMBERS for k in range(K_BIGINT + 1)])
 
 
 @dataclass
@@ -177,18 +166,6 @@ def _pack_plain(mp: pb.MetricPoints, label: str, n: int, times: np.ndarray, step
 # a packed double field is the stored little-endian array as is, and varints are encoded with
 # numpy, so no Python object is made per point.
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def varints(values: np.ndarray) -> bytes:
     """Protobuf varint encoding of int64 values (two's complement for negatives), vectorised."""
     u = values.astype("<i8", copy=False).view(np.uint64)
@@ -217,8 +194,13 @@ def zigzag(values: np.ndarray) -> np.ndarray:
 
 
 def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field (packed array, bytes, string, sub-message) on the wire."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload if payload else b""
+    """A length-delimited field, left out when empty (proto3 writes no default value)."""
+    return wire_field(number, payload) if payload else b""
+
+
+_MP, _COL = pb.MetricPoints, pb.Column
+_STR_TAG = varint(_COL.STRS_FIELD_NUMBER << 3 | 2)
+_COLUMN_TAG = varint(_MP.COLUMNS_FIELD_NUMBER << 3 | 2)
 
 
 def chunk_wire(row, metric_columns: list[str], *, run_id: str, name: str, kind: int,
@@ -239,29 +221,32 @@ def chunk_wire(row, metric_columns: list[str], *, run_id: str, name: str, kind: 
         int_start.append(int_start[-1] + (int(np.count_nonzero(kinds[i] == K_INT)) if kinds is not None else 0))
     # Normally the metric lists every column; a chunk newer than the caller's metric row may add one.
     metric_columns = metric_columns + [c for c in chunk_cols if c not in metric_columns]
-    wire = [_field(1, run_id.encode()), _field(2, name.encode())]
+    wire = [_field(_MP.RUN_ID_FIELD_NUMBER, run_id.encode()), _field(_MP.NAME_FIELD_NUMBER, name.encode())]
     if kind:
-        wire.append(_varint(3 << 3) + _varint(kind))
-    wire.append(_field(4, bytes(row.times)))
+        wire.append(wire_varint_field(_MP.KIND_FIELD_NUMBER, kind))
+    wire.append(_field(_MP.TIMES_FIELD_NUMBER, bytes(row.times)))
     if row.steps is not None:
-        wire.append(_field(5, varints(np.frombuffer(row.steps, dtype="<i8"))))
+        wire.append(_field(_MP.STEPS_FIELD_NUMBER, varints(np.frombuffer(row.steps, dtype="<i8"))))
     for col in metric_columns:
         i = position.get(col)
         if i is None:  # the column appeared after this chunk: None in every row
-            body = (_field(1, col.encode()) + _field(2, np.full(n, np.nan, dtype="<f8").tobytes())
-                    + _field(3, bytes([K_NONE]) * n))
+            body = (_field(_COL.NAME_FIELD_NUMBER, col.encode())
+                    + _field(_COL.VALUES_FIELD_NUMBER, np.full(n, np.nan, dtype="<f8").tobytes())
+                    + _field(_COL.KINDS_FIELD_NUMBER, bytes([K_NONE]) * n))
         else:
             col_kinds = kinds[i].tobytes() if kinds is not None and kinds[i].any() else b""
-            body = _field(1, col.encode()) + _field(2, values[i].tobytes()) + _field(3, col_kinds)
+            body = (_field(_COL.NAME_FIELD_NUMBER, col.encode())
+                    + _field(_COL.VALUES_FIELD_NUMBER, values[i].tobytes())
+                    + _field(_COL.KINDS_FIELD_NUMBER, col_kinds))
             if ints is not None and int_start[i + 1] > int_start[i]:
-                body += _field(4, varints(zigzag(ints[int_start[i]:int_start[i + 1]])))
-            if strs is not None:
-                body += b"".join(_field(5, text.encode()) or _varint(5 << 3 | 2) + b"\0"
-                                 for text in strs[i])
-        wire.append(_varint(6 << 3 | 2) + _varint(len(body)) + body)
-    wire.append(_field(7, description.encode()))
+                body += _field(_COL.INTS_FIELD_NUMBER, varints(zigzag(ints[int_start[i]:int_start[i + 1]])))
+            if strs is not None:   # (an empty string is still one element of the repeated field)
+                body += b"".join(_STR_TAG + varint(len(data)) + data
+                                 for data in (text.encode() for text in strs[i]))
+        wire.append(_COLUMN_TAG + varint(len(body)) + body)
+    wire.append(_field(_MP.DESCRIPTION_FIELD_NUMBER, description.encode()))
     if row.first_index:
-        wire.append(_varint(8 << 3) + _varint(row.first_index))
+        wire.append(wire_varint_field(_MP.FIRST_INDEX_FIELD_NUMBER, row.first_index))
     return b"".join(wire)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from tailrun import wire
 from tailrun.v1 import tailrun_pb2 as pb
 
 from ..errors import InvalidArgument
@@ -49,9 +50,9 @@ class MetricIngest:
         label = f"metric {mp.name!r} of run {mp.run_id!r}"
         if not mp.name:
             raise InvalidArgument(f"run {mp.run_id!r}: metric name is empty")
-        if len(mp.name) > chunks.MAX_NAME_CHARS:
+        if len(mp.name) > wire.MAX_NAME_CHARS:
             raise InvalidArgument(f"run {mp.run_id!r}: metric name {mp.name[:40]!r}... is longer than "
-                                  f"{chunks.MAX_NAME_CHARS} characters")
+                                  f"{wire.MAX_NAME_CHARS} characters")
         check_text(f"run {mp.run_id!r}: metric name", mp.name)          # (NUL)
         check_text(f"{label}: description", mp.description)
         kind = mp.kind or pb.METRIC_KIND_SCALAR
@@ -67,11 +68,11 @@ class MetricIngest:
             if state.has_steps is not None and state.has_steps != has_steps:
                 raise InvalidArgument(f"{label}: steps present in some points but not others "
                                       f"(earlier points {'have' if state.has_steps else 'have no'} steps)")
-            if state.count + packed.count > chunks.MAX_POINTS_PER_METRIC:
-                raise InvalidArgument(f"{label}: over {chunks.MAX_POINTS_PER_METRIC} points (the limit)")
+            if state.count + packed.count > wire.MAX_POINTS_PER_METRIC:
+                raise InvalidArgument(f"{label}: over {wire.MAX_POINTS_PER_METRIC} points (the limit)")
             new = [c for c in packed.columns if c not in state.columns]
-            if len(state.columns) + len(new) > chunks.MAX_COLUMNS:
-                raise InvalidArgument(f"{label}: over {chunks.MAX_COLUMNS} columns (the limit)")
+            if len(state.columns) + len(new) > wire.MAX_COLUMNS:
+                raise InvalidArgument(f"{label}: over {wire.MAX_COLUMNS} columns (the limit)")
             self.chunk_rows.append({
                 "metric_id": state.id, "first_index": state.count, "count": packed.count,
                 "columns_json": json.dumps(packed.columns), "times": packed.times, "steps": packed.steps,
@@ -118,8 +119,8 @@ class MetricIngest:
         if row is None:
             count = self.conn.execute(select(func.count()).select_from(metrics)
                                       .where(metrics.c.run_id == run_id)).scalar_one()
-            if count >= chunks.MAX_METRICS_PER_RUN:
-                raise InvalidArgument(f"{label}: the run already has {chunks.MAX_METRICS_PER_RUN} "
+            if count >= wire.MAX_METRICS_PER_RUN:
+                raise InvalidArgument(f"{label}: the run already has {wire.MAX_METRICS_PER_RUN} "
                                       "metrics (the limit)")
             self.conn.execute(self.sql.create_metric, {"run_id": run_id, "name": name, "kind": kind,
                                                        "description": description})

@@ -4,18 +4,13 @@ from __future__ import annotations
 import math
 import re
 
-from tailrun import _status
+from tailrun import _status, wire
 
 from ..errors import InvalidArgument
 
-try:  # the SDK owns the rule (a pattern string); the fallback is the same rule
-    from tailrun._values import EXPERIMENT_NAME_RE as _EXPERIMENT_PATTERN
-except ImportError:  # pragma: no cover - depends on the SDK version
-    _EXPERIMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,254}$"
-EXPERIMENT_NAME_RE = re.compile(_EXPERIMENT_PATTERN)
-
-MAX_KEY_CHARS = 255          # tag / property keys, writer ids
-MAX_TEXT_CHARS = 64 * 1024   # tag / property values, descriptions, error JSON, warnings
+EXPERIMENT_NAME_RE = re.compile(wire.EXPERIMENT_NAME_RE)   # the SDK checks the same rule
+MAX_KEY_CHARS = 255                   # tag / property keys, writer ids
+MAX_TEXT_CHARS = wire.MAX_TEXT_CHARS  # tag / property values, descriptions, error JSON, warnings
 
 
 def validate_experiment_name(name: str) -> str:

@@ -17,7 +17,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..client import TrackerClient
 from ..messages import ImageLoaded, MetricLoaded
-from tailrun.metrics_shape import decode_column
+from tailrun.wire import decode_column
 from ..workers import ReportsWorkerErrors
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024

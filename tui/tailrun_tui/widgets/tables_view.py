@@ -15,7 +15,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..client import TrackerClient
 from ..messages import MetricLoaded
-from tailrun.metrics_shape import decode_column
+from tailrun.wire import decode_column
 from ..workers import ReportsWorkerErrors
 
 TABLE_KINDS = (pb.METRIC_KIND_LIST, pb.METRIC_KIND_ROW, pb.METRIC_KIND_TABLE)

@@ -1,17 +1,15 @@
-"""One bidi `Tracker.Ingest` call carrying already-serialized batches, and the upload of spools.
+"""Uploading spools: one spool folder replayed to a service (`tailrun sync`, the service's
+runner), and the background upload of spools abandoned by dead processes.
 
-Imported only off the caller's thread (it loads grpc). `_Stream` is used by the recorder's sender
-thread; `upload_folder` replays one spool folder (by `tailrun sync` and, in the background, by a
-recorder that finds spools abandoned by dead processes). Batches keep the writer id and seq they
-were spooled with, so the service stores each exactly once however often it is replayed. A batch
-over the service's message limit (spooled by an older version) is replayed in parts (contract C4);
-a damaged record is skipped and its seq sent as an empty batch, so the later ones are taken; both
-are counted in the `UploadResult` and reported.
+Batches keep the writer id and seq they were spooled with, so the service stores each exactly
+once however often it is replayed. A batch over the service's message limit (spooled by an older
+version) is replayed in parts (contract C4); a damaged record is skipped and its seq sent as an
+empty batch, so the later ones are taken; both are counted in the `UploadResult` and reported.
+Imported only off the caller's thread (its stream loads grpc).
 """
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import sys
 import threading
@@ -22,72 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._connection import _Stream
 from ._spool import abandoned, claim, read_target
 from ._spool_scan import Damage, scan_folder
 
-INGEST_METHOD = "/tailrun.v1.Tracker/Ingest"
-HANDSHAKE_TIMEOUT = 10.0
 UPLOAD_WINDOW = 16                      # requests in flight while uploading a spool
 UPLOAD_WINDOW_BYTES = 64 * 1024 * 1024  # ... and their bytes (old spools hold batches up to GBs)
-
-
-class _Stream:
-    """Requests are serialized IngestRequest bytes; a daemon thread reads the acks.
-
-    `committed` is None until the handshake (seq 0) is answered; `error` is set when the call ends.
-    """
-
-    def __init__(self, address: str, token: str | None, ca_file: str | None, writer: str,
-                 on_ack: Callable[["_Stream", Any], None], wake: threading.Event) -> None:
-        from ._channel import call_metadata, open_channel
-        from ._settings import Settings
-        from .v1 import tailrun_pb2 as pb
-
-        settings = self._settings = Settings(address=address, token=token, ca_file=ca_file)
-        self.started = time.monotonic()
-        self.committed: int | None = None
-        self.error: str | None = None
-        self._on_ack, self._wake = on_ack, wake
-        self._requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._requests.put(pb.IngestRequest(writer=writer, seq=0).SerializeToString())
-        self._channel = open_channel(settings)
-        ingest = self._channel.stream_stream(INGEST_METHOD, request_serializer=None,
-                                             response_deserializer=pb.IngestAck.FromString)
-        self._call = ingest(self._iter_requests(), metadata=call_metadata(settings))
-        threading.Thread(target=self._read_acks, name="tailrun-acks", daemon=True).start()
-
-    def _iter_requests(self) -> Iterator[bytes]:
-        while True:
-            data = self._requests.get()
-            if data is None:
-                return
-            yield data
-
-    def _read_acks(self) -> None:
-        import grpc
-
-        try:
-            for ack in self._call:
-                if self.committed is None:
-                    self.committed = ack.committed_seq
-                self._on_ack(self, ack)
-            error = "the service ended the stream"
-        except grpc.RpcError as exc:
-            from ._channel import tls_hint
-            details = exc.details() or ""
-            error = f"{exc.code().name}: {details}{tls_hint(self._settings, details)}"
-        except Exception as exc:  # never let the reader die without telling the sender
-            error = repr(exc)
-        self.error = error
-        self._wake.set()
-
-    def send(self, data: bytes) -> None:
-        self._requests.put(data)
-
-    def close(self) -> None:
-        self._requests.put(None)   # ends grpc's request-consumer thread
-        self._call.cancel()
-        self._channel.close()
 
 
 @dataclass

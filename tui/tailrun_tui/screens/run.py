@@ -32,6 +32,7 @@ from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
 
 TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "child-runs")
+TAB_TITLES = {"child-runs": "Trials / Steps"}   # a sweep's / a pipeline's children
 NON_SCALAR_FETCH_ROWS = 50_000
 
 
@@ -39,7 +40,7 @@ class RunScreen(LiveScreen):
     HELP_TITLE = "Run"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
-        *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
+        *[Binding(str(i + 1), f"tab('{name}')", TAB_TITLES.get(name, name.title()), show=False, id=f"tab-{name}")
           for i, name in enumerate(TABS)],
         Binding("left_square_bracket", "cycle_tab(-1)", "Prev tab", key_display="[", show=False,
                 id="tab-prev", tooltip="Previous / next tab ([ / ])"),

@@ -105,7 +105,6 @@ class SweepView(ReportsWorkerErrors, Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#trials", ChildTable)
         table.styles.height, table.styles.max_height = "auto", "45%"   # over the app's `DataTable { 1fr }`
-        self.set_interval(REPLOT_INTERVAL, self._replot_dirty)
 
     @property
     def metric(self) -> str:
@@ -114,6 +113,8 @@ class SweepView(ReportsWorkerErrors, Vertical):
     # ------------------------------------------------------------------ data
 
     def set_children(self, parent: pb.RunInfo, children: list[pb.RunInfo]) -> None:
+        if self.parent_run is None:   # a sweep after all: live values and curves redraw from now on
+            self.set_interval(REPLOT_INTERVAL, self._replot_dirty)
         self.parent_run = parent
         self.children_runs = {c.run_id: c for c in children}
         self._show()

@@ -11,7 +11,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="access token (default: $TAILRUN_TOKEN)")
     parser.add_argument("--experiment", "-e", help="open this experiment's runs")
     parser.add_argument("--run", "-r", help="open this run on its Overview tab")
-    parser.add_argument("--tab", choices=("overview", "metrics", "output", "tables", "images", "files", "system"),
+    parser.add_argument("--tab", choices=("overview", "metrics", "output", "tables", "images", "files", "system",
+                                          "child-runs"),
                         default="overview", help="with --run: the tab to open on")
     return parser
 

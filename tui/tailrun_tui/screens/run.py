@@ -1,5 +1,6 @@
-"""One run in numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files, and
-7 System once the run has system metrics (the tab appears when the first sample arrives).
+"""One run in numbered tabs: 1 Overview, 2 Metrics, 3 Output, 4 Tables, 5 Images, 6 Files,
+7 System once the run has system metrics (the tab appears when the first sample arrives), and
+8 Trials / 8 Steps for a sweep / pipeline parent.
 
 The screen owns the run's Watch feed (popping the screen stops it) and routes each batch of
 events to the tabs; a tab fetches its data the first time it is shown.
@@ -12,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tailrun.run_tree import sweep_metric
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
@@ -19,6 +21,7 @@ from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..series import last_number
 from ..widgets.chart_grid import ChartGrid
+from ..widgets.child_runs import ChildRunsView
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
 from ..widgets.metrics_view import MetricsView
@@ -28,7 +31,8 @@ from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
 from .base import LiveScreen
 
-TABS = ("overview", "metrics", "output", "tables", "images", "files", "system")
+TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "child-runs")
+TAB_TITLES = {"child-runs": "Trials / Steps"}   # a sweep's / a pipeline's children
 NON_SCALAR_FETCH_ROWS = 50_000
 
 
@@ -36,7 +40,7 @@ class RunScreen(LiveScreen):
     HELP_TITLE = "Run"
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the runs"),
-        *[Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
+        *[Binding(str(i + 1), f"tab('{name}')", TAB_TITLES.get(name, name.title()), show=False, id=f"tab-{name}")
           for i, name in enumerate(TABS)],
         Binding("left_square_bracket", "cycle_tab(-1)", "Prev tab", key_display="[", show=False,
                 id="tab-prev", tooltip="Previous / next tab ([ / ])"),
@@ -70,6 +74,8 @@ class RunScreen(LiveScreen):
                 yield FileBrowser(self.run_id, client, renderer, id="files-view")
             with TabPane("7 System", id="system"):
                 yield SystemView(self.run_id, client, id="system-view")
+            with TabPane("8 Children", id="child-runs"):   # "8 Trials" / "8 Steps" once the run is known
+                yield ChildRunsView(client, id="child-runs-view")
         yield Footer()
 
     def crumb(self) -> str:
@@ -83,6 +89,8 @@ class RunScreen(LiveScreen):
         super().on_mount()
         if not self._system_shown:
             self.query_one("#tabs", TabbedContent).hide_tab("system")   # until there is a sample
+        if self.initial_tab != "child-runs":
+            self.query_one("#tabs", TabbedContent).hide_tab("child-runs")   # until the run is a sweep or pipeline
         self.action_reload()
         self.follow(run_id=self.run_id, include_children=True)
         self.set_interval(1.0, self.query_one(OverviewView).tick)
@@ -103,7 +111,9 @@ class RunScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
         run = self.client.get_run(self.run_id)
-        children = self.client.list_runs(parent_run_id=self.run_id, offer_names=False).runs
+        metric = sweep_metric(run)   # a sweep's trials come with their primary metric
+        children = self.client.list_runs(parent_run_id=self.run_id, metric_columns=[metric] if metric else [],
+                                         offer_names=False).runs
         self.post_message(RunLoaded(run, children))
 
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
@@ -126,6 +136,7 @@ class RunScreen(LiveScreen):
         first = self.run is None
         self._set_run(message.run)
         self.query_one(OverviewView).set_children(message.children)
+        self._show_child_runs(self.query_one(ChildRunsView).set_parent(message.run, message.children))
         if first:
             self._activate(self.query_one("#tabs", TabbedContent).active)
             if self.initial_tab == "overview":
@@ -151,6 +162,15 @@ class RunScreen(LiveScreen):
             self._system_shown = True
             self.query_one("#tabs", TabbedContent).show_tab("system")
 
+    def _show_child_runs(self, label: str) -> None:
+        """A sweep's or a pipeline's children get their own tab (the Overview lists any run's)."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        if label:
+            tabs.get_tab("child-runs").label = f"8 {label}"
+            tabs.show_tab("child-runs")
+        elif self.initial_tab == "child-runs":
+            tabs.hide_tab("child-runs")
+
     def _scalar_names(self) -> list[str]:
         return sorted(self.run.last_metrics.keys()) if self.run else []
 
@@ -165,7 +185,9 @@ class RunScreen(LiveScreen):
         overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
         target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
                   "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
-                  "system": "#system-view"}[tab]
+                  "system": "#system-view", "child-runs": ""}[tab]
+        if tab == "child-runs":
+            target = self.query_one(ChildRunsView).start()
         self.call_after_refresh(self._focus, target, tab)
         if tab == "metrics":
             self.query_one(MetricsView).start(self._scalar_names())
@@ -218,10 +240,14 @@ class RunScreen(LiveScreen):
             if kind == "run":
                 if event.run.run_id == self.run_id:
                     self._set_run(event.run)
+                    self.query_one(ChildRunsView).set_parent(event.run)   # a pipeline's waiting steps end with it
                     self.load_models()
                 else:
                     self.query_one(OverviewView).child_changed(event.run)
+                    self.query_one(ChildRunsView).child_changed(event.run)
             elif event.run_id and event.run_id != self.run_id:
+                if kind == "metrics":   # a trial's curve grows on the Trials tab
+                    self.query_one(ChildRunsView).child_points(event.run_id, event.metrics)
                 continue   # children's metrics, output and files are on their own screens
             elif kind == "metrics":
                 points = event.metrics
@@ -253,7 +279,8 @@ class RunScreen(LiveScreen):
 
     def action_tab(self, name: str) -> None:
         if name not in self.visible_tabs():
-            self.notify("No system metrics for this run yet: the tab appears with the first sample",
+            self.notify("No system metrics for this run yet: the tab appears with the first sample"
+                        if name == "system" else "This run is no sweep or pipeline: its children are on the Overview",
                         timeout=4, markup=False)
             return
         # Let go of the focus first: Textual would hand it to a neighbour of the focused widget

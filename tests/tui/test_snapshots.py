@@ -65,5 +65,9 @@ def test_screen(case: str, size: tuple[int, int], snap_compare: Any, make_app: A
             await pilot.press(key)
             await settle(pilot, timeout=5)
         await pilot.pause(0.5)   # a loaded machine repaints late (focus moves, modal dimming)
+        from textual.widgets import Input
+        for line in pilot.app.screen.query(Input):   # a blinking cursor would be on or off by chance
+            line.cursor_blink = False
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

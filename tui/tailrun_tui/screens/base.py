@@ -132,12 +132,12 @@ class LiveScreen(Screen):
         batch = self.feed.drain()
         self._state = batch.state
         if batch.state.generation != self._generation:
-            # A reconnect, or the first connection after the first queries failed (the UI was
-            # started before the service): ask again, nobody should have to press r.
-            again = self._generation > 0 or bool(self._problem)
+            # The stream is live (its first event came): ask again, also on the first connection.
+            # The first queries ran while the stream was being opened, and a change that landed
+            # between them and the stream's start would otherwise be missed for good (a step seen
+            # Starting, its Running never shown); after a reconnect the service may have restarted.
             self._generation = batch.state.generation
-            if again:
-                self.action_reload()   # the service may have restarted: show what it has now
+            self.action_reload()
         if batch.events:
             self.apply_events(batch.events)
         self.refresh_status()

@@ -393,11 +393,12 @@ while not (here / "stop").exists():
 @pytest.mark.slow
 def test_a_service_failing_every_write_is_not_hammered(small_disk: Path, tmp_path: Path) -> None:
     svc = ServiceProcess(small_disk / "data", log_path=tmp_path / "service.log").start()
-    _fill(small_disk)                                 # the service's disk is full: writes fail
-    proxy = CountingProxy(svc.port)
-    cwd = tmp_path / "cwd"
-    proc = spawn_script(FAILING_WRITES, script_env(tmp_path / "home", proxy.address), cwd)
+    proxy = proc = None
     try:
+        _fill(small_disk)                             # the service's disk is full: writes fail
+        proxy = CountingProxy(svc.port)
+        cwd = tmp_path / "cwd"
+        proc = spawn_script(FAILING_WRITES, script_env(tmp_path / "home", proxy.address), cwd)
         connections = 6
         wait_for(lambda: len(proxy.accepted) >= connections or proc.poll() is not None, 60,
                  f"{connections} connections")
@@ -408,8 +409,10 @@ def test_a_service_failing_every_write_is_not_hammered(small_disk: Path, tmp_pat
         rate = (connections - 1) / max(last - first, 1e-6)
         assert rate < 5, f"{connections} connections in {last - first:.3f} s"
     finally:
-        (cwd / "stop").write_text("")
-        proc.kill()
-        proc.communicate()
-        proxy.close()
-        svc.stop()
+        if proc is not None:
+            (cwd / "stop").write_text("")
+            proc.kill()
+            proc.communicate()
+        if proxy is not None:
+            proxy.close()
+        svc.stop()                                    # never left running, whatever failed

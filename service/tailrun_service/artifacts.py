@@ -19,7 +19,7 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -70,6 +70,37 @@ def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
+def write_at(target: Path, what: str, offset: int, data: bytes, truncate: bool,
+             unavailable: Callable[[OSError], Exception]) -> int:
+    """Write `data` at `offset` of `target` (a re-sent chunk overwrites the same bytes; never
+    through a symlink) and return the file's size. With `truncate` the file ends after this chunk;
+    an empty chunk past the end extends it. A request's fault (a path clashing with a file or
+    folder, a symlink, a name too long) is InvalidArgument naming `what`; a disk failure is
+    `unavailable(exc)`. Run files and model files are both written by it."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+        raise InvalidArgument(f"{what} clashes with an existing file or folder ({exc.strerror})") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the file itself is a symlink
+            raise InvalidArgument(f"{what} is a symlink; refusing to follow it") from None
+        if exc.errno == errno.ENAMETOOLONG:  # a fault of the request, not of the disk
+            raise InvalidArgument(f"{what[:70]}... is too long for the file system") from None
+        raise unavailable(exc) from None
+    try:
+        if data:
+            os.pwrite(fd, data, offset)
+        end = offset + len(data)
+        if truncate or end > os.fstat(fd).st_size:
+            os.ftruncate(fd, end)
+        return os.fstat(fd).st_size
+    except OSError as exc:
+        raise unavailable(exc) from None
+    finally:
+        os.close(fd)
+
+
 class ArtifactStore:
     """Reads and writes run files; knows nothing about the database."""
 
@@ -108,29 +139,9 @@ class ArtifactStore:
         try:
             # Never make the artifact folder itself again: if it vanished, the store is unusable.
             self.run_dir(run_id).mkdir(exist_ok=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-            raise InvalidArgument(f"file path {path!r} clashes with an existing file or folder "
-                                  f"({exc.strerror})") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the file itself is a symlink
-                raise InvalidArgument(f"file path {path!r} is a symlink; refusing to follow it") from None
-            if exc.errno == errno.ENAMETOOLONG:  # a fault of the request, not of the disk
-                raise InvalidArgument(f"file path {path[:60]!r}... is too long for the file system") from None
-            raise self._unavailable(exc) from None
-        try:
-            if data:
-                os.pwrite(fd, data, offset)
-            end = offset + len(data)
-            # Truncate at the end of the last chunk; an empty chunk past the end extends the file.
-            if truncate or end > os.fstat(fd).st_size:
-                os.ftruncate(fd, end)
-            size = os.fstat(fd).st_size
         except OSError as exc:
             raise self._unavailable(exc) from None
-        finally:
-            os.close(fd)
+        size = write_at(target, f"file path {path!r}", offset, data, truncate, self._unavailable)
         self._failure = None
         return size
 

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from .artifacts import ArtifactStore, validate_path
+from .artifacts import ArtifactStore, validate_path, write_at
 from .errors import InvalidArgument, NotFound, Unavailable
 
 MAX_MODEL_FILES = 10_000
@@ -48,25 +48,7 @@ class Staging:
         """Write `data` at `offset` of `path` (relative to the model's root); `last` ends the file."""
         if offset + len(data) > self.max_file_bytes:
             raise InvalidArgument(f"model file {path!r} exceeds the limit of {self.max_file_bytes} bytes")
-        target = self._target(path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-            raise InvalidArgument(f"model file {path!r} clashes with another file or folder of the "
-                                  f"model ({exc.strerror})") from None
-        except OSError as exc:
-            raise _unavailable(exc) from None
-        try:
-            if data:
-                os.pwrite(fd, data, offset)
-            end = offset + len(data)
-            if last or end > os.fstat(fd).st_size:
-                os.ftruncate(fd, end)
-        except OSError as exc:
-            raise _unavailable(exc) from None
-        finally:
-            os.close(fd)
+        write_at(self._target(path), f"model file {path!r}", offset, data, last, _unavailable)
         self.started.add(path)
         if last:
             self.finished.add(path)

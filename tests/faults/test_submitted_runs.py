@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import signal
 import subprocess
 from pathlib import Path
@@ -232,24 +233,36 @@ with open(os.environ["REPORT"], "w") as out:
 """
 
 
-def _python_the_run_user_can_run() -> tuple[str, str]:
-    """An interpreter of this Python version outside /root, and the PYTHONPATH that gives it this
-    checkout's packages (the tests' own interpreter may live in a folder only root can read)."""
-    import site
+def _python_the_run_user_can_run(readable: Path) -> tuple[str, str]:
+    """An interpreter of this Python version outside /root, and a PYTHONPATH that gives it the SDK
+    and what it imports (grpc, protobuf) copied into `readable`, a new folder directly under /tmp:
+    the checkout, its venv and pytest's tmp_path may lie in folders only root can enter
+    (`mktemp -d` and pytest-of-root are 0700)."""
     import sys
+
+    import google.protobuf
+    import grpc
+    import typing_extensions
 
     import tailrun
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for candidate in (os.path.realpath(sys.executable), f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
         if candidate.startswith(("/usr/", "/opt/")) and os.access(candidate, os.X_OK):
-            paths = [str(Path(tailrun.__file__).parent.parent), *site.getsitepackages()]
-            return candidate, os.pathsep.join(paths)
+            for package, where in ((tailrun, "tailrun"), (grpc, "grpc"), (google.protobuf, "google/protobuf")):
+                shutil.copytree(Path(package.__file__).parent, readable / where,
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy(typing_extensions.__file__, readable)   # grpc.aio imports it
+            for folder in [readable, *[p for p in readable.rglob("*") if p.is_dir()]]:
+                folder.chmod(0o755)
+            return candidate, str(readable)
     pytest.skip(f"no {version} outside root's home for the run user")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="running scripts as another user needs a root service")
 def test_a_script_of_a_root_service_cannot_read_its_token_or_write_its_store(tmp_path: Path) -> None:
-    python, pythonpath = _python_the_run_user_can_run()
+    readable = Path(tempfile.mkdtemp(prefix="tailrun-run-sdk-", dir="/tmp"))
+    readable.chmod(0o755)   # mkdtemp makes it 0700
+    python, pythonpath = _python_the_run_user_can_run(readable / "site")
     token = "the-service-secret-7d1f"
     data = tmp_path / "data"
     port_file = tmp_path / "port"
@@ -289,6 +302,7 @@ def test_a_script_of_a_root_service_cannot_read_its_token_or_write_its_store(tmp
     finally:
         _stop(proc)
         shutil.rmtree(run_root_for(data), ignore_errors=True)   # the scripts' folders, outside tmp_path
+        shutil.rmtree(readable, ignore_errors=True)
 
 
 def test_a_token_from_the_environment_leaves_the_service_environment(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def cli(service, *args: str, cwd: Path | None = None) -> subprocess.CompletedPro
 def logged(ws):
     """A run with scalars (exact edge values), a list, a row metric, a table, files and a child."""
     from tailrun import Experiment
-    run = Experiment(ws, "export-exp").start_logging(outputs=False, display_name="exported")
+    run = Experiment(ws, "export-exp").start_logging(outputs=False, display_name="exported", snapshot_directory=None)
     run.log("loss", 0.1, step=0)
     run.log("loss", 1 / 3, step=5)
     run.log("loss", math.nan, step=10)

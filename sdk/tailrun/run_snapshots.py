@@ -160,7 +160,7 @@ class _PendingSnapshot:
                 client.close()
             self.run._properties.setdefault(SNAPSHOT_PROPERTY, info.snapshot_id)
             self.stored, self.error = True, None
-            self.zipped.close()
+            self._forget()
             return True
         except (ServiceUnavailable, RunNotFound) as exc:   # down, or its start is still spooled
             self.error = str(exc)
@@ -183,7 +183,6 @@ class _PendingSnapshot:
         self.finishing.set()
         if timeout is not None and self.pid == os.getpid():
             self.thread.join(timeout)
-            self._forget_if_done()
 
     def last_chance(self, timeout: float) -> None:
         """At exit, after the recorders' exit drain: one more attempt, then say if nothing was stored."""
@@ -200,12 +199,12 @@ class _PendingSnapshot:
                       f"{self.folder!r}) or start runs with snapshot_directory=None", file=sys.stderr, flush=True)
             except (OSError, ValueError):
                 pass
-        self._forget_if_done(force=True)
+        self._forget()
 
-    def _forget_if_done(self, force: bool = False) -> None:
-        if self.stored or force:
-            with _pending_lock:
-                _pending.discard(self)
+    def _forget(self) -> None:
+        with _pending_lock:
+            _pending.discard(self)
+        self.zipped.close()
 
 
 def _exit_timeout() -> float:

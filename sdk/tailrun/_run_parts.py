@@ -58,8 +58,10 @@ class ChildrenHost(RunIdentity, Protocol):
 
 
 class SnapshotsHost(RunIdentity, Protocol):
-    """SnapshotsMixin (run_snapshots.py): the cached properties and run.py's fetch."""
+    """SnapshotsMixin (run_snapshots.py): the cached properties, start_logging's snapshot on its
+    way, and run.py's fetch."""
     _properties: dict[str, str]
+    _pending_snapshot: Any
 
     def _fetch(self) -> pb.RunInfo: ...
 

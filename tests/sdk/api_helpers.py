@@ -15,4 +15,5 @@ def script(code: str) -> str:
 def start(ws: Any, experiment: str = "api-tests", **kwargs: Any) -> Any:
     from tailrun import Experiment
     kwargs.setdefault("outputs", False)
+    kwargs.setdefault("snapshot_directory", None)   # not a zip of the checkout per test
     return Experiment(ws, experiment).start_logging(**kwargs)

@@ -232,15 +232,15 @@ def _metrics_parser() -> argparse.ArgumentParser:
 
 
 def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
-    from .._system_metrics import shown_name, stored_name
+    from .._system_metrics import shown_chunks, stored_name
     from ..metrics_shape import collect, series
     if args.format == "parquet" and not args.output:
         raise SystemExit("tailrun metrics: --format parquet writes a file: add -o FILE.parquet")
     client.get_run(args.run)  # a clear RunNotFound before anything else
     wanted = (stored_name(args.name) if args.system else args.name) if args.name else ""
     chunks = [c for c in client.get_metrics(args.run, wanted, system=args.system) if not wanted or c.name == wanted]
-    for chunk in chunks if args.system else ():
-        chunk.name = shown_name(chunk.name)   # as get_system_metrics() names them
+    if args.system:
+        shown_chunks(chunks)
     what = "system metric" if args.system else "metric"
     if args.name and not chunks:
         print(f"run {args.run} has no {what} {args.name!r}", file=sys.stderr)

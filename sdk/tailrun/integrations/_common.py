@@ -54,7 +54,8 @@ def resolve_run(run: "Run | None", experiment_name: str | None = None,
     from ..workspace import Workspace
     ws = workspace if workspace is not None else Workspace.from_config()
     experiment = Experiment(ws, experiment_name or script_experiment_name())
-    return experiment.start_logging(), True
+    # No snapshot of the working folder: a logger must never fail a training over its size.
+    return experiment.start_logging(snapshot_directory=None), True
 
 
 def flatten(params: Any, sep: str = "/", prefix: str = "") -> dict[str, Any]:

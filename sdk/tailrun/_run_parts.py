@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._client import Client
+    from .client import Client
     from ._recorder import Recorder
     from .experiment import Experiment
     from .run import Run

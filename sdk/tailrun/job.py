@@ -86,7 +86,7 @@ def _settings() -> dict[str, str]:
 
 
 def _client() -> Any:
-    from ._client import Client
+    from .client import Client
     from ._settings import Settings
 
     return Client(Settings.resolve())

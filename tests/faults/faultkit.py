@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun._local import health_check
 from tailrun._settings import Settings
 

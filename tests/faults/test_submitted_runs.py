@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import PYTHON, free_port, script_env, stored_points, wait_for
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun._settings import Settings
 from tailrun_service.runner.isolation import run_root_for
 from test_tls import make_cert

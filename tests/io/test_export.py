@@ -163,7 +163,7 @@ def test_export_unknown_name_lists_experiments(service, logged, tmp_path):
 
 def test_failed_export_leaves_nothing(service, logged, tmp_path):
     """The service goes away half-way (after the metrics, before the files): no folder is left."""
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
     from tailrun.exceptions import ServiceUnavailable
     from tailrun.export import export

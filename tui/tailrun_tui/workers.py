@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from textual.worker import Worker, WorkerState
 
-from .client import describe_error
+from tailrun.exceptions import TailrunError
+
 from .messages import ServiceProblem
+
+
+def problem_text(error: BaseException) -> str:
+    """A failed call as one line: the SDK's errors name the service and what to do; anything
+    else (a bug) gets its type name too."""
+    return str(error) if isinstance(error, TailrunError) else f"{type(error).__name__}: {error}"
 
 
 class ReportsWorkerErrors:
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            address = getattr(getattr(self, "app", None), "address", "the service")
-            self.post_message(ServiceProblem(str(describe_error(event.worker.error, address))))  # type: ignore[attr-defined]
+            self.post_message(ServiceProblem(problem_text(event.worker.error)))  # type: ignore[attr-defined]

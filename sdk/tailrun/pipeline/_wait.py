@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import _status
-from .._script_wait import RECONNECT_ATTEMPTS, RECONNECT_SECONDS
+from .._script_wait import GIVE_UP_SECONDS
 from ..cli.terminal import safe, safe_output
-from ..exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..v1 import tailrun_pb2 as pb
@@ -82,41 +80,24 @@ def wait_pipeline(pipeline: "PipelineRun", show_output: bool, timeout_seconds: f
 
 def _follow(pipeline: "PipelineRun", printer: _Printer, timeout_seconds: float) -> bool:
     """Feed the printer until the pipeline run has a final status (True) or the time is up (False)."""
-    client = pipeline._client()
-    deadline = time.monotonic() + min(timeout_seconds, 10 ** 9)
-    cursor, attempts = 0, 0
-    while True:
-        if time.monotonic() >= deadline:
-            return False
-        watch = client.watch(run_id=pipeline.id, include_children=True, cursor=cursor,
-                             from_start=cursor == 0, kinds=["status"])
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), watch.cancel)
-        timer.daemon = True
-        timer.start()
-        terminal = caught_up = False
-        try:
-            for event in watch:
-                attempts = 0
-                cursor = max(cursor, event.cursor)
-                caught_up = caught_up or event.caught_up
-                if event.WhichOneof("kind") == "run":
-                    printer.update(event.run)
-                    if event.run.run_id == pipeline.id:
-                        terminal = _status.is_terminal(event.run.status)
-                if terminal and caught_up:   # a replayed event carries today's status: finish the backlog
-                    return True
-            if terminal:
+    follow = pipeline._client().follow(run_id=pipeline.id, include_children=True, from_start=True,
+                                       kinds=["status"], markers=True, give_up_after=GIVE_UP_SECONDS)
+    timer = threading.Timer(min(timeout_seconds, 10 ** 9), follow.stop)   # the time is up: the loop ends
+    timer.daemon = True
+    timer.start()
+    terminal = False
+    try:
+        for event in follow:
+            if event.WhichOneof("kind") == "run":
+                printer.update(event.run)
+                if event.run.run_id == pipeline.id:
+                    terminal = _status.is_terminal(event.run.status)
+            if terminal and follow.caught_up:   # a replayed event carries today's status: finish the backlog
                 return True
-        except ServiceUnavailable:
-            attempts += 1
-            if attempts > RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(RECONNECT_SECONDS)
-        finally:
-            timer.cancel()
-            watch.cancel()
-        if _status.is_terminal(pipeline._fetch().status):
-            return True
+    finally:
+        timer.cancel()
+        follow.stop()
+    return False
 
 
 def read_console(run: Any) -> str:

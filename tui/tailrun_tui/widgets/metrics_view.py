@@ -6,10 +6,10 @@ from typing import Callable
 
 from textual import work
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import SeriesLoaded
 from ..series import Series
 from .chart_grid import Chart, ChartGrid
@@ -19,7 +19,7 @@ class MetricsView(ChartGrid):
     """The Metrics tab of a run: one chart per metric name."""
     HELP_TITLE = "Metrics tab"
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(id=id)
         self.run_id = run_id
         self.client = client

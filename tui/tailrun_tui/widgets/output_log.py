@@ -18,10 +18,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Log, Static
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import OutputLoaded
 from ..workers import ReportsWorkerErrors
 from .filter_bar import FilterBar, typing
@@ -128,7 +128,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
     class FollowChanged(Message):
         following: bool
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(id=id)
         self.run_id = run_id
         self.client = client
@@ -171,7 +171,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         else:
             size = next((f.size for f in self.client.list_files(self.run_id) if f.path == key), 0)
             start = max(0, size - TAIL_BYTES)
-            data = self.client.read_file(self.run_id, key, offset=start)
+            data = self.client.read_file_bytes(self.run_id, key, offset=start)
             text = pb.OutputText(path=key, offset=start, text=data.decode("utf-8", "replace"),
                                  size=start + len(data))
         self.post_message(OutputLoaded(self.run_id, key, text))

@@ -10,10 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import MetricLoaded
 from tailrun.wire import decode_column
 from ..workers import ReportsWorkerErrors
@@ -62,7 +62,7 @@ class TableData:
 
 
 class TablesView(ReportsWorkerErrors, Horizontal):
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(id=id)
         self.run_id = run_id
         self.client = client

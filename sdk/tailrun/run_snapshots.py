@@ -152,7 +152,7 @@ class _PendingSnapshot:
             self.zipped.seek(0)
             # A channel of its own per attempt: a shared one that saw the service down keeps
             # failing fast for a while (gRPC's reconnect backoff) after the service is back.
-            from ._client import Client
+            from .client import Client
             client = Client(self.run._ws._settings, start_local=True)
             try:
                 info = client.put_snapshot(self.run.id, self.zipped)

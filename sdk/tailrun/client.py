@@ -77,6 +77,13 @@ class Client:
         self._stub: pb_grpc.TrackerStub | None = None
         self._resolved: Settings | None = settings if settings.address else None
 
+    @classmethod
+    def connect(cls, address: str | None = None, token: str | None = None, ca_file: str | None = None,
+                timeout: float = UNARY_TIMEOUT) -> "Client":
+        """A client for scripts: the arguments, else TAILRUN_ADDRESS / TAILRUN_TOKEN / TAILRUN_CA,
+        else the per-user local service if it runs (ServiceUnavailable otherwise, at the first call)."""
+        return cls(Settings.resolve(address=address, token=token, ca_file=ca_file), timeout=timeout)
+
     @property
     def address(self) -> str:
         if self._resolved is None:

@@ -138,6 +138,19 @@ def test_errors_name_the_service_and_what_to_do(service_factory: Any) -> None:
             client.get_experiment("x")
 
 
+def test_connect_takes_arguments_then_the_environment(service_factory: Any, monkeypatch: Any) -> None:
+    """`Client.connect()` is how a script gets the client: the environment names the service."""
+    svc = service_factory(token="s3cret", with_runner=False)
+    monkeypatch.setenv("TAILRUN_ADDRESS", svc.address)
+    monkeypatch.setenv("TAILRUN_TOKEN", "s3cret")
+    with Client.connect(timeout=5) as client:
+        assert client.address == svc.address
+        assert client.list_experiments() == []
+    with Client.connect(token="nope", timeout=5) as client:   # an argument wins over the environment
+        with pytest.raises(AuthenticationError):
+            client.list_experiments()
+
+
 def test_settings_fall_back_to_the_default_address_only_when_asked(tailrun_home: Path) -> None:
     """No address configured and no local service running: the UI still gets where one would be."""
     nothing = Settings(None, "t")

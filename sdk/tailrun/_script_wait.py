@@ -9,8 +9,8 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _status
+from ._follow import follow
 from .cli.terminal import safe, safe_output
-from .exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -21,8 +21,6 @@ CONSOLE = "user_logs/std_log.txt"
 # also the first line of CONSOLE.
 IGNORED_PREFIX = "tailrun ignored: "
 log = logging.getLogger("tailrun")
-RECONNECT_SECONDS = 1.0
-RECONNECT_ATTEMPTS = 30
 
 
 class _ConsolePrinter:
@@ -128,39 +126,13 @@ class _IgnoredOnce:
 def _follow(run: "Run", printer: _ConsolePrinter | None, on_info: Any = None) -> None:
     """Return once the run has a final status; everything Watch delivered before it is printed.
     `on_info(warnings)` is called with the warnings of each run event."""
-    client = run._client()
-    kinds = ["status", "output"] if printer is not None else ["status"]
-    cursor, attempts = 0, 0
-    while True:
-        watch = client.watch(run_id=run.id, cursor=cursor, from_start=cursor == 0, kinds=kinds)
-        terminal = caught_up = False
-        try:
-            for event in watch:
-                attempts = 0
-                cursor = max(cursor, event.cursor)
-                if event.caught_up:
-                    caught_up = True
-                kind = event.WhichOneof("kind")
-                if kind == "run" and event.run.run_id == run.id:
-                    run._apply_info(event.run)
-                    if on_info is not None:
-                        on_info(event.run.warnings)
-                    terminal = terminal or _status.is_terminal(event.run.status)
-                elif kind == "output" and printer is not None:
-                    printer.feed(event.output)
-                # A replayed run event carries today's status: finish the backlog first.
-                if terminal and caught_up:
-                    return
-            if terminal:
-                return
-        except ServiceUnavailable:
-            attempts += 1
-            if attempts > RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(RECONNECT_SECONDS)
-        finally:
-            watch.cancel()
-        if _status.is_terminal(run._fetch().status):
-            return
+    def on_event(event: "pb.WatchEvent") -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "run" and event.run.run_id == run.id:
+            run._apply_info(event.run)
+            if on_info is not None:
+                on_info(event.run.warnings)
+        elif kind == "output" and printer is not None:
+            printer.feed(event.output)
 
-
+    follow(run, on_event, ["status", "output"] if printer is not None else ["status"])

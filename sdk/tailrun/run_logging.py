@@ -126,16 +126,7 @@ class LoggingMixin:
                             "use log_list() for a list of values")
         step = V.check_step(name, step)
         value = V.normalise_scalar(value, f"metric {name!r}")
-        has_steps = step is not None
-        known = self._scalar_steps.get(name)
-        if known is None:
-            self._claim(name, V.KIND_SCALAR)
-            self._scalar_steps[name] = has_steps
-        elif known != has_steps:
-            raise ValueError(
-                f"metric {name!r} was logged {'with' if known else 'without'} a step before; "
-                f"every value of one metric must {'have a step' if known else 'be logged without a step'}")
-        if known is None:
+        if self._claim_scalar(name, step is not None):
             self._describe(name, description)
         self._append((POINT, self._id, name, value, step, self._time()))
 
@@ -153,13 +144,7 @@ class LoggingMixin:
             raise ValueError(f"metric {name!r}: values, steps and times must have the same length")
         if not values:
             return
-        has_steps = step_list is not None
-        known = self._scalar_steps.get(name)
-        if known is None:
-            self._claim(name, V.KIND_SCALAR)
-            self._scalar_steps[name] = has_steps
-        elif known != has_steps:
-            raise ValueError(f"metric {name!r} was logged {'with' if known else 'without'} a step before")
+        self._claim_scalar(name, step_list is not None)
         rec = self._recorder()
         append, run_id, queued = self._append, self._id, rec.queue.__len__
         for i, value in enumerate(values):
@@ -168,6 +153,20 @@ class LoggingMixin:
             append((POINT, run_id, name, value, None if step_list is None else step_list[i], times[i]))
             if queued() > QUEUE_SOFT_LIMIT:
                 rec.backpressure()
+
+    def _claim_scalar(self, name: str, has_steps: bool) -> bool:
+        """Record a scalar metric and whether its values have steps on first use (True); refuse
+        values with steps for a metric logged without them, and the reverse."""
+        known = self._scalar_steps.get(name)
+        if known is None:
+            self._claim(name, V.KIND_SCALAR)
+            self._scalar_steps[name] = has_steps
+            return True
+        if known != has_steps:
+            raise ValueError(
+                f"metric {name!r} was logged {'with' if known else 'without'} a step before; "
+                f"every value of one metric must {'have a step' if known else 'be logged without a step'}")
+        return False
 
     def _claim(self, name: str, kind: int) -> None:
         """Record the kind of a metric on first use; refuse a second kind under one name."""

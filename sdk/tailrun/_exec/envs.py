@@ -42,6 +42,20 @@ def run_vars(definition: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in user_vars.items()}
 
 
+def script_env(interpreter: str, definition: dict[str, Any]) -> dict[str, str]:
+    """The environment a run's script starts from, before the TAILRUN_* settings of the run: this
+    process's without its own TAILRUN_* settings (its token, home, address are not the run's),
+    unbuffered, `interpreter`'s folder first on PATH (and its venv), and the run's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    bin_dir = os.path.dirname(interpreter)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
+    if (Path(bin_dir).parent / "pyvenv.cfg").exists():
+        env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
+    env.update(run_vars(definition))
+    return env
+
+
 class EnvironmentSetupError(Exception):
     """The environment could not be prepared; the message is shown as the run's error."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _status

@@ -168,14 +168,16 @@ class LoggingMixin:
                 f"every value of one metric must {'have a step' if known else 'be logged without a step'}")
         return False
 
-    def _claim(self, name: str, kind: int) -> None:
-        """Record the kind of a metric on first use; refuse a second kind under one name."""
+    def _claim(self, name: str, kind: int) -> bool:
+        """Record the kind of a metric on first use (True); refuse a second kind under one name."""
         current = self._kinds.get(name)
         if current is None:
             self._kinds[name] = kind
-        elif current != kind:
+            return True
+        if current != kind:
             raise ValueError(f"metric {name!r} was logged with {V.KIND_METHOD[current]}(); "
                              f"it cannot also be logged with {V.KIND_METHOD[kind]}() — use another name")
+        return False
 
     def _describe(self, name: str, description: Any) -> None:
         # queued before the metric's first point: the encoder attaches it to the next chunk
@@ -191,9 +193,7 @@ class LoggingMixin:
         items = V.normalise_list(name, value)
         if not items:
             return
-        first = name not in self._kinds
-        self._claim(name, V.KIND_LIST)
-        if first:
+        if self._claim(name, V.KIND_LIST):
             self._describe(name, description)
         self._append((LIST, self._id, name, items, None, self._time()))
 
@@ -206,9 +206,7 @@ class LoggingMixin:
                              f"run.log_row({name!r}, x=1, y=2)")
         V.check_columns(name, kwargs)
         row = {col: V.cell(name, col, v) for col, v in kwargs.items()}
-        first = name not in self._kinds
-        self._claim(name, V.KIND_ROW)
-        if first:
+        if self._claim(name, V.KIND_ROW):
             self._describe(name, description)
         self._append((ROW, self._id, name, row, None, self._time()))
 
@@ -237,9 +235,7 @@ class LoggingMixin:
         nrows = next(iter(lengths.values()))
         if nrows == 0:
             return
-        first = name not in self._kinds
-        self._claim(name, V.KIND_TABLE)
-        if first:
+        if self._claim(name, V.KIND_TABLE):
             self._describe(name, description)
         self._append((TABLE, self._id, name, table, nrows, self._time()))
 
@@ -312,8 +308,7 @@ class LoggingMixin:
 
     def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str,
                       when: float | None = None) -> None:
-        first = name not in self._kinds
-        self._claim(name, kind)
+        first = self._claim(name, kind)
         self._enqueue_bytes(path, data)  # queued first, so the file exists before the metric row
         if first:
             self._describe(name, description)

@@ -1,6 +1,6 @@
 """Helpers of the fault-injection tests: a real `python -m tailrun_service` child process that can
-be SIGKILLed and restarted on the same port and data dir, SDK scripts in real child processes, and
-exact reads of what the service stored.
+be SIGKILLed and restarted on the same port and data dir, SDK scripts in real child processes, raw
+Ingest calls, and exact reads of what the service stored.
 """
 from __future__ import annotations
 

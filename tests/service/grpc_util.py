@@ -1,5 +1,5 @@
-"""Small helpers for the service tests: stubs, ingest events and an ingest session over a real
-bidirectional stream."""
+"""Raw gRPC for the service tests: stubs, ingest events, an ingest session over a real
+bidirectional stream, and a collector of Watch events."""
 from __future__ import annotations
 
 import queue

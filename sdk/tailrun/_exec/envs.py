@@ -1,6 +1,7 @@
-"""Python environments of submitted runs, built where the run executes: by the service's runner
-(the `local` target) or by the job bootstrap on a Slurm node (`python -m tailrun.job`). "This
-interpreter" below is the one running that code: the service's, or the job's on the node.
+"""The environment of a submitted run, prepared where the run executes: its Python environment and
+its variables, by the service's runner (the `local` target) or by the job bootstrap on a Slurm node
+(`python -m tailrun.job`). "This interpreter" below is the one running that code: the service's,
+or the job's on the node.
 
 - `python.user_managed_dependencies=True`: the given interpreter, as is ("python", the default,
   means this interpreter, which can `import tailrun`).

@@ -4,7 +4,6 @@ status from the exit code."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import signal
 import subprocess

@@ -186,14 +186,3 @@ def ingest_refusal(address: str, request: pb.IngestRequest, token: str | None = 
     with pytest.raises(grpc.RpcError) as caught:
         ingest(address, request, token=token)
     return caught.value
-
-
-def start_event(run_id: str, experiment: str) -> pb.Event:
-    """An Event that starts run `run_id` in `experiment`."""
-    return pb.Event(start=pb.RunStart(run_id=run_id, experiment=experiment))
-
-
-def point_event(run_id: str, value: float) -> pb.Event:
-    """An Event with one point of metric "m"."""
-    return pb.Event(metrics=pb.MetricPoints(run_id=run_id, name="m", times=[1.0],
-                                            columns=[pb.Column(values=[value])]))

@@ -18,12 +18,11 @@ from faultkit import (
     ServiceProcess,
     ingest,
     ingest_refusal,
-    point_event,
     script_env,
     spawn_script,
-    start_event,
     wait_for,
 )
+from ingest_events import points, start
 from tailrun._spool import iter_records
 from tailrun.v1 import tailrun_pb2 as pb
 
@@ -85,7 +84,7 @@ def test_a_script_keeps_its_data_when_the_data_dir_is_deleted(tmp_path):
     service.kill()
     service.start()
     reply = ingest(service.address, pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1,
-                                                      events=[start_event(f"r-{uuid.uuid4().hex}", "vanish")]))
+                                                      events=[start(f"r-{uuid.uuid4().hex}", "vanish")]))
     assert reply[-1].committed_seq == 1 and not reply[-1].rejected
     service.stop()
 
@@ -93,16 +92,16 @@ def test_a_script_keeps_its_data_when_the_data_dir_is_deleted(tmp_path):
 def test_deleted_data_dir_answers_unavailable_and_logs_once(service, caplog):
     caplog.set_level(logging.ERROR, logger="tailrun_service.store")
     run_id, writer = f"r-{uuid.uuid4().hex}", f"w-{uuid.uuid4().hex}"
-    first = ingest(service.address, pb.IngestRequest(writer=writer, seq=1, events=[start_event(run_id, "vanish")]))
+    first = ingest(service.address, pb.IngestRequest(writer=writer, seq=1, events=[start(run_id, "vanish")]))
     assert first[0].committed_seq == 1
     assert service.store.check_usable() is None
     shutil.rmtree(service.data_dir)
 
     reason = f"the data dir {service.data_dir} was deleted"
     assert service.store.check_usable() == reason
-    for request in (pb.IngestRequest(writer=writer, seq=2, events=[point_event(run_id, 1.0)]),
+    for request in (pb.IngestRequest(writer=writer, seq=2, events=[points(run_id, "m", [1.0])]),
                     pb.IngestRequest(writer=writer, seq=0),
-                    pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1, events=[start_event("other", "vanish")])):
+                    pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1, events=[start("other", "vanish")])):
         refused = ingest_refusal(service.address, request)
         assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
         assert reason in refused.details() and "nothing was stored" in refused.details()
@@ -116,14 +115,14 @@ def test_a_data_dir_made_again_at_the_same_path_is_not_the_store(service):
     (service.data_dir / "artifacts").mkdir(parents=True)
     reason = service.store.check_usable()
     assert reason is not None and "was replaced" in reason and str(service.data_dir) in reason
-    refused = ingest_refusal(service.address, pb.IngestRequest(writer="w", seq=1, events=[start_event("r", "vanish")]))
+    refused = ingest_refusal(service.address, pb.IngestRequest(writer="w", seq=1, events=[start("r", "vanish")]))
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_postgresql_service_checks_its_artifact_folder(pg_service):
     """The database is remote, the artifact folder is local: deleting it stops acknowledgements."""
     run_id, writer = f"r-{uuid.uuid4().hex}", f"w-{uuid.uuid4().hex}"
-    ingest(pg_service.address, pb.IngestRequest(writer=writer, seq=1, events=[start_event(run_id, "vanish")]))
+    ingest(pg_service.address, pb.IngestRequest(writer=writer, seq=1, events=[start(run_id, "vanish")]))
     shutil.rmtree(pg_service.data_dir / "artifacts")
     chunk = pb.Event(file=pb.FileChunk(run_id=run_id, path="outputs/a.txt", data=b"a", last=True))
     refused = ingest_refusal(pg_service.address, pb.IngestRequest(writer=writer, seq=2, events=[chunk]))

@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -102,6 +103,7 @@ def test_1000_open_streams_leave_health_queries_and_ingest_answering(service_fac
     _raise_fd_limit(2 * STREAMS + 512)
     service = service_factory(with_runner=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])   # the child imports tests/ingest_events.py
     done = subprocess.run([sys.executable, __file__, service.address], env=env, capture_output=True,
                           text=True, timeout=OPEN_DEADLINE * 4)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,5 +1,5 @@
-"""`tailrun export RUN|EXPERIMENT DIR`: a run (with its child runs) or a whole experiment as plain
-files that analysis tools read.
+"""Exporting a run (with its child runs) or a whole experiment as plain files that analysis tools
+read (what `tailrun export RUN|EXPERIMENT DIR` writes).
 
 Layout (DIR must not exist yet; it appears whole or not at all):
 

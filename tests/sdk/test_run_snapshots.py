@@ -15,19 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from file_tree import write_tree
 from recorder_reset import reset_recorder
 from tailrun import Experiment, Run, ScriptRunConfig, Workspace
 from tailrun.exceptions import SnapshotException
 
 TOKEN = "sdk snapshot token"
-
-
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def free_port() -> int:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import _status
-from .._script_wait import GIVE_UP_SECONDS
+from .._script_wait import follow_to_final
 from ..cli.terminal import safe, safe_output
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,24 +79,11 @@ def wait_pipeline(pipeline: "PipelineRun", show_output: bool, timeout_seconds: f
 
 def _follow(pipeline: "PipelineRun", printer: _Printer, timeout_seconds: float) -> bool:
     """Feed the printer until the pipeline run has a final status (True) or the time is up (False)."""
-    follow = pipeline._client().follow(run_id=pipeline.id, include_children=True, from_start=True,
-                                       kinds=["status"], markers=True, give_up_after=GIVE_UP_SECONDS)
-    timer = threading.Timer(min(timeout_seconds, 10 ** 9), follow.stop)   # the time is up: the loop ends
-    timer.daemon = True
-    timer.start()
-    terminal = False
-    try:
-        for event in follow:
-            if event.WhichOneof("kind") == "run":
-                printer.update(event.run)
-                if event.run.run_id == pipeline.id:
-                    terminal = _status.is_terminal(event.run.status)
-            if terminal and follow.caught_up:   # a replayed event carries today's status: finish the backlog
-                return True
-    finally:
-        timer.cancel()
-        follow.stop()
-    return False
+    def on_event(event: "pb.WatchEvent") -> None:
+        if event.WhichOneof("kind") == "run":
+            printer.update(event.run)
+
+    return follow_to_final(pipeline, on_event, ["status"], include_children=True, timeout=timeout_seconds)
 
 
 def read_console(run: Any) -> str:

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from tailrun._settings import Settings
 
 from .client import TrackerClient
-from .messages import OpenExperiment, OpenRun
+from .messages import CommandChosen, OpenExperiment, OpenRun
 
 NARROW_WIDTH = 100
 
@@ -142,7 +142,7 @@ class TailrunApp(App):
         if not bar.is_open:
             bar.open(context_of(self.screen, self))
 
-    def on_command_bar_chosen(self, message) -> None:
+    def on_command_chosen(self, message: CommandChosen) -> None:
         from .screens.command import navigate
 
         navigate(self, message.target, getattr(self.screen, "action_tab", None))

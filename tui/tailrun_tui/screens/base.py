@@ -1,22 +1,22 @@
 """What every data screen shares: a status line (where am I, is the stream live), a Watch feed
-drained every 100 ms, and one place where failed workers become an on-screen message."""
+drained every 100 ms, and the showing of failed workers (its own and its widgets')."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import FeedState, ServiceError, TrackerClient, WatchFeed, describe_error
-from ..messages import ServiceProblem
+from ..client import FeedState, TrackerClient, WatchFeed
+from ..messages import WorkerFailed
+from ..worker_errors import ReportsWorkerErrors, user_error
 
 if TYPE_CHECKING:
     from ..app import TailrunApp
@@ -59,7 +59,7 @@ class StatusLine(Static):
             self.update(text)
 
 
-class LiveScreen(Screen):
+class LiveScreen(ReportsWorkerErrors, Screen):
     """A screen that shows service data and follows one Watch request."""
 
     BINDINGS = [
@@ -163,16 +163,10 @@ class LiveScreen(Screen):
             self._problem = ""
             self.refresh_status()
 
-    @on(ServiceProblem)
-    def _on_service_problem(self, message: ServiceProblem) -> None:
-        self.problem(message.text)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    def on_worker_failed(self, message: WorkerFailed) -> None:
         """Every failed worker of this screen (or its widgets) becomes a line on screen, not a traceback."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        err = error if isinstance(error, ServiceError) else describe_error(error, self.client.address)
+        message.stop()
+        err = user_error(message.error, self.client.address)
         self.problem(str(err))
         if not err.unreachable:
             # An unreachable service is the status line's to show: it clears when the service is

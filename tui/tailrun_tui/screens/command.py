@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
 from .. import fmt
 from ..client import ServiceError, TrackerClient
+from ..messages import CommandChosen
+from ..worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from ..app import TailrunApp
@@ -114,16 +115,12 @@ def find_run(word: str, ctx: Context, client: TrackerClient) -> str:
     raise CommandError(f"no run {word!r} in {ctx.experiment} (runs: {listed(names)})")
 
 
-class CommandBar(Vertical):
+class CommandBar(ReportsWorkerErrors, Vertical):
     """The `:` line, docked at the bottom of every data screen (hidden until `:`). It is part of
     the screen, not a dialog, so that it has the focus at once: keys typed right after `:` are its
     text, however fast they come."""
     HELP_TITLE = "Command line"
     BINDINGS = [Binding("escape", "close", "Cancel", id="command-cancel")]
-
-    @dataclass
-    class Chosen(Message):
-        target: tuple[str, ...]
 
     def compose(self) -> ComposeResult:
         yield Static(fmt.user_text(USAGE), id="command-note", classes="hint")
@@ -177,7 +174,7 @@ class CommandBar(Vertical):
 
     def _chosen(self, target: tuple[str, ...]) -> None:
         self.action_close()
-        self.post_message(self.Chosen(target))
+        self.post_message(CommandChosen(target))
 
     def _error(self, text: str) -> None:
         note = self.query_one("#command-note", Static)

@@ -25,7 +25,7 @@ from .. import fmt
 from ..client import ServiceError
 from ..messages import SeriesLoaded
 from ..series import Series, last_number
-from ..workers import ReportsWorkerErrors
+from ..worker_errors import ReportsWorkerErrors
 from .child_table import ChildTable
 from .metric_plot import PALETTE, MetricPlot
 

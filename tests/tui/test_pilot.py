@@ -189,7 +189,7 @@ async def _until(pilot: Any, predicate: Any, timeout: float = 8.0) -> None:
 
 
 async def test_output_follow_new_lines_and_search(make_app: Any, seeded: Any) -> None:
-    from tailrun_tui.widgets.output_log import OutputView
+    from tailrun_tui.widgets.output_view import OutputView
 
     seeder = Seeder(seeded.address)
     run_id = "00000000-0000-4000-8000-0000000000aa"
@@ -399,7 +399,7 @@ async def test_image_labels_say_step_and_time(make_app: Any) -> None:
 
 
 async def test_output_source_switch_keeps_keys_and_marks_the_current_match(make_app: Any, seeded: Any) -> None:
-    from tailrun_tui.widgets.output_log import CURRENT_MATCH_STYLE, OutputLog, OutputView
+    from tailrun_tui.widgets.output_view import CURRENT_MATCH_STYLE, OutputLog, OutputView
 
     seeder = Seeder(seeded.address)
     run_id = "00000000-0000-4000-8000-0000000000ab"

@@ -108,7 +108,7 @@ class TailrunApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "Show every key of this screen", self.action_help)
-        from .screens.base import LiveScreen
+        from .screens.live_screen import LiveScreen
         from .screens.experiments import ExperimentsScreen
 
         if isinstance(screen, LiveScreen):
@@ -133,7 +133,7 @@ class TailrunApp(App):
         return True
 
     def action_command_line(self) -> None:
-        from .screens.command import CommandBar, context_of
+        from .screens.command_bar import CommandBar, context_of
 
         try:
             bar = self.screen.query_one(CommandBar)
@@ -143,6 +143,6 @@ class TailrunApp(App):
             bar.open(context_of(self.screen, self))
 
     def on_command_chosen(self, message: CommandChosen) -> None:
-        from .screens.command import navigate
+        from .screens.command_bar import navigate
 
         navigate(self, message.target, getattr(self.screen, "action_tab", None))

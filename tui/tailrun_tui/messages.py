@@ -125,7 +125,7 @@ class OpenExperiment(Message):
 
 @dataclass
 class CommandChosen(Message):
-    """The `:` line resolved to a navigation target (see screens/command.py `resolve`)."""
+    """The `:` line resolved to a navigation target (see screens/command_bar.py `resolve`)."""
     target: tuple[str, ...]
 
 

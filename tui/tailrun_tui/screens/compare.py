@@ -19,7 +19,7 @@ from ..series import Series, scalar_values
 from ..widgets.chart_grid import Chart, ChartGrid
 from ..widgets.metric_plot import legend
 from ..widgets.run_table import run_label
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 
 def differing_fields(runs: list[pb.RunInfo]) -> list[tuple[str, list[str]]]:

@@ -12,7 +12,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import ExperimentsLoaded, FilterChanged, OpenExperiment
 from ..widgets.filter_bar import FilterBar, OpensFilterBar
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 EMPTY_HINT = (
     "No experiments yet.\n\n"

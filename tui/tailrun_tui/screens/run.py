@@ -21,16 +21,16 @@ from .. import fmt
 from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..series import last_number
-from ..widgets.child_runs import ChildRunsView
+from ..widgets.child_runs_view import ChildRunsView
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
 from ..widgets.metrics_view import MetricsView
-from ..widgets.output_log import OutputView
-from ..widgets.overview import OverviewView
+from ..widgets.output_view import OutputView
+from ..widgets.overview_view import OverviewView
 from ..widgets.run_tab import RunTab
 from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "child-runs")
 TAB_TITLES = {"child-runs": "Trials / Steps"}   # a sweep's / a pipeline's children

@@ -17,7 +17,7 @@ from ..messages import FilterChanged, OpenRun, RunCountLoaded, RunSelectionChang
 from ..series import last_number
 from ..widgets.filter_bar import FilterBar, OpensFilterBar
 from ..widgets.run_table import RunTable
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 MAX_METRIC_COLUMNS = 3
 

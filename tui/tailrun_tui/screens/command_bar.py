@@ -1,6 +1,7 @@
-"""`:` jumps to a view by name (k9s): `:runs`, `:exp NAME`, `:run ID`, a run's tab (`:metrics`),
-`:compare`, `:help`, `:q`. Names are resolved against the service; an unknown one is an error that
-says what exists, shown under the line (which keeps the text, to fix it)."""
+"""The `:` command line (CommandBar), which jumps to a view by name (k9s): `:runs`, `:exp NAME`,
+`:run ID`, a run's tab (`:metrics`), `:compare`, `:help`, `:q`. Names are resolved against the
+service; an unknown one is an error that says what exists, shown under the line (which keeps the
+text, to fix it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""What every data screen shares: a status line (where am I, is the stream live), a Watch feed
+"""LiveScreen, what every data screen shares: a status line (where am I, is the stream live), a Watch feed
 drained every 100 ms, and the showing of failed workers (its own and its widgets')."""
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class LiveScreen(ReportsWorkerErrors, Screen):
         return "tailrun"
 
     def compose_status(self) -> ComposeResult:
-        from .command import CommandBar
+        from .command_bar import CommandBar
 
         yield StatusLine(id="status")
         yield CommandBar(id="command-bar")

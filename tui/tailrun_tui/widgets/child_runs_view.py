@@ -1,4 +1,4 @@
-"""Tab 8 of the run screen: a sweep's trials (SweepView) or a pipeline's steps (PipelineView);
+"""Tab 8 of the run screen (ChildRunsView): a sweep's trials (SweepView) or a pipeline's steps (PipelineView);
 which one, if any, `tailrun.run_tree` decides from the parent run. The run screen hands it the
 parent, its children and the children's Watch events."""
 from __future__ import annotations

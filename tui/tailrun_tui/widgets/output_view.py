@@ -1,4 +1,4 @@
-"""Output tab: the live tail of the run's console and of its `logs/` files.
+"""Output tab (OutputView, over its OutputLog): the live tail of the run's console and `logs/` files.
 
 Follow is on by default; scrolling up pauses it and the header counts "+N new lines"; `f` toggles
 and End resumes. Text arrives in batches (the screen drains the Watch feed every 100 ms) and is

@@ -1,4 +1,4 @@
-"""Overview tab: status, times, script and arguments, tags, properties, the error with its
+"""Overview tab (OverviewView): status, times, script and arguments, tags, properties, the error with its
 traceback, the models registered from the run, and the child runs (enter opens one)."""
 from __future__ import annotations
 

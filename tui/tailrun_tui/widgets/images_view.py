@@ -19,7 +19,7 @@ from .. import fmt
 from ..client import TrackerClient
 from ..messages import ImageLoaded, MetricLoaded
 from tailrun.wire import decode_column
-from .run_tab import RunTab
+from .run_tab import SharedFetchTab
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 
@@ -64,13 +64,12 @@ class ImageEntry:
         return f"{self.name} · step {self.step} · {when}" if self.step is not None else f"{self.name} · {when}"
 
 
-class ImagesView(RunTab, Horizontal):
+class ImagesView(SharedFetchTab, Horizontal):
     FOCUS = "#image-list"
 
     def __init__(self, run_id: str, client: TrackerClient, fetch: Callable[[], None],
                  renderer: str | None = None, id: str | None = None) -> None:
-        super().__init__(run_id, client, id=id)
-        self.fetch = fetch   # the run screen's one fetch of the non-scalar metrics, for Tables too
+        super().__init__(run_id, client, fetch, id=id)
         self.renderer = renderer
         self.entries: dict[str, ImageEntry] = {}
         self.current: str | None = None
@@ -85,7 +84,7 @@ class ImagesView(RunTab, Horizontal):
     def start(self, run: pb.RunInfo) -> None:
         if not self.entries:
             self._note("This run has no images (log_image) yet.")
-        self.fetch()
+        super().start(run)
 
     def metric_loaded(self, message: MetricLoaded) -> None:
         for chunk in message.chunks:

@@ -1,8 +1,9 @@
 """RunTab, what every tab of the run screen shares: it fetches its data the first time it is shown
-(`start`, once), asks again on `r` once started (`reload`), and names the widget that takes the keys."""
+(`start`, once), asks again on `r` once started (`reload`), and names the widget that takes the keys;
+SharedFetchTab, one whose data comes in a fetch it shares with another tab."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -50,3 +51,16 @@ class RunTab(ReportsWorkerErrors):
             target.focus()
             return True
         return False
+
+
+class SharedFetchTab(RunTab):
+    """A tab whose data comes with another tab's in one fetch the run screen makes (Tables and
+    Images: the run's non-scalar metrics); showing it asks for that fetch (`fetch`, done once)."""
+
+    def __init__(self, run_id: str, client: "TrackerClient", fetch: Callable[[], None],
+                 id: str | None = None) -> None:
+        super().__init__(run_id, client, id=id)
+        self.fetch = fetch
+
+    def start(self, run: pb.RunInfo) -> None:
+        self.fetch()

@@ -17,7 +17,7 @@ from .. import fmt
 from ..client import TrackerClient
 from ..messages import MetricLoaded
 from tailrun.wire import decode_column
-from .run_tab import RunTab
+from .run_tab import SharedFetchTab
 
 TABLE_KINDS = (pb.METRIC_KIND_LIST, pb.METRIC_KIND_ROW, pb.METRIC_KIND_TABLE)
 MAX_ROWS = 50_000
@@ -62,12 +62,11 @@ class TableData:
         return aligned
 
 
-class TablesView(RunTab, Horizontal):
+class TablesView(SharedFetchTab, Horizontal):
     FOCUS = "#table-data"
 
     def __init__(self, run_id: str, client: TrackerClient, fetch: Callable[[], None], id: str | None = None) -> None:
-        super().__init__(run_id, client, id=id)
-        self.fetch = fetch   # the run screen's one fetch of the non-scalar metrics, for Images too
+        super().__init__(run_id, client, fetch, id=id)
         self.tables: dict[str, TableData] = {}
         self.current: str | None = None
 
@@ -81,9 +80,6 @@ class TablesView(RunTab, Horizontal):
 
     def on_mount(self) -> None:
         self.query_one("#table-data").display = False
-
-    def start(self, run: pb.RunInfo) -> None:
-        self.fetch()
 
     def metric_loaded(self, message: MetricLoaded) -> None:
         chunks = [c for c in message.chunks if c.kind in TABLE_KINDS]

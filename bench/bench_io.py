@@ -1,4 +1,4 @@
-"""Issue 11 targets: `tailrun import tensorboard` of a 1,000,000-point log (≤ 10 s) and
+"""Import and export speed (issue 11 targets): `tailrun import tensorboard` of a 1,000,000-point log (≤ 10 s) and
 `tailrun metrics RUN --format parquet` of 1,000,000 points (≤ 2 s), each timed end to end as the
 user runs it (a fresh `tailrun` process against a service in another process), median of 3.
 

@@ -10,7 +10,7 @@ N = 1_000_000
 def main() -> dict:
     from _service import service_process
     from tailrun import Experiment, Workspace
-    from tailrun._client import Client
+    from tailrun.client import Client
     with service_process() as (address, _, _pid):
         ws = Workspace(address=address)
         run = Experiment(ws, "bench-query").start_logging(outputs=False, snapshot_directory=None)

@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "slurm")]
 
-from bench_submit import SCRIPT, _Arrivals  # noqa: E402
+from _timed_submit import SCRIPT, line_latency_summary, timed_submit  # noqa: E402
 
 QUEUED_JOBS = 50
 
@@ -72,7 +72,6 @@ def main(runs: int = 5, lines: int = 20) -> dict:
     from slurmkit import SlurmCluster
 
     from tailrun import Experiment, ScriptRunConfig, Workspace
-    from tailrun._script_wait import wait
 
     with tempfile.TemporaryDirectory(prefix="tailrun-bench-slurm-") as name:
         tmp = Path(name)
@@ -90,25 +89,15 @@ def main(runs: int = 5, lines: int = 20) -> dict:
             (src / "bench.py").write_text(SCRIPT)
             ws = Workspace(address=address)
             exp = Experiment(ws, "bench-slurm")
-            to_queue, to_running, latencies = [], [], []
-            for _ in range(runs):
-                watch = ws._client().watch(experiment="bench-slurm", kinds=["status"])
-                events = iter(watch)
-                next(e for e in events if e.caught_up)
-                t0 = time.time()
-                run = exp.submit(ScriptRunConfig(str(src), script="bench.py", arguments=[lines], compute_target="cpu"))
-                to_queue.append(time.time() - t0)
+
+            def in_slurm_queue(run) -> None:
                 job = run.get_properties()["slurm_job_id"]
                 assert cluster.run("squeue", "--noheader", f"--jobs={job}", "--states=all").stdout.strip()
-                for event in events:
-                    if event.WhichOneof("kind") == "run" and event.run.run_id == run.id and event.run.status == "Running":
-                        to_running.append(time.time() - t0)
-                        break
-                watch.cancel()
-                out = _Arrivals()
-                wait(run, show_output=True, raise_on_error=True, out=out)
-                latencies += out.latencies
-            latencies.sort()
+
+            timings = [timed_submit(ws, "bench-slurm", lambda: exp.submit(ScriptRunConfig(
+                str(src), script="bench.py", arguments=[lines], compute_target="cpu")), in_slurm_queue)
+                for _ in range(runs)]
+            to_queue = [t.to_submitted for t in timings]
             idle = _rpc_latencies(ws, exp)
             held = Experiment(ws, "bench-slurm-held")
             for _ in range(QUEUED_JOBS):
@@ -120,10 +109,8 @@ def main(runs: int = 5, lines: int = 20) -> dict:
             return {
                 "submit_to_slurm_queue_s_median": round(statistics.median(to_queue), 3),
                 "submit_to_slurm_queue_s_max": round(max(to_queue), 3),
-                "submit_to_running_s_median": round(statistics.median(to_running), 3),
-                "line_latency_s_median": round(statistics.median(latencies), 3),
-                "line_latency_s_p95": round(latencies[int(len(latencies) * 0.95) - 1], 3),
-                "line_latency_s_max": round(latencies[-1], 3),
+                "submit_to_running_s_median": round(statistics.median(t.to_running for t in timings), 3),
+                **line_latency_summary([x for t in timings for x in t.line_latencies]),
                 "get_run_ms_median_0_jobs": idle[0], f"get_run_ms_median_{QUEUED_JOBS}_jobs": busy[0],
                 "log_flush_ms_median_0_jobs": idle[1], f"log_flush_ms_median_{QUEUED_JOBS}_jobs": busy[1],
                 f"one_squeue_call_ms_{QUEUED_JOBS}_jobs": squeue_ms,

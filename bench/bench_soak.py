@@ -214,7 +214,7 @@ def run_load(address: str, service_pid: int, writers: int = WRITERS, metrics: in
              queries: bool = True) -> dict:
     """Run the load against the service at `address` (with the QueryProbe unless `queries` is
     False); returns the figures (see the module doc)."""
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="tailrun-soak-") as tmp:
@@ -346,7 +346,7 @@ def run_outage(calls: int = 300_000) -> dict:
     """The logging call's cost with the service up vs SIGKILLed, and exactness afterwards."""
     import socket
 
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="tailrun-outage-") as tmp:

@@ -1,4 +1,4 @@
-"""UI benchmarks (issue 3):
+"""How fast the terminal UI is (issue 3): its first frame, its CPU while tailing, and its latency.
 
 1. first frame: time from starting `tailrun ui --run R` to its first complete frame, for a run with
    20 metrics × 1,000,000 points (on the Overview, and on the Metrics tab with every chart

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from file_tree import write_tree
 from pg_server import URL as PG_URL
 from pg_server import admin_connection
 from recorder_reset import reset_recorder
@@ -153,10 +154,7 @@ def source_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
         count += 1
         root = tmp_path / f"src{count}"
         root.mkdir()
-        for name, text in files.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(text)
-        return root
+        return write_tree(root, files)
 
     return make
 

@@ -109,14 +109,18 @@ class _Batch:
         self.nbytes = 0
         self.columns: dict[tuple, list[Any]] = {}   # ROW/TABLE key -> [column names, rows so far]
 
+    def _add(self, pieces: dict, slot: str, key: tuple, piece: Any) -> None:
+        """Append `piece` to the key's list; a key's first piece takes the next slot."""
+        have = pieces.get(key)
+        if have is None:
+            pieces[key] = [piece]
+            self.slots.append((slot, key))
+        else:
+            have.append(piece)
+
     def add_groups(self, groups: dict[tuple[str, str], Columns], npoints: int, nbytes: int) -> None:
         for key, columns in groups.items():
-            have = self.points.get(key)
-            if have is None:
-                self.points[key] = [columns]
-                self.slots.append(("p", key))
-            else:
-                have.append(columns)
+            self._add(self.points, "p", key, columns)
         self.npoints += npoints
         self.nbytes += nbytes
 
@@ -129,12 +133,7 @@ class _Batch:
         return 9 * (rows * len(union - names) + before * len(new))
 
     def add_other(self, key: tuple, item: tuple, rows: int, nbytes: int, names: Iterable[str] = ()) -> None:
-        have = self.others.get(key)
-        if have is None:
-            self.others[key] = [item]
-            self.slots.append(("o", key))
-        else:
-            have.append(item)
+        self._add(self.others, "o", key, item)
         if key[0] in (ROW, TABLE):
             entry = self.columns.setdefault(key, [set(), 0])
             entry[0].update(names)

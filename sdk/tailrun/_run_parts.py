@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._client import Client
+    from .client import Client
     from ._recorder import Recorder
     from .experiment import Experiment
     from .run import Run
@@ -58,8 +58,10 @@ class ChildrenHost(RunIdentity, Protocol):
 
 
 class SnapshotsHost(RunIdentity, Protocol):
-    """SnapshotsMixin (run_snapshots.py): the cached properties and run.py's fetch."""
+    """SnapshotsMixin (run_snapshots.py): the cached properties, start_logging's snapshot on its
+    way, and run.py's fetch."""
     _properties: dict[str, str]
+    _pending_snapshot: Any
 
     def _fetch(self) -> pb.RunInfo: ...
 

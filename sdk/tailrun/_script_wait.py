@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
-from typing import TYPE_CHECKING, Any, TextIO
+import threading
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _status
 from .cli.terminal import safe, safe_output
-from .exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -21,8 +20,8 @@ CONSOLE = "user_logs/std_log.txt"
 # also the first line of CONSOLE.
 IGNORED_PREFIX = "tailrun ignored: "
 log = logging.getLogger("tailrun")
-RECONNECT_SECONDS = 1.0
-RECONNECT_ATTEMPTS = 30
+# How long a wait rides out an unreachable service (a restart) before it raises ServiceUnavailable.
+GIVE_UP_SECONDS = 30.0
 
 
 class _ConsolePrinter:
@@ -125,42 +124,47 @@ class _IgnoredOnce:
             log.warning("%s", safe(line))
 
 
+def follow_to_final(run: Any, on_event: Callable[["pb.WatchEvent"], None], kinds: list[str],
+                    include_children: bool = False, timeout: float | None = None) -> bool:
+    """Feed `on_event` every Watch event of the run (across reconnects: a restarted service does not
+    end the wait) until the run has a final status and the backlog is delivered (True), or until
+    `timeout` seconds have passed (False). Raises ServiceUnavailable after GIVE_UP_SECONDS without a
+    service."""
+    follow = run._client().follow(run_id=run.id, include_children=include_children, from_start=True,
+                                  kinds=kinds, markers=True, give_up_after=GIVE_UP_SECONDS)
+    timer = None
+    if timeout is not None:
+        timer = threading.Timer(min(timeout, 10 ** 9), follow.stop)   # the time is up: the loop ends
+        timer.daemon = True
+        timer.start()
+    terminal = False
+    try:
+        for event in follow:
+            on_event(event)
+            if event.WhichOneof("kind") == "run" and event.run.run_id == run.id:
+                terminal = terminal or _status.is_terminal(event.run.status)
+            # A replayed run event carries today's status: finish the backlog first.
+            if terminal and follow.caught_up:
+                return True
+    finally:
+        if timer is not None:
+            timer.cancel()
+        follow.stop()
+    return False
+
+
 def _follow(run: "Run", printer: _ConsolePrinter | None, on_info: Any = None) -> None:
     """Return once the run has a final status; everything Watch delivered before it is printed.
     `on_info(warnings)` is called with the warnings of each run event."""
-    client = run._client()
-    kinds = ["status", "output"] if printer is not None else ["status"]
-    cursor, attempts = 0, 0
-    while True:
-        watch = client.watch(run_id=run.id, cursor=cursor, from_start=cursor == 0, kinds=kinds)
-        terminal = caught_up = False
-        try:
-            for event in watch:
-                attempts = 0
-                cursor = max(cursor, event.cursor)
-                if event.caught_up:
-                    caught_up = True
-                kind = event.WhichOneof("kind")
-                if kind == "run" and event.run.run_id == run.id:
-                    run._apply_info(event.run)
-                    if on_info is not None:
-                        on_info(event.run.warnings)
-                    terminal = terminal or _status.is_terminal(event.run.status)
-                elif kind == "output" and printer is not None:
-                    printer.feed(event.output)
-                # A replayed run event carries today's status: finish the backlog first.
-                if terminal and caught_up:
-                    return
-            if terminal:
-                return
-        except ServiceUnavailable:
-            attempts += 1
-            if attempts > RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(RECONNECT_SECONDS)
-        finally:
-            watch.cancel()
-        if _status.is_terminal(run._fetch().status):
-            return
+    def on_event(event: "pb.WatchEvent") -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "run" and event.run.run_id == run.id:
+            run._apply_info(event.run)
+            if on_info is not None:
+                on_info(event.run.warnings)
+        elif kind == "output" and printer is not None:
+            printer.feed(event.output)
+
+    follow_to_final(run, on_event, ["status", "output"] if printer is not None else ["status"])
 
 

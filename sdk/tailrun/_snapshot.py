@@ -1,5 +1,5 @@
-"""Snapshots: a submitted run's source folder, or what `Run.take_snapshot` is given, zipped,
-minus ignored files.
+"""Snapshots: a submitted run's source folder, a `start_logging` run's snapshot_directory, or what
+`Run.take_snapshot` is given, zipped, minus ignored files.
 
 Ignore files (gitignore syntax, simple fnmatch patterns): `.gitignore`, then `.amlignore`, then
 `.tailrunignore`, each one that exists at the top of the folder; their rules add up, in that order,
@@ -95,12 +95,14 @@ def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
             yield rel, full
 
 
-def build_snapshot(source_directory: str | os.PathLike) -> IO[bytes]:
-    """The zipped source folder in a temporary file (rewound), after checking the limits."""
+def build_snapshot(source_directory: str | os.PathLike, what: str = "source_directory") -> IO[bytes]:
+    """The zipped source folder in a temporary file (rewound), after checking the limits; `what`
+    names the folder's argument in errors (submit's source_directory, start_logging's
+    snapshot_directory)."""
     root = Path(source_directory)
     if not root.is_dir():
-        raise SnapshotError(f"source_directory {str(source_directory)!r} is not a folder")
-    return zip_entries(list(iter_files(root)), f"source_directory {str(root)!r}")
+        raise SnapshotError(f"{what} {str(source_directory)!r} is not a folder")
+    return zip_entries(list(iter_files(root)), f"{what} {str(root)!r}")
 
 
 def snapshot_entries(paths: str | os.PathLike | list | tuple) -> list[tuple[str, Path]]:

@@ -66,6 +66,14 @@ def shown_name(stored: str) -> str:
     return stored[len(PREFIX):] if stored.startswith(PREFIX) else stored
 
 
+def shown_chunks(chunks: list) -> list:
+    """Stored system-metric chunks renamed in place as `get_system_metrics()` names them
+    (cpu_percent, not system/cpu_percent): what `tailrun metrics --system` and export write."""
+    for chunk in chunks:
+        chunk.name = shown_name(chunk.name)
+    return chunks
+
+
 def _rate(new: int | None, old: int | None, seconds: float) -> float | None:
     if new is None or old is None:
         return None

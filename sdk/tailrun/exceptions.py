@@ -21,7 +21,7 @@ __all__ = ["AzureMLException", "TailrunError", "UserErrorException", "ActivityFa
            "WebserviceException", "ComputeTargetException", "WorkspaceException", "ProjectSystemException",
            "SnapshotException", "ServiceError", "ServiceUnavailable", "AuthenticationError",
            "AuthenticationException", "NotFound", "RunNotFound", "FileNotFoundInRun",
-           "InvalidRequest", "ModelNotFoundException", "ModelPathNotFoundException"]
+           "InvalidRequest", "NotSupported", "ModelNotFoundException", "ModelPathNotFoundException"]
 
 
 class AzureMLException(Exception):
@@ -72,6 +72,10 @@ class RunEnvironmentException(AzureMLException):
 
 class InvalidRequest(ServiceError, ValueError):
     """The service refused the arguments of a call (e.g. an invalid file path)."""
+
+
+class NotSupported(ServiceError):
+    """The service does not offer this call (an older tailrun service)."""
 
 
 class ComputeTargetException(AzureMLException):

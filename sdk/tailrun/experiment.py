@@ -10,6 +10,7 @@ inner spaces and dots (`Experiment(ws, 'my exp')` from the user's notes works); 
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -83,12 +84,26 @@ class Experiment:
         `outputs`: None or True tracks `./outputs`, False nothing, a string that folder; the
         folder is created now and uploaded by `complete()`/`fail()`/`cancel()`/`with`.
         stdout and stderr are also written live to the run's `logs/user_log.txt`.
-        `snapshot_directory` is accepted for compatibility; tailrun does not take snapshots of
-        interactive runs yet. `name` is Azure ML's deprecated alias of `display_name`.
+        `snapshot_directory` (default: the current folder) is zipped now as the run's snapshot
+        (its ContentSnapshotId), minus what .tailrunignore/.amlignore/.gitignore exclude, as
+        `submit` does; over the limits (300 MB, 2000 files) SnapshotException is raised and no
+        run is started; None takes no snapshot. The zip is sent in the background once the
+        service has the run (see tailrun.run_snapshots). `name` is Azure ML's deprecated alias of
+        `display_name`.
         """
         from .run import Run
-        return Run._start(self, run_id=run_id, outputs=outputs, display_name=display_name or name,
-                          description=description, tags=tags, run_type="interactive", console=True)
+        from .run_snapshots import zip_for_start
+        zipped = zip_for_start(snapshot_directory)
+        try:
+            run = Run._start(self, run_id=run_id, outputs=outputs, display_name=display_name or name,
+                             description=description, tags=tags, run_type="interactive", console=True)
+        except BaseException:
+            if zipped is not None:
+                zipped.close()
+            raise
+        if zipped is not None:
+            run._send_snapshot_later(zipped, os.fspath(snapshot_directory))
+        return run
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> "Run":
         """Submit a ScriptRunConfig or Estimator (returns a ScriptRun) or a HyperDriveConfig

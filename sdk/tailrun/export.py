@@ -1,5 +1,5 @@
-"""`tailrun export RUN|EXPERIMENT DIR`: a run (with its child runs) or a whole experiment as plain
-files that analysis tools read.
+"""Exporting a run (with its child runs) or a whole experiment as plain files that analysis tools
+read (what `tailrun export RUN|EXPERIMENT DIR` writes).
 
 Layout (DIR must not exist yet; it appears whole or not at all):
 
@@ -10,6 +10,12 @@ Layout (DIR must not exist yet; it appears whole or not at all):
     DIR/<run id>/metrics.csv      every metric value: metric,kind,index,step,time,column,value
                                   (tailrun.metrics_table; metrics.jsonl / metrics.parquet with
                                   --format json / parquet)
+    DIR/<run id>/system_metrics.csv    the run's system metrics (cpu_percent, memory_rss_mb,
+                                  gpu0_utilization_percent, ...: `run.get_system_metrics()`'s names)
+                                  in the same columns, kind "system", step = sample index
+                                  (system_metrics.jsonl / .parquet with --format json / parquet;
+                                  header only when none were recorded: a child run's samples are
+                                  its top-level run's)
     DIR/<run id>/tables/<metric>.csv   each row/table metric as a table: index,step,time,<columns>
                                   (the metric name %-quoted to one file name)
     DIR/<run id>/files/<path>     every file of the run (outputs/, logs/, images, ...)
@@ -30,12 +36,13 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from . import metrics_shape as shape
+from ._system_metrics import shown_chunks
 from .wire import KIND_ROW, KIND_TABLE
 from .exceptions import NotFound, RunNotFound
 from .metrics_table import exact_text, metric_table, write_csv, write_json, write_parquet
 from .run_files import download
 
-METRICS_FILES = {"csv": "metrics.csv", "json": "metrics.jsonl", "parquet": "metrics.parquet"}
+SUFFIXES = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}
 
 
 def resolve_runs(client: Any, name: str) -> tuple[str | None, list[Any]]:
@@ -59,8 +66,8 @@ def export(client: Any, name: str, dest: str | os.PathLike, metrics_format: str 
     """Export the run or experiment `name` into the new folder `dest`; returns the run ids.
     `progress(path, size)` is called before each file is downloaded, and returns a callable
     taking byte counts (or None)."""
-    if metrics_format not in METRICS_FILES:
-        raise ValueError(f"unknown metrics format {metrics_format!r}: use one of {', '.join(METRICS_FILES)}")
+    if metrics_format not in SUFFIXES:
+        raise ValueError(f"unknown metrics format {metrics_format!r}: use one of {', '.join(SUFFIXES)}")
     target = Path(dest)
     if target.exists():
         raise FileExistsError(f"{str(target)!r} already exists: export writes a new folder")
@@ -93,13 +100,9 @@ def _export_run(client: Any, info: Any, folder: Path, metrics_format: str,
                                         always_print_fields_with_no_presence=True)
     (folder / "run.json").write_text(json.dumps(details, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     chunks = client.get_metrics(info.run_id)
-    table = metric_table(chunks)
-    metrics_file = folder / METRICS_FILES[metrics_format]
-    if metrics_format == "parquet":
-        write_parquet(table, str(metrics_file))
-    else:
-        with open(metrics_file, "w", encoding="utf-8", newline="") as out:
-            (write_csv if metrics_format == "csv" else write_json)(table, out)
+    _write_metrics(chunks, folder / f"metrics{SUFFIXES[metrics_format]}", metrics_format)
+    system = shown_chunks(client.get_metrics(info.run_id, system=True))
+    _write_metrics(system, folder / f"system_metrics{SUFFIXES[metrics_format]}", metrics_format)
     _write_tables(chunks, folder / "tables")
     try:
         files = client.list_files(info.run_id)
@@ -108,6 +111,15 @@ def _export_run(client: Any, info: Any, folder: Path, metrics_format: str,
     for f in files:
         on_bytes = progress(f.path, f.size) if progress else None
         download(client, info.run_id, f.path, folder / "files" / f.path, on_bytes)
+
+
+def _write_metrics(chunks: list, path: Path, metrics_format: str) -> None:
+    table = metric_table(chunks)
+    if metrics_format == "parquet":
+        write_parquet(table, str(path))
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            (write_csv if metrics_format == "csv" else write_json)(table, out)
 
 
 def _write_tables(chunks: list, folder: Path) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _status as st
-from ._exec.envs import EnvBuilder, EnvironmentSetupError, plan_environment, run_vars
+from ._exec.envs import EnvBuilder, EnvironmentSetupError, plan_environment, run_vars, script_env
 from ._exec.files import CONSOLE_PATH, ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from ._exec.outcome import (JOB_REPORT_PATH, STATUS_FILE, build_argv, failure_error, make_error,
                             script_final_status)
@@ -86,7 +86,7 @@ def _settings() -> dict[str, str]:
 
 
 def _client() -> Any:
-    from ._client import Client
+    from .client import Client
     from ._settings import Settings
 
     return Client(Settings.resolve())
@@ -118,13 +118,7 @@ def prepare_work(client: Any, run_id: str, root: Path) -> Path:
 
 def child_env(cfg: dict[str, str], interpreter: str, definition: dict[str, Any], work: Path) -> dict[str, str]:
     """The script's environment (as the local runner's supervisor builds it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    bin_dir = os.path.dirname(interpreter)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
-    if (Path(bin_dir).parent / "pyvenv.cfg").exists():
-        env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-    env.update(run_vars(definition))
+    env = script_env(interpreter, definition)
     env.update({"TAILRUN_RUN_ID": cfg["run_id"], "TAILRUN_EXPERIMENT": cfg["experiment"],
                 "TAILRUN_ADDRESS": cfg["address"], "TAILRUN_OUTPUT_DIRECTORY": str(work / "outputs"),
                 "TAILRUN_JOB_WORK_DIR": os.environ["TAILRUN_JOB_WORK_DIR"],

@@ -87,6 +87,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
         self._finished = False
         self._parent_obj: Run | None = None
         self._start_event: dict[str, Any] | None = None   # the RunStart this process sent
+        self._pending_snapshot: Any = None   # start_logging's snapshot, sent in the background
         self._apply_info(info)
 
     def _apply_info(self, info: "pb.RunInfo | None") -> None:
@@ -359,6 +360,7 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
             self._patch(**fields)
         if wait:
             self.flush()
+        self._settle_snapshot(wait)
 
     def _stop_console(self) -> None:
         if self._tee:

@@ -126,16 +126,7 @@ class LoggingMixin:
                             "use log_list() for a list of values")
         step = V.check_step(name, step)
         value = V.normalise_scalar(value, f"metric {name!r}")
-        has_steps = step is not None
-        known = self._scalar_steps.get(name)
-        if known is None:
-            self._claim(name, V.KIND_SCALAR)
-            self._scalar_steps[name] = has_steps
-        elif known != has_steps:
-            raise ValueError(
-                f"metric {name!r} was logged {'with' if known else 'without'} a step before; "
-                f"every value of one metric must {'have a step' if known else 'be logged without a step'}")
-        if known is None:
+        if self._claim_scalar(name, step is not None):
             self._describe(name, description)
         self._append((POINT, self._id, name, value, step, self._time()))
 
@@ -153,13 +144,7 @@ class LoggingMixin:
             raise ValueError(f"metric {name!r}: values, steps and times must have the same length")
         if not values:
             return
-        has_steps = step_list is not None
-        known = self._scalar_steps.get(name)
-        if known is None:
-            self._claim(name, V.KIND_SCALAR)
-            self._scalar_steps[name] = has_steps
-        elif known != has_steps:
-            raise ValueError(f"metric {name!r} was logged {'with' if known else 'without'} a step before")
+        self._claim_scalar(name, step_list is not None)
         rec = self._recorder()
         append, run_id, queued = self._append, self._id, rec.queue.__len__
         for i, value in enumerate(values):
@@ -169,14 +154,30 @@ class LoggingMixin:
             if queued() > QUEUE_SOFT_LIMIT:
                 rec.backpressure()
 
-    def _claim(self, name: str, kind: int) -> None:
-        """Record the kind of a metric on first use; refuse a second kind under one name."""
+    def _claim_scalar(self, name: str, has_steps: bool) -> bool:
+        """Record a scalar metric and whether its values have steps on first use (True); refuse
+        values with steps for a metric logged without them, and the reverse."""
+        known = self._scalar_steps.get(name)
+        if known is None:
+            self._claim(name, V.KIND_SCALAR)
+            self._scalar_steps[name] = has_steps
+            return True
+        if known != has_steps:
+            raise ValueError(
+                f"metric {name!r} was logged {'with' if known else 'without'} a step before; "
+                f"every value of one metric must {'have a step' if known else 'be logged without a step'}")
+        return False
+
+    def _claim(self, name: str, kind: int) -> bool:
+        """Record the kind of a metric on first use (True); refuse a second kind under one name."""
         current = self._kinds.get(name)
         if current is None:
             self._kinds[name] = kind
-        elif current != kind:
+            return True
+        if current != kind:
             raise ValueError(f"metric {name!r} was logged with {V.KIND_METHOD[current]}(); "
                              f"it cannot also be logged with {V.KIND_METHOD[kind]}() — use another name")
+        return False
 
     def _describe(self, name: str, description: Any) -> None:
         # queued before the metric's first point: the encoder attaches it to the next chunk
@@ -192,9 +193,7 @@ class LoggingMixin:
         items = V.normalise_list(name, value)
         if not items:
             return
-        first = name not in self._kinds
-        self._claim(name, V.KIND_LIST)
-        if first:
+        if self._claim(name, V.KIND_LIST):
             self._describe(name, description)
         self._append((LIST, self._id, name, items, None, self._time()))
 
@@ -207,9 +206,7 @@ class LoggingMixin:
                              f"run.log_row({name!r}, x=1, y=2)")
         V.check_columns(name, kwargs)
         row = {col: V.cell(name, col, v) for col, v in kwargs.items()}
-        first = name not in self._kinds
-        self._claim(name, V.KIND_ROW)
-        if first:
+        if self._claim(name, V.KIND_ROW):
             self._describe(name, description)
         self._append((ROW, self._id, name, row, None, self._time()))
 
@@ -238,9 +235,7 @@ class LoggingMixin:
         nrows = next(iter(lengths.values()))
         if nrows == 0:
             return
-        first = name not in self._kinds
-        self._claim(name, V.KIND_TABLE)
-        if first:
+        if self._claim(name, V.KIND_TABLE):
             self._describe(name, description)
         self._append((TABLE, self._id, name, table, nrows, self._time()))
 
@@ -313,8 +308,7 @@ class LoggingMixin:
 
     def _log_artifact(self, name: str, kind: int, path: str, data: bytes, description: str,
                       when: float | None = None) -> None:
-        first = name not in self._kinds
-        self._claim(name, kind)
+        first = self._claim(name, kind)
         self._enqueue_bytes(path, data)  # queued first, so the file exists before the metric row
         if first:
             self._describe(name, description)

@@ -29,7 +29,7 @@ class RunDetails:
 
     def _settings(self) -> Any:
         ws = self.run.experiment.workspace
-        from ._client import resolve_read_settings
+        from .client import resolve_read_settings
 
         return resolve_read_settings(ws.settings)
 
@@ -57,7 +57,7 @@ class RunDetails:
         """Print status, last values and new output lines until the run ends; returns the last
         status. A summary line is printed only when the status, a value or the name changed
         (its clock prefix does not count), so a quiet run does not fill a log with copies."""
-        from ._client import Client
+        from .client import Client
 
         client = Client(self._settings())
         deadline = None if timeout is None else time.monotonic() + timeout

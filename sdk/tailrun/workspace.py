@@ -245,7 +245,7 @@ class Workspace:
         service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
-                from ._client import Client
+                from .client import Client
                 self._client_obj = Client(self._settings, start_local=True)
             return self._client_obj
 

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, Callable, NoReturn
 
 USAGE_EPILOG = ("A non-loopback --host needs a token (--token-file or $TAILRUN_TOKEN) "
                 "or --insecure. Clients use TAILRUN_ADDRESS=host:port and TAILRUN_TOKEN=T.")
@@ -33,34 +33,26 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is outside 0-65535")
-    return value
+def _number(convert: Callable[[str], Any], noun: str, valid: Callable[[Any], bool],
+            rule: str) -> Callable[[str], Any]:
+    """An argparse `type`: `convert(text)`, or "not <noun>: <text>"; then `rule` (formatted with
+    `value` and `text`) unless `valid(value)`."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(rule.format(value=value, text=text))
+        return value
+    return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
+_port = _number(int, "a port number", lambda v: 0 <= v <= 65535, "port {value} is outside 0-65535")
+_positive = _number(int, "a number", lambda v: v >= 1, "must be at least 1, got {value}")
+# NaN fails `> 0`; infinity would never time out
+_seconds = _number(float, "a number of seconds", lambda v: v > 0 and v != float("inf"),
+                   "must be a positive number of seconds, got {text}")
 
 
 def resolve_token(args: argparse.Namespace) -> str | None:

@@ -1,4 +1,4 @@
-"""Errors the store and the artifact files raise; the servicer maps them to gRPC status codes.
+"""The errors the service reports to clients, each mapped to one gRPC status code by the servicer.
 
 NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, PermissionDenied -> PERMISSION_DENIED,
 Unavailable -> UNAVAILABLE, ShuttingDown -> UNAVAILABLE, SeqGap -> FAILED_PRECONDITION.

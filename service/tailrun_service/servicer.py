@@ -89,6 +89,16 @@ def _reject_nul(request: Any) -> None:
             raise InvalidArgument(f"{type(request).__name__}.{field.name} contains a NUL character")
 
 
+async def _first_spec(request_iterator: AsyncIterator[Any], method: str, spec_type: str) -> Any:
+    """The spec that opens a client stream of spec-then-chunks messages (SubmitRun, RegisterModel),
+    its strings checked by `_reject_nul`; InvalidArgument when the stream opens with anything else."""
+    first = await anext(request_iterator, None)
+    if first is None or first.WhichOneof("part") != "spec":
+        raise InvalidArgument(f"{method}: the first message must be a {spec_type}")
+    _reject_nul(first.spec)
+    return first.spec
+
+
 def _require(value: str, what: str) -> str:
     if not value:
         raise InvalidArgument(f"{what} is required")
@@ -358,11 +368,7 @@ class Tracker(pb_grpc.TrackerServicer):
 
     async def SubmitRun(self, request_iterator: AsyncIterator[pb.SubmitRequest], context: grpc.aio.ServicerContext):
         async with self._guard(context, "SubmitRun"):
-            first = await anext(request_iterator, None)
-            if first is None or first.WhichOneof("part") != "spec":
-                raise InvalidArgument("SubmitRun: the first message must be a SubmitSpec")
-            spec = first.spec
-            _reject_nul(spec)
+            spec = await _first_spec(request_iterator, "SubmitRun", "SubmitSpec")
             _require(spec.experiment, "SubmitSpec.experiment")
             caller = self._caller(context)
             if caller.is_run_scoped:  # submitting runs code on this machine: the service's token only
@@ -487,11 +493,7 @@ class Tracker(pb_grpc.TrackerServicer):
     async def RegisterModel(self, request_iterator: AsyncIterator[pb.RegisterModelRequest],
                             context: grpc.aio.ServicerContext):
         async with self._guard(context, "RegisterModel"):
-            first = await anext(request_iterator, None)
-            if first is None or first.WhichOneof("part") != "spec":
-                raise InvalidArgument("RegisterModel: the first message must be a RegisterModelSpec")
-            spec = first.spec
-            _reject_nul(spec)
+            spec = await _first_spec(request_iterator, "RegisterModel", "RegisterModelSpec")
             registry = self.store.models
             registry.check_spec(spec)
             caller = self._caller(context)

@@ -1,6 +1,6 @@
 """Helpers of the fault-injection tests: a real `python -m tailrun_service` child process that can
-be SIGKILLed and restarted on the same port and data dir, SDK scripts in real child processes, and
-exact reads of what the service stored.
+be SIGKILLed and restarted on the same port and data dir, SDK scripts in real child processes, raw
+Ingest calls, and exact reads of what the service stored.
 """
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tailrun._client import Client
+import grpc
+import pytest
+from tailrun.client import Client
 from tailrun._local import health_check
 from tailrun._settings import Settings
+from tailrun.v1 import tailrun_pb2 as pb
+from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
+from waiting import wait_until
 
 PYTHON = sys.executable
 
@@ -28,16 +33,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy (returns it); fail the test naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """`waiting.wait_until` with the fault tests' argument order (timeout before what)."""
+    return wait_until(predicate, what, timeout)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -172,3 +170,19 @@ def assert_exact_series(points: dict[str, tuple[list[int], list[float]]], names:
         expected = [value(m, s) for s in expected_steps]
         bad = next((s for s in expected_steps if got_values[s] != expected[s]), None)
         assert bad is None, f"{name}: step {bad} stored {got_values[bad]!r}, logged {expected[bad]!r}"
+
+
+# ------------------------------------------------------------------ raw Ingest calls
+
+def ingest(address: str, *requests: pb.IngestRequest, token: str | None = None) -> list[pb.IngestAck]:
+    """The acks of one Ingest stream that sends `requests` (with `token` as its bearer token)."""
+    metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+    with grpc.insecure_channel(address) as channel:
+        return list(pb_grpc.TrackerStub(channel).Ingest(iter(requests), metadata=metadata, timeout=20))
+
+
+def ingest_refusal(address: str, request: pb.IngestRequest, token: str | None = None) -> grpc.RpcError:
+    """The grpc.RpcError with which the service refuses an Ingest stream of `request`."""
+    with pytest.raises(grpc.RpcError) as caught:
+        ingest(address, request, token=token)
+    return caught.value

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun.wire import decode_column
 from tailrun._encode import Encoder
 from tailrun.wire import EVENT, POINT

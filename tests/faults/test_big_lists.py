@@ -120,7 +120,7 @@ def test_sdk_get_runs_and_get_run(big_service, big_ws):
 @pytest.mark.slow
 def test_pages_stay_under_the_byte_budget_and_cover_the_list_once(big_service):
     """Full RunInfos (as an old reader asks): several pages, each well under the limit, no run twice."""
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
     from tailrun_service.store.queries import PAGE_BYTES
 
@@ -143,13 +143,10 @@ def test_pages_stay_under_the_byte_budget_and_cover_the_list_once(big_service):
 @pytest.mark.slow
 def test_ui_client_lists_runs_with_only_its_columns(big_service):
     from tailrun._settings import Settings
-    from tailrun_tui.client import TrackerClient
+    from tailrun.client import Client
 
-    client = TrackerClient(Settings(big_service.address, None))
-    try:
-        listing = client.list_runs(EXPERIMENT, metric_columns=[_name(3), _name(7)])
-    finally:
-        client.close()
+    with Client(Settings(big_service.address, None)) as client:
+        listing = client.list_runs_and_metric_names(experiment=EXPERIMENT, metric_columns=[_name(3), _name(7)])
     assert sorted(r.run_id for r in listing.runs) == sorted(big_service.ids)
     assert all(dict(r.last_metrics) == {_name(3): 3.0, _name(7): 7.0} for r in listing.runs)
     assert all(not r.metric_names for r in listing.runs)
@@ -160,7 +157,7 @@ def test_ui_client_lists_runs_with_only_its_columns(big_service):
 def test_get_metrics_on_ten_thousand_names(big_service, capsys):
     """GetMetrics of a run with 10,000 metrics answers every metric (it took 9-13 s: one short
     read per metric). The time is reported, not asserted."""
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
 
     with Client(Settings(big_service.address, None)) as client:

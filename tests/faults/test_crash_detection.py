@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from faultkit import run_script, script_env, spawn_script, wait_for
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun._settings import Settings
 
 HEARTBEAT, TIMEOUT = 1.0, 2.0

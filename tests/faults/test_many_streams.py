@@ -13,12 +13,13 @@ import os
 import resource
 import subprocess
 import sys
-import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ingest_events import points, start
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
@@ -35,16 +36,6 @@ def _raise_fd_limit(needed: int) -> None:
         if hard != resource.RLIM_INFINITY and hard < needed:
             pytest.fail(f"this test needs {needed} open files; the hard limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-
-
-def _start(run_id: str) -> pb.Event:
-    return pb.Event(start=pb.RunStart(run_id=run_id, experiment="streams", status="Running",
-                                      run_type="interactive", time=time.time()))
-
-
-def _points(run_id: str, value: float) -> pb.Event:
-    return pb.Event(metrics=pb.MetricPoints(run_id=run_id, name="m", kind=pb.METRIC_KIND_SCALAR,
-                                            times=[time.time()], steps=[0], columns=[pb.Column(values=[value])]))
 
 
 async def _open_ingest(channel: grpc.aio.Channel, writer: str) -> grpc.aio.StreamStreamCall:
@@ -68,7 +59,7 @@ async def _with_open_streams(address: str) -> None:
     tracker = pb_grpc.TrackerStub(control)
     health = health_pb2_grpc.HealthStub(control)
     setup = tracker.Ingest(timeout=RPC_DEADLINE)
-    await setup.write(pb.IngestRequest(writer="setup", seq=1, events=[_start(run_id)]))
+    await setup.write(pb.IngestRequest(writer="setup", seq=1, events=[start(run_id, "streams")]))
     assert (await setup.read()).committed_seq == 1
     await setup.done_writing()
 
@@ -93,7 +84,7 @@ async def _with_open_streams(address: str) -> None:
         assert [r.run_id for r in listed.runs] == [run_id]
 
         # One of the idle writers sends a batch: it commits, and every watcher sees it.
-        await ingests[0].write(pb.IngestRequest(writer="idle-0", seq=1, events=[_points(run_id, 42.0)]))
+        await ingests[0].write(pb.IngestRequest(writer="idle-0", seq=1, events=[points(run_id, "m", [42.0])]))
         assert (await asyncio.wait_for(ingests[0].read(), OPEN_DEADLINE)).committed_seq == 1
         seen = await asyncio.wait_for(asyncio.gather(*(w.read() for w in watches)), OPEN_DEADLINE)
         assert all(list(e.metrics.columns[0].values) == [42.0] for e in seen)
@@ -112,6 +103,7 @@ def test_1000_open_streams_leave_health_queries_and_ingest_answering(service_fac
     _raise_fd_limit(2 * STREAMS + 512)
     service = service_factory(with_runner=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])   # the child imports tests/ingest_events.py
     done = subprocess.run([sys.executable, __file__, service.address], env=env, capture_output=True,
                           text=True, timeout=OPEN_DEADLINE * 4)
     assert done.returncode == 0, done.stderr[-3000:]

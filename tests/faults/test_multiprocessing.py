@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from faultkit import run_script, script_env
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun._settings import Settings
 
 NO_HANG_SECONDS = 120

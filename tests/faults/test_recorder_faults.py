@@ -187,7 +187,7 @@ def test_two_services_in_one_process_each_get_their_own_runs(service_factory: An
 
 
 def _client(address: str, token: str | None) -> Any:
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
     return Client(Settings(address=address, token=token))
 

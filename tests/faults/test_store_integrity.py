@@ -14,33 +14,19 @@ import shutil
 import uuid
 
 import grpc
-import pytest
-from faultkit import ServiceProcess, script_env, spawn_script, wait_for
+from faultkit import (
+    ServiceProcess,
+    ingest,
+    ingest_refusal,
+    script_env,
+    spawn_script,
+    wait_for,
+)
+from ingest_events import points, start
 from tailrun._spool import iter_records
 from tailrun.v1 import tailrun_pb2 as pb
-from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
 STORE_LOG = "the store cannot be used"
-
-
-def _ingest(address: str, *requests: pb.IngestRequest) -> list[pb.IngestAck]:
-    with grpc.insecure_channel(address) as channel:
-        return list(pb_grpc.TrackerStub(channel).Ingest(iter(requests), timeout=20))
-
-
-def _refusal(address: str, request: pb.IngestRequest) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        _ingest(address, request)
-    return caught.value
-
-
-def _start(run_id: str) -> pb.Event:
-    return pb.Event(start=pb.RunStart(run_id=run_id, experiment="vanish"))
-
-
-def _point(run_id: str, value: float) -> pb.Event:
-    return pb.Event(metrics=pb.MetricPoints(run_id=run_id, name="m", times=[1.0],
-                                            columns=[pb.Column(values=[value])]))
 
 
 def test_a_script_keeps_its_data_when_the_data_dir_is_deleted(tmp_path):
@@ -97,8 +83,8 @@ def test_a_script_keeps_its_data_when_the_data_dir_is_deleted(tmp_path):
     # acknowledged before the deletion went with the deleted files; nothing after it was acked.
     service.kill()
     service.start()
-    reply = _ingest(service.address, pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1,
-                                                      events=[_start(f"r-{uuid.uuid4().hex}")]))
+    reply = ingest(service.address, pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1,
+                                                      events=[start(f"r-{uuid.uuid4().hex}", "vanish")]))
     assert reply[-1].committed_seq == 1 and not reply[-1].rejected
     service.stop()
 
@@ -106,17 +92,17 @@ def test_a_script_keeps_its_data_when_the_data_dir_is_deleted(tmp_path):
 def test_deleted_data_dir_answers_unavailable_and_logs_once(service, caplog):
     caplog.set_level(logging.ERROR, logger="tailrun_service.store")
     run_id, writer = f"r-{uuid.uuid4().hex}", f"w-{uuid.uuid4().hex}"
-    first = _ingest(service.address, pb.IngestRequest(writer=writer, seq=1, events=[_start(run_id)]))
+    first = ingest(service.address, pb.IngestRequest(writer=writer, seq=1, events=[start(run_id, "vanish")]))
     assert first[0].committed_seq == 1
     assert service.store.check_usable() is None
     shutil.rmtree(service.data_dir)
 
     reason = f"the data dir {service.data_dir} was deleted"
     assert service.store.check_usable() == reason
-    for request in (pb.IngestRequest(writer=writer, seq=2, events=[_point(run_id, 1.0)]),
+    for request in (pb.IngestRequest(writer=writer, seq=2, events=[points(run_id, "m", [1.0])]),
                     pb.IngestRequest(writer=writer, seq=0),
-                    pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1, events=[_start("other")])):
-        refused = _refusal(service.address, request)
+                    pb.IngestRequest(writer=f"w-{uuid.uuid4().hex}", seq=1, events=[start("other", "vanish")])):
+        refused = ingest_refusal(service.address, request)
         assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
         assert reason in refused.details() and "nothing was stored" in refused.details()
     assert not (service.data_dir / "artifacts").exists(), "a write made the deleted folders again"
@@ -129,17 +115,17 @@ def test_a_data_dir_made_again_at_the_same_path_is_not_the_store(service):
     (service.data_dir / "artifacts").mkdir(parents=True)
     reason = service.store.check_usable()
     assert reason is not None and "was replaced" in reason and str(service.data_dir) in reason
-    refused = _refusal(service.address, pb.IngestRequest(writer="w", seq=1, events=[_start("r")]))
+    refused = ingest_refusal(service.address, pb.IngestRequest(writer="w", seq=1, events=[start("r", "vanish")]))
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_postgresql_service_checks_its_artifact_folder(pg_service):
     """The database is remote, the artifact folder is local: deleting it stops acknowledgements."""
     run_id, writer = f"r-{uuid.uuid4().hex}", f"w-{uuid.uuid4().hex}"
-    _ingest(pg_service.address, pb.IngestRequest(writer=writer, seq=1, events=[_start(run_id)]))
+    ingest(pg_service.address, pb.IngestRequest(writer=writer, seq=1, events=[start(run_id, "vanish")]))
     shutil.rmtree(pg_service.data_dir / "artifacts")
     chunk = pb.Event(file=pb.FileChunk(run_id=run_id, path="outputs/a.txt", data=b"a", last=True))
-    refused = _refusal(pg_service.address, pb.IngestRequest(writer=writer, seq=2, events=[chunk]))
+    refused = ingest_refusal(pg_service.address, pb.IngestRequest(writer=writer, seq=2, events=[chunk]))
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
     assert f"the artifact folder {pg_service.data_dir / 'artifacts'} was deleted" in refused.details()
     assert not (pg_service.data_dir / "artifacts").exists()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from faultkit import PYTHON, free_port, script_env, stored_points, wait_for
-from tailrun._client import Client
+from processes import group_alive
+from tailrun.client import Client
 from tailrun._settings import Settings
 from tailrun_service.runner.isolation import run_root_for
 from test_tls import make_cert
@@ -130,14 +131,6 @@ def _submit_running(tmp_path: Path, address: str, release: Path) -> tuple[str, C
     return run_id, client
 
 
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def _sigterm_with_a_running_run(data: Path, port: int, tmp_path: Path, release: Path,
                                 *flags: str) -> tuple[str, int]:
     """Start a service, submit a run that waits for `release`, SIGTERM the service (it must exit
@@ -158,7 +151,7 @@ def _sigterm_with_a_running_run(data: Path, port: int, tmp_path: Path, release: 
 def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_them(tmp_path: Path) -> None:
     data, port, release = tmp_path / "data", free_port(), tmp_path / "release"
     run_id, pid = _sigterm_with_a_running_run(data, port, tmp_path, release)
-    assert _alive(pid), "SIGTERM to the service ended its submitted run"
+    assert group_alive(pid), "SIGTERM to the service ended its submitted run"
 
     second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
     try:
@@ -180,7 +173,7 @@ def test_sigterm_leaves_submitted_runs_running_and_the_next_service_finishes_the
 def test_stop_runs_on_exit_ends_them_with_service_stopped(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     run_id, pid = _sigterm_with_a_running_run(data, port, tmp_path, tmp_path / "never", "--stop-runs-on-exit")
-    assert not _alive(pid)
+    assert not group_alive(pid)
     second, address = _start(["--data-dir", str(data), *AS_SERVICE_USER], tmp_path, "second", port)
     try:
         with Client(Settings(address=address, token=None)) as client:

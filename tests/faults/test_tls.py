@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import PYTHON, run_script, script_env, wait_for
-from tailrun._client import Client
+from tailrun.client import Client
 from tailrun._settings import Settings
 from tailrun.exceptions import ServiceUnavailable
 

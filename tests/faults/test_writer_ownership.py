@@ -11,6 +11,8 @@ import uuid
 
 import grpc
 import pytest
+from faultkit import ingest, ingest_refusal
+from ingest_events import points, start
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 from tailrun_service.auth import run_token
@@ -25,47 +27,27 @@ def secured(service_factory):
     return service_factory(token=TOKEN, with_runner=False)
 
 
-def _ingest(address: str, token: str, *requests: pb.IngestRequest) -> list[pb.IngestAck]:
-    with grpc.insecure_channel(address) as channel:
-        return list(pb_grpc.TrackerStub(channel).Ingest(
-            iter(requests), metadata=(("authorization", f"Bearer {token}"),), timeout=20))
-
-
-def _refused(address: str, token: str, request: pb.IngestRequest) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        _ingest(address, token, request)
-    return caught.value
-
-
-def _start(run_id: str) -> pb.Event:
-    return pb.Event(start=pb.RunStart(run_id=run_id, experiment="owners"))
-
-
-def _point(run_id: str, value: float) -> pb.Event:
-    return pb.Event(metrics=pb.MetricPoints(run_id=run_id, name="m", times=[1.0],
-                                            columns=[pb.Column(values=[value])]))
-
-
 def _values(service, run_id: str) -> list[float]:
     return [v for chunk in service.store.iter_metrics(run_id, "m") for v in chunk.columns[0].values]
 
 
 def _new_run(service) -> str:
     run_id = f"run-{uuid.uuid4().hex[:12]}"
-    _ingest(service.address, TOKEN, pb.IngestRequest(writer=f"admin-{run_id}", seq=1, events=[_start(run_id)]))
+    ingest(service.address,
+           pb.IngestRequest(writer=f"admin-{run_id}", seq=1, events=[start(run_id, "owners")]), token=TOKEN)
     return run_id
 
 
 def test_a_run_token_cannot_silence_the_runners_writer(secured):
     victim = f"run-{uuid.uuid4().hex[:12]}"
     writer = RunWriter(secured.store, victim)        # the runner's in-process writer of a submitted run
-    assert writer.send([_start(victim)]) == []
+    assert writer.send([start(victim, "owners")]) == []
     attacker = run_token(TOKEN, _new_run(secured))
     for token in (attacker, TOKEN):                  # nobody outside the service, not even admin
         for request in (pb.IngestRequest(writer=f"runner:{victim}", seq=HUGE_SEQ),
                         pb.IngestRequest(writer=f"runner:{victim}", seq=0),
                         pb.IngestRequest(writer="liveness:anything", seq=1)):
-            refused = _refused(secured.address, token, request)
+            refused = ingest_refusal(secured.address, request, token=token)
             assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, refused
             assert repr(request.writer) in refused.details() and "reserved" in refused.details()
     writer.status("Completed")                       # the victim's later batches are stored
@@ -75,20 +57,23 @@ def test_a_run_token_cannot_silence_the_runners_writer(secured):
 def test_a_run_token_cannot_use_another_runs_writer(secured):
     victim, other = _new_run(secured), _new_run(secured)
     victim_token, attacker = run_token(TOKEN, victim), run_token(TOKEN, other)
-    _ingest(secured.address, victim_token,
-            pb.IngestRequest(writer="victim-writer", seq=1, events=[_point(victim, 1.0)]))
+    ingest(secured.address, pb.IngestRequest(writer="victim-writer", seq=1, events=[points(victim, "m", [1.0])]),
+           token=victim_token)
     for seq in (0, 2, HUGE_SEQ):
-        events = [_point(other, 9.0)] if seq else []
-        refused = _refused(secured.address, attacker, pb.IngestRequest(writer="victim-writer", seq=seq, events=events))
+        events = [points(other, "m", [9.0])] if seq else []
+        refused = ingest_refusal(secured.address, pb.IngestRequest(writer="victim-writer", seq=seq, events=events),
+                                 token=attacker)
         assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, refused
         assert "'victim-writer'" in refused.details() and "belongs to another caller" in refused.details()
-    acks = _ingest(secured.address, victim_token,
-                   pb.IngestRequest(writer="victim-writer", seq=0),
-                   pb.IngestRequest(writer="victim-writer", seq=2, events=[_point(victim, 2.0)]))
+    acks = ingest(secured.address,
+                  pb.IngestRequest(writer="victim-writer", seq=0),
+                  pb.IngestRequest(writer="victim-writer", seq=2, events=[points(victim, "m", [2.0])]),
+                  token=victim_token)
     assert [a.committed_seq for a in acks] == [1, 2]
     assert _values(secured, victim) == [1.0, 2.0] and _values(secured, other) == []
     # The full token may use any writer that is not the service's (it uploads spools of runs).
-    _ingest(secured.address, TOKEN, pb.IngestRequest(writer="victim-writer", seq=3, events=[_point(victim, 3.0)]))
+    ingest(secured.address, pb.IngestRequest(writer="victim-writer", seq=3, events=[points(victim, "m", [3.0])]),
+           token=TOKEN)
     assert _values(secured, victim) == [1.0, 2.0, 3.0]
 
 
@@ -96,19 +81,20 @@ def test_seq_moves_forward_only_by_applied_batches(secured):
     run_id = _new_run(secured)
     token = run_token(TOKEN, run_id)
     for first in (HUGE_SEQ, 2):  # a new writer starts at 1
-        refused = _refused(secured.address, token,
-                           pb.IngestRequest(writer="w", seq=first, events=[_point(run_id, 0.0)]))
+        request = pb.IngestRequest(writer="w", seq=first, events=[points(run_id, "m", [0.0])])
+        refused = ingest_refusal(secured.address, request, token=token)
         assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION, refused
         assert refused.details() == f"writer w: expected seq 1, got {first}"
-    _ingest(secured.address, token, pb.IngestRequest(writer="w", seq=1, events=[_point(run_id, 1.0)]))
-    refused = _refused(secured.address, token, pb.IngestRequest(writer="w", seq=5, events=[_point(run_id, 5.0)]))
+    ingest(secured.address, pb.IngestRequest(writer="w", seq=1, events=[points(run_id, "m", [1.0])]), token=token)
+    refused = ingest_refusal(secured.address, pb.IngestRequest(writer="w", seq=5, events=[points(run_id, "m", [5.0])]),
+                             token=token)
     assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert refused.details() == "writer w: expected seq 2, got 5"
-    acks = _ingest(secured.address, token,
-                   pb.IngestRequest(writer="w", seq=0),
-                   pb.IngestRequest(writer="w", seq=1, events=[_point(run_id, 1.0)]),   # a duplicate
-                   pb.IngestRequest(writer="w", seq=2),                                 # empty: advances
-                   pb.IngestRequest(writer="w", seq=3, events=[_point(run_id, 3.0)]))
+    acks = ingest(secured.address,
+                  pb.IngestRequest(writer="w", seq=0),
+                  pb.IngestRequest(writer="w", seq=1, events=[points(run_id, "m", [1.0])]),   # a duplicate
+                  pb.IngestRequest(writer="w", seq=2),                                 # empty: advances
+                  pb.IngestRequest(writer="w", seq=3, events=[points(run_id, "m", [3.0])]), token=token)
     assert [a.committed_seq for a in acks] == [1, 1, 2, 3]
     assert _values(secured, run_id) == [1.0, 3.0]
 
@@ -141,5 +127,5 @@ def _new_run_no_token(service) -> str:
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with grpc.insecure_channel(service.address) as channel:
         list(pb_grpc.TrackerStub(channel).Ingest(
-            iter([pb.IngestRequest(writer=f"w-{run_id}", seq=1, events=[_start(run_id)])]), timeout=20))
+            iter([pb.IngestRequest(writer=f"w-{run_id}", seq=1, events=[start(run_id, "owners")])]), timeout=20))
     return run_id

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +146,17 @@ def seed_good_run(raw: Raw, writer: str = "fuzz-seed") -> GoodRun:
     assert outcome.code == grpc.StatusCode.OK, outcome.details
     assert [list(a.rejected) for a in raw.acks(outcome)] == [[], []]
     return GoodRun(run_id, "fuzz-good", values, steps, file_bytes)
+
+
+@contextmanager
+def fuzzing(service: Any) -> Iterator[tuple[Raw, Checker, GoodRun]]:
+    """Raw calls to `service` (a test fixture's service), its seeded good run and the checker."""
+    raw = Raw(service.address)
+    try:
+        good = seed_good_run(raw)
+        yield raw, Checker(raw, good), good
+    finally:
+        raw.close()
 
 
 def start_target_run(raw: Raw, writer: str = "fuzz-target") -> str:

@@ -24,11 +24,9 @@ from fuzzkit import (
     INT64_MAX,
     INT64_MIN,
     SPECIAL_FLOAT_BITS,
-    Checker,
-    Raw,
     bits_to_float,
     float_bits,
-    seed_good_run,
+    fuzzing,
     start_target_run,
 )
 from hypothesis import HealthCheck, given, settings
@@ -43,20 +41,14 @@ FUZZ = settings(deadline=None, max_examples=120, database=None,
 
 @pytest.fixture
 def fuzz(service):
-    raw = Raw(service.address)
-    good = seed_good_run(raw)
-    target = start_target_run(raw)
-    yield raw, Checker(raw, good), target, service
-    raw.close()
+    with fuzzing(service) as (raw, checker, _good):
+        yield raw, checker, start_target_run(raw), service
 
 
 @pytest.fixture
 def pg_fuzz(pg_service):
-    raw = Raw(pg_service.address)
-    good = seed_good_run(raw)
-    target = start_target_run(raw)
-    yield raw, Checker(raw, good), target, pg_service
-    raw.close()
+    with fuzzing(pg_service) as (raw, checker, _good):
+        yield raw, checker, start_target_run(raw), pg_service
 
 
 @pytest.fixture

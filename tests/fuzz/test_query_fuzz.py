@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from fuzzkit import Checker, Raw, seed_good_run
+from fuzzkit import fuzzing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailrun.v1 import tailrun_pb2 as pb
@@ -20,10 +20,8 @@ FUZZ = settings(deadline=None, max_examples=120, database=None,
 
 @pytest.fixture
 def fuzz(service):
-    raw = Raw(service.address)
-    good = seed_good_run(raw)
-    yield raw, Checker(raw, good), good
-    raw.close()
+    with fuzzing(service) as kit:
+        yield kit
 
 
 TEXT = st.one_of(st.text(max_size=30), st.sampled_from(["", "..", "/etc/passwd", "a\0b", "x" * 5000,
@@ -67,10 +65,8 @@ def queries(good_run: str):
 
 @pytest.fixture
 def pg_fuzz(pg_service):
-    raw = Raw(pg_service.address)
-    good = seed_good_run(raw)
-    yield raw, Checker(raw, good), good
-    raw.close()
+    with fuzzing(pg_service) as kit:
+        yield kit
 
 
 @FUZZ

@@ -1,5 +1,5 @@
-"""The integration tests start runs with `start_logging`, which tracks `./outputs`: run each test
-in its own folder so that nothing lands in the checkout."""
+"""Each integration test runs in its own folder: the runs it starts with `start_logging` track
+`./outputs`, which must not land in the checkout."""
 from __future__ import annotations
 
 from pathlib import Path

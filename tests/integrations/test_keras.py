@@ -4,9 +4,6 @@ data made here, through a real service. Stored values are compared with Keras' o
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ pytest.importorskip("keras", reason="the keras extra is not installed")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from integration_kit import import_failure, stored_series  # noqa: E402
 from tailrun import Experiment, Run  # noqa: E402
 from tailrun.integrations.keras import TailrunCallback  # noqa: E402
 
@@ -47,10 +45,6 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, x.sum(axis=1, keepdims=True)
 
 
-def _series(ws: Any, run_id: str, name: str) -> list[tuple[int | None, Any]]:
-    return [(step, value) for step, value, _ in Run.get(ws, run_id).get_metric_series(name)]
-
-
 def test_epoch_and_batch_metrics_and_fit_parameters(ws: Any) -> None:
     assert keras.backend.backend() == "torch"
     callback = TailrunCallback(experiment_name="keras-tiny", workspace=ws, log_every_n_batches=2)
@@ -64,12 +58,12 @@ def test_epoch_and_batch_metrics_and_fit_parameters(ws: Any) -> None:
     # epoch metrics: exactly History's values, step = epoch
     assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
     for name, values in history.history.items():
-        assert _series(ws, run.id, name) == list(enumerate(values)), name
+        assert stored_series(ws, run.id, name) == list(enumerate(values)), name
     # batch metrics: 4 batches an epoch (32 training rows / 8), global index, every 2nd one
     assert len(batches.seen) == 12
     for name in ("loss", "mae"):
         expected = [(i, logs[name]) for i, logs in enumerate(batches.seen) if i % 2 == 0]
-        assert _series(ws, run.id, f"batch/{name}") == expected
+        assert stored_series(ws, run.id, f"batch/{name}") == expected
 
     props = run.get_properties()
     assert {k: props[k] for k in ("epochs", "steps", "optimizer", "optimizer/learning_rate",
@@ -84,7 +78,7 @@ def test_epochs_only_into_a_run_passed_in_which_stays_open(ws: Any) -> None:
     x, y = _data()
     history = _model().fit(x, y, epochs=2, batch_size=8, verbose=0,
                            callbacks=[TailrunCallback(run=mine, log_every_n_batches=0)])
-    assert _series(ws, mine.id, "loss") == list(enumerate(history.history["loss"]))
+    assert stored_series(ws, mine.id, "loss") == list(enumerate(history.history["loss"]))
     assert not [m for m in Run.get(ws, mine.id).get_metrics() if m.startswith("batch/")]
     assert Run.get(ws, mine.id).get_status() == "Running"
     mine.complete()
@@ -98,31 +92,15 @@ def test_bad_arguments_are_refused_with_the_reason() -> None:
 
 
 def test_without_keras_the_error_names_the_extra(tmp_path: Path) -> None:
-    code = textwrap.dedent("""
-        import sys
-        sys.modules["keras"] = None
-        try:
-            import tailrun.integrations.keras
-        except ImportError as exc:
-            print(exc)
-    """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = import_failure("keras", "tailrun.integrations.keras")
     assert "pip install 'tailrun[keras]'" in done.stdout, done.stderr
     assert "the 'keras' package is not installed" in done.stdout
 
 
 def test_keras_without_its_backend_says_which_setting_to_use(tmp_path: Path) -> None:
     # keras' default backend is TensorFlow, which the extra does not install
-    code = textwrap.dedent("""
-        import sys
-        sys.modules["tensorflow"] = None
-        try:
-            import tailrun.integrations.keras
-        except ImportError as exc:
-            print(exc)
-    """)
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["KERAS_HOME"] = str(tmp_path)   # no keras.json choosing a backend
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    done = import_failure("tensorflow", "tailrun.integrations.keras", env=env, timeout=120)
     assert "'keras' is installed but importing it failed" in done.stdout, done.stdout + done.stderr
     assert "KERAS_BACKEND=torch" in done.stdout

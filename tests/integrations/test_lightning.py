@@ -4,9 +4,6 @@ Logger beside ours, so the stored metrics are compared with exactly what Lightni
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import torch  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import Logger  # noqa: E402
 
+from integration_kit import import_failure, stored_series  # noqa: E402
 from tailrun import Experiment, Run  # noqa: E402
 from tailrun.integrations.lightning import TailrunLogger  # noqa: E402
 
@@ -79,11 +77,6 @@ def _trainer(tmp_path: Path, loggers: list[Any], **kwargs: Any) -> pl.Trainer:
                       default_root_dir=str(tmp_path), **kwargs)
 
 
-def _stored(run_id: str, ws: Any, name: str) -> list[tuple[int | None, Any]]:
-    series = Run.get(ws, run_id).get_metric_series(name)
-    return [(step, value) for step, value, _ in series]
-
-
 def test_metrics_hyperparameters_checkpoints_and_completion(ws: Any, tmp_path: Path) -> None:
     torch.manual_seed(0)
     logger = TailrunLogger(experiment_name="lightning-tiny", workspace=ws, log_model=True)
@@ -104,7 +97,7 @@ def test_metrics_hyperparameters_checkpoints_and_completion(ws: Any, tmp_path: P
             expected.setdefault(name, []).append((step, value))
     assert set(expected) == {"train_loss", "val_loss", "epoch"}
     for name, points in expected.items():
-        assert _stored(run.id, ws, name) == points, name
+        assert stored_series(ws, run.id, name) == points, name
     # and those are the model's own losses: 8 batches x 2 epochs, one point per optimizer step
     assert [v for _, v in expected["train_loss"]] == pytest.approx(model.losses, rel=0, abs=0)
     assert [s for s, _ in expected["train_loss"]] == list(range(16))
@@ -129,7 +122,7 @@ def test_a_run_passed_in_is_logged_to_but_left_open(ws: Any, tmp_path: Path) -> 
     _trainer(tmp_path, [logger], max_epochs=1).fit(TinyRegression(), train, val)
     assert logger.version == mine.id
     assert Run.get(ws, mine.id).get_status() == "Running"
-    assert len(_stored(mine.id, ws, "train_loss")) == 8
+    assert len(stored_series(ws, mine.id, "train_loss")) == 8
     mine.complete()
     assert Run.get(ws, mine.id).get_status() == "Completed"
 
@@ -157,7 +150,7 @@ def test_a_failing_fit_marks_the_run_it_started_failed(ws: Any, tmp_path: Path) 
     details = Run.get(ws, logger.version).get_details()
     assert details["status"] == "Failed"
     assert "loss became a banana" in details["error"]["error"]["message"]
-    assert len(_stored(logger.version, ws, "train_loss")) == 3   # what was logged before is kept
+    assert len(stored_series(ws, logger.version, "train_loss")) == 3   # what was logged before is kept
 
 
 def test_bad_arguments_are_refused_with_the_reason(ws: Any) -> None:
@@ -169,16 +162,7 @@ def test_bad_arguments_are_refused_with_the_reason(ws: Any) -> None:
 
 def test_without_lightning_the_error_names_the_extra(tmp_path: Path) -> None:
     # a real interpreter in which `lightning` cannot be imported (a None entry blocks it)
-    code = textwrap.dedent("""
-        import sys
-        sys.modules["lightning"] = None
-        try:
-            import tailrun.integrations.lightning
-        except ImportError as exc:
-            print(exc)
-    """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": ""})
+    done = import_failure("lightning", "tailrun.integrations.lightning", env={**os.environ, "PYTHONPATH": ""})
     assert "pip install 'tailrun[lightning]'" in done.stdout, done.stderr
     assert "tailrun.integrations.lightning needs lightning" in done.stdout
 

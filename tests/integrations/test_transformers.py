@@ -4,9 +4,6 @@ metrics are compared with the Trainer's own `state.log_history`."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ pytest.importorskip("transformers", reason="the transformers extra is not instal
 import torch  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments  # noqa: E402
 
+from integration_kit import import_failure, stored_series  # noqa: E402
 from tailrun import Experiment, Run  # noqa: E402
 from tailrun.integrations.transformers import TailrunCallback  # noqa: E402
 
@@ -49,10 +47,6 @@ def _trainer(tmp_path: Path, callback: TailrunCallback, **kwargs: Any) -> Traine
                    train_dataset=RandomTokens(16, 1), eval_dataset=RandomTokens(8, 2), callbacks=[callback])
 
 
-def _series(ws: Any, run_id: str, name: str) -> list[tuple[int | None, Any]]:
-    return [(step, value) for step, value, _ in Run.get(ws, run_id).get_metric_series(name)]
-
-
 def test_trainer_logs_with_global_steps_and_arguments_as_properties(ws: Any, tmp_path: Path) -> None:
     callback = TailrunCallback(experiment_name="bert-tiny", workspace=ws)
     trainer = _trainer(tmp_path, callback)
@@ -69,7 +63,7 @@ def test_trainer_logs_with_global_steps_and_arguments_as_properties(ws: Any, tmp
     assert [s for s, _ in expected["loss"]] == list(range(1, 9))   # 16 rows / 4 a step, 2 epochs
     assert [s for s, _ in expected["eval_loss"]] == [4, 8]
     for name, points in expected.items():
-        assert _series(ws, run.id, name) == points, name
+        assert stored_series(ws, run.id, name) == points, name
 
     props = run.get_properties()
     args = trainer.args.to_dict()
@@ -85,18 +79,10 @@ def test_a_run_passed_in_stays_open_and_gets_eval_after_training(ws: Any, tmp_pa
     trainer.train()
     trainer.evaluate()
     assert Run.get(ws, mine.id).get_status() == "Running"
-    assert _series(ws, mine.id, "eval_loss") == [(8, trainer.state.log_history[-1]["eval_loss"])]
+    assert stored_series(ws, mine.id, "eval_loss") == [(8, trainer.state.log_history[-1]["eval_loss"])]
     mine.complete()
 
 
 def test_without_transformers_the_error_names_the_extra() -> None:
-    code = textwrap.dedent("""
-        import sys
-        sys.modules["transformers"] = None
-        try:
-            import tailrun.integrations.transformers
-        except ImportError as exc:
-            print(exc)
-    """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = import_failure("transformers", "tailrun.integrations.transformers")
     assert "pip install 'tailrun[transformers]'" in done.stdout, done.stderr

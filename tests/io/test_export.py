@@ -27,7 +27,7 @@ def cli(service, *args: str, cwd: Path | None = None) -> subprocess.CompletedPro
 def logged(ws):
     """A run with scalars (exact edge values), a list, a row metric, a table, files and a child."""
     from tailrun import Experiment
-    run = Experiment(ws, "export-exp").start_logging(outputs=False, display_name="exported")
+    run = Experiment(ws, "export-exp").start_logging(outputs=False, display_name="exported", snapshot_directory=None)
     run.log("loss", 0.1, step=0)
     run.log("loss", 1 / 3, step=5)
     run.log("loss", math.nan, step=10)
@@ -163,7 +163,7 @@ def test_export_unknown_name_lists_experiments(service, logged, tmp_path):
 
 def test_failed_export_leaves_nothing(service, logged, tmp_path):
     """The service goes away half-way (after the metrics, before the files): no folder is left."""
-    from tailrun._client import Client
+    from tailrun.client import Client
     from tailrun._settings import Settings
     from tailrun.exceptions import ServiceUnavailable
     from tailrun.export import export
@@ -239,3 +239,73 @@ def test_parquet_without_pyarrow_names_the_extra(service, logged, run_script, tm
     out = run_script(code)
     assert out.returncode == 1 and "pip install 'tailrun[export]'" in out.stderr
     assert list(tmp_path.iterdir()) == []      # no export folder, no partial one
+
+
+SAMPLES = [{"cpu_percent": 0.1, "memory_rss_mb": 1 / 3}, {"cpu_percent": 250.5, "memory_rss_mb": 1e-300},
+           {"cpu_percent": 0.0, "memory_rss_mb": 12345.678, "gpu0_utilization_percent": 99.0}]
+
+
+@pytest.fixture
+def sampled(ws, monkeypatch):
+    """A run whose only system metrics are SAMPLES (the sampler off, the samples queued as the
+    sampler queues them), with one user metric, and a child run (whose samples are its parent's)."""
+    from tailrun import Experiment
+    from tailrun.wire import SYSTEM
+    monkeypatch.setenv("TAILRUN_SYSTEM_METRICS", "0")
+    run = Experiment(ws, "export-system").start_logging(outputs=False, snapshot_directory=None)
+    run.log("loss", 0.5)
+    for index, sample in enumerate(SAMPLES):
+        run._recorder().queue.append((SYSTEM, run.id, "", {f"system/{k}": v for k, v in sample.items()},
+                                      index, 1_700_000_000.0 + index / 3))
+    child = run.child_run("kid")
+    child.complete()
+    run.complete()
+    return run, child
+
+
+def expected_system_rows() -> list[tuple]:
+    """(metric, kind, index, step, time, column, value) in the exported order: metric by metric,
+    sample by sample; index counts the metric's own points, step is the sample's index."""
+    names = dict.fromkeys(name for sample in SAMPLES for name in sample)
+    rows = []
+    for name in names:
+        steps = [i for i, sample in enumerate(SAMPLES) if name in sample]
+        rows += [(name, "system", index, step, 1_700_000_000.0 + step / 3, "", SAMPLES[step][name])
+                 for index, step in enumerate(steps)]
+    return rows
+
+
+def test_export_has_the_system_metrics_in_every_format(service, sampled, tmp_path):
+    run, child = sampled
+    assert run.get_system_metrics() == {"cpu_percent": [0.1, 250.5, 0.0],
+                                        "memory_rss_mb": [1 / 3, 1e-300, 12345.678],
+                                        "gpu0_utilization_percent": [99.0]}
+    for fmt in ("csv", "json", "parquet"):
+        dest = tmp_path / fmt
+        done = cli(service, "export", run.id, str(dest), "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        suffix = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}[fmt]
+        got = read_table(dest / run.id / f"system_metrics{suffix}", fmt)
+        columns = ("metric", "kind", "index", "step", "time", "column", "value")
+        assert [tuple(r[c] for c in columns) for r in got] == expected_system_rows()   # floats exact
+        # The user's metrics file stays the user's; the child's samples are its parent's.
+        assert [r["metric"] for r in read_table(dest / run.id / f"metrics{suffix}", fmt)] == ["loss"]
+        assert read_table(dest / child.id / f"system_metrics{suffix}", fmt) == []
+
+        # `tailrun metrics RUN --system --format` writes the same table.
+        target = tmp_path / f"system{suffix}"
+        shown = cli(service, "metrics", run.id, "--system", "--format", fmt, "-o", str(target))
+        assert shown.returncode == 0, shown.stderr
+        assert read_table(target, fmt) == got
+
+
+def read_table(path: Path, fmt: str) -> list[dict]:
+    """The rows of an exported metrics file, typed (CSV text parsed back: floats by repr)."""
+    if fmt == "parquet":
+        data = pq.read_table(path).to_pydict()
+        return [dict(zip(data, row)) for row in zip(*data.values())]
+    if fmt == "json":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    rows = list(csv.DictReader(open(path, newline="")))
+    return [{**r, "index": int(r["index"]), "step": int(r["step"]) if r["step"] else None,
+             "time": float(r["time"]), "value": float(r["value"])} for r in rows]

@@ -109,7 +109,7 @@ def test_mlflow_logs_into_tailrun(service, ws, tmp_path):
 
 def test_mlflow_reads_sdk_runs(service, ws):
     from tailrun import Experiment
-    run = Experiment(ws, "sdk-exp").start_logging(outputs=False, display_name="sdk")
+    run = Experiment(ws, "sdk-exp").start_logging(outputs=False, display_name="sdk", snapshot_directory=None)
     for step, value in enumerate([0.25, 0.125, 1e-300]):
         run.log("loss", value, step=step)
     run.add_properties({"seed": 7})

@@ -1,9 +1,9 @@
 """Cancel, the time limit, the concurrency limit and the status path, with real child processes."""
 from __future__ import annotations
 
-import os
 import time
 
+from processes import group_alive
 from tailrun import Experiment, ScriptRunConfig
 
 SLEEPER = """\
@@ -39,7 +39,7 @@ def test_cancel_a_running_run(ws, source_dir, service, wait_console, capsys):
     details = run.wait_for_completion(show_output=True)   # Canceled never raises
     assert details["status"] == "Canceled"
     assert "never printed" not in capsys.readouterr().out
-    assert not _group_alive(pgid)
+    assert not group_alive(pgid)
 
 
 def test_cancel_kills_after_the_grace_period(ws, source_dir, service, wait_console):
@@ -106,11 +106,3 @@ def _pid_of(service, run_id: str) -> int:
     import json
     state = json.loads((service.data_dir / "runs" / run_id / "state.json").read_text())
     return state["pid"]
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False

@@ -7,6 +7,7 @@ import time
 import os
 import signal
 
+from processes import group_alive
 from tailrun import Experiment, ScriptRunConfig
 
 UNTIL_FILE = """\
@@ -37,7 +38,7 @@ def test_a_running_run_is_supervised_again_after_a_restart(service_factory, work
     run_id = _submit_and_detach(first, workspace_of(first), source_dir({"s.py": UNTIL_FILE}), release,
                                 wait_status, wait_console)
     state = json.loads((data_dir / "runs" / run_id / "state.json").read_text())
-    os.killpg(state["pid"], 0)   # still running while no service is up
+    assert group_alive(state["pid"]), "the run stopped while no service was up"
 
     second = service_factory(data_dir=data_dir)
     assert second.runner.active_runs() == [run_id]
@@ -82,11 +83,7 @@ def test_stopping_the_service_ends_its_runs(service, ws, source_dir, tmp_path, w
     info = service.store.get_run(run.id)
     assert info.status == "Failed"
     assert "the service stopped while the run was executing" in info.error_json
-    try:
-        os.killpg(pid, 0)
-        raise AssertionError("the run's processes outlived the service")
-    except ProcessLookupError:
-        pass
+    assert not group_alive(pid), "the run's processes outlived the service"
 
 
 def test_a_queued_run_is_queued_again_after_a_restart(service_factory, workspace_of, source_dir, tmp_path,

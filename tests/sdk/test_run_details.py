@@ -1,5 +1,5 @@
 """RunDetails(run).show() off a terminal: a summary line only when something changed, however
-often it looks, while a real run logs metrics and changes status."""
+often it looks, while a real run logs metrics and changes status; and no Textual for it."""
 from __future__ import annotations
 
 import io
@@ -59,3 +59,22 @@ def test_a_line_is_printed_only_when_something_changed(ws) -> None:
         f"run #{number} quiet: Running · loss=0.3333",
         f"run #{number} quiet: Completed · loss=0.3333",
     ]
+
+
+def test_run_details_prints_a_summary_until_the_run_ends(run_script) -> None:
+    """The SDK bridge: off a terminal, RunDetails prints status, values and output lines."""
+    code = (
+        "import io, sys\n"
+        "from tailrun import Workspace, Experiment, RunDetails\n"
+        "run = Experiment(Workspace(), 'details').start_logging(display_name='d')\n"
+        "run.log('loss', 0.25)\n"
+        "run.complete()\n"
+        "buf = io.StringIO()\n"
+        "RunDetails(run).show(out=buf, interval=0.2, timeout=20)\n"
+        "sys.__stderr__.write(buf.getvalue())\n"
+        "print('textual' in sys.modules, file=sys.__stderr__)\n"
+    )
+    result = run_script(code)
+    assert result.returncode == 0, result.stderr
+    assert "run #1 d: Completed" in result.stderr and "loss=0.25" in result.stderr
+    assert result.stderr.strip().endswith("False")     # no Textual for a text summary

@@ -19,6 +19,16 @@ def _batch(seq: int, size: int = 10) -> bytes:
     return req.SerializeToString()
 
 
+def _three_batch_segment(folder: Path) -> Path:
+    """The one segment file of a closed, kept spool of batches 1, 2 and 3."""
+    spool = SpoolWriter(folder)
+    for seq in (1, 2, 3):
+        spool.append(seq, _batch(seq))
+    spool.close(remove=False)
+    (seg,) = segments(folder)
+    return seg
+
+
 def test_records_round_trip_and_seq_is_peeked(tmp_path: Path) -> None:
     spool = SpoolWriter(tmp_path / "spool" / "writer1")
     locations = [spool.append(seq, _batch(seq)) for seq in range(1, 6)]
@@ -32,11 +42,7 @@ def test_records_round_trip_and_seq_is_peeked(tmp_path: Path) -> None:
 
 
 def test_torn_tail_stops_reading_and_reports_skipped_bytes(tmp_path: Path) -> None:
-    spool = SpoolWriter(tmp_path / "w")
-    for seq in (1, 2, 3):
-        spool.append(seq, _batch(seq))
-    spool.close(remove=False)
-    (seg,) = segments(tmp_path / "w")
+    seg = _three_batch_segment(tmp_path / "w")
     full = seg.stat().st_size
     os.truncate(seg, full - 7)          # a crash in the middle of the last record
     read = read_segment(seg)
@@ -48,11 +54,7 @@ def test_torn_tail_stops_reading_and_reports_skipped_bytes(tmp_path: Path) -> No
 
 
 def test_corrupt_crc_stops_reading(tmp_path: Path) -> None:
-    spool = SpoolWriter(tmp_path / "w")
-    for seq in (1, 2, 3):
-        spool.append(seq, _batch(seq))
-    spool.close(remove=False)
-    (seg,) = segments(tmp_path / "w")
+    seg = _three_batch_segment(tmp_path / "w")
     raw = bytearray(seg.read_bytes())
     second = len(_batch(1)) + 8
     raw[second + 8 + 4] ^= 0xFF          # flip a byte inside record 2's payload

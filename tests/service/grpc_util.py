@@ -1,15 +1,16 @@
-"""Small helpers for the service tests: stubs, ingest events and an ingest session over a real
-bidirectional stream."""
+"""Raw gRPC for the service tests: stubs, an ingest session over a real bidirectional stream,
+and a collector of Watch events (the events themselves: tests/ingest_events.py)."""
 from __future__ import annotations
 
 import queue
 import threading
 import time
-import uuid
 from typing import Any, Iterator
 
 import grpc
 
+# the service tests import the event builders from here
+from ingest_events import file_chunk, new_id, patch, points, start  # noqa: F401
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun.v1 import tailrun_pb2_grpc as pb_grpc
 
@@ -22,31 +23,6 @@ def stub(address: str) -> pb_grpc.TrackerStub:
 
 def bearer(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def start(run_id: str, experiment: str = "exp", parent: str = "", status: str = "Running") -> pb.Event:
-    return pb.Event(start=pb.RunStart(run_id=run_id, experiment=experiment, parent_run_id=parent,
-                                      status=status, run_type="child" if parent else "interactive",
-                                      time=time.time()))
-
-
-def points(run_id: str, name: str, values: list[float], first_step: int = 0) -> pb.Event:
-    now = time.time()
-    return pb.Event(metrics=pb.MetricPoints(
-        run_id=run_id, name=name, kind=pb.METRIC_KIND_SCALAR, times=[now] * len(values),
-        steps=list(range(first_step, first_step + len(values))), columns=[pb.Column(values=values)]))
-
-
-def patch(run_id: str, status: str) -> pb.Event:
-    return pb.Event(patch=pb.RunPatch(run_id=run_id, status=status, time=time.time()))
-
-
-def file_chunk(run_id: str, path: str, data: bytes, offset: int = 0, last: bool = True) -> pb.Event:
-    return pb.Event(file=pb.FileChunk(run_id=run_id, path=path, offset=offset, data=data, last=last))
 
 
 class IngestSession:

@@ -98,6 +98,28 @@ def test_metric_limits(store):
     assert "column name" in result.rejected[4] and "255" in result.rejected[4]
 
 
+def test_the_metric_names_limit_holds_within_and_across_batches(store, monkeypatch):
+    """The run's count of metrics is taken once per batch (ingest stays linear in new names) and
+    still stops the name over the limit, in the batch that crosses it and in later ones; a re-sent
+    batch creates nothing."""
+    from tailrun import wire
+    monkeypatch.setattr(wire, "MAX_METRICS_PER_RUN", 5)
+    w = Writer(store)
+    w.send(start("r"), start("other"), scalar("r", "m0", [0.0]))
+    result = w.send(*(scalar("r", f"m{i}", [float(i)]) for i in range(1, 7)),
+                    scalar("r", "m0", [0.5]), scalar("other", "x", [1.0]))
+    assert [m.split(": ", 1)[0] for m in result.rejected] == ["metric 'm5' of run 'r'", "metric 'm6' of run 'r'"]
+    assert all("the run already has 5 metrics (the limit)" in m for m in result.rejected)
+    assert store.apply_batch(w.name, w.seq, [scalar("r", "late", [1.0])]).rejected == []   # a re-send
+    later = w.send(scalar("r", "m7", [7.0]), scalar("r", "m4", [4.5]))
+    assert len(later.rejected) == 1 and "metric 'm7'" in later.rejected[0]
+    stored = {}
+    for chunk in store.iter_metrics("r"):
+        stored.setdefault(chunk.name, []).extend(chunk.columns[0].values)
+    assert stored == {"m0": [0.0, 0.5], "m1": [1.0], "m2": [2.0], "m3": [3.0], "m4": [4.0, 4.5]}
+    assert [c.name for c in store.iter_metrics("other")] == ["x"]
+
+
 def test_series_downsampling_keeps_a_spike(store):
     w = Writer(store)
     w.send(start("r"))

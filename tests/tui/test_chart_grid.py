@@ -10,7 +10,7 @@ import pytest
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_tui import fmt
-from tailrun_tui.client import TrackerClient
+from tailrun.client import Client
 from tailrun_tui.messages import OpenExperiment
 from tailrun_tui.screens.compare import CompareScreen
 from tailrun_tui.screens.run import RunScreen
@@ -128,13 +128,13 @@ def test_series_with_times_are_the_points_times(seeded: Any) -> None:
     """GetSeries(with_times) sends each kept point's own time (downsampled or not)."""
     from tailrun._settings import Settings
 
-    client = TrackerClient(Settings(seeded.address, None))
+    client = Client(Settings(seeded.address, None))
     try:
         for max_points in (20, 1000):
-            resp = client.get_series(RUN_DONE, "loss", max_points, with_times=True)
+            resp = client.get_series(run_id=RUN_DONE, name="loss", max_points=max_points, with_times=True)
             assert len(resp.t) == len(resp.x) and resp.downsampled == (max_points == 20)
             assert all(t == T0 + 1 + x for x, t in zip(resp.x, resp.t))
-        assert not client.get_series(RUN_DONE, "loss", 20).t     # not asked: not sent
+        assert not client.get_series(run_id=RUN_DONE, name="loss", max_points=20).t     # not asked: not sent
     finally:
         client.close()
 

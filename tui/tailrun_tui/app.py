@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tailrun._settings import Settings
+from tailrun.client import Client, resolve_read_settings
 
-from .client import TrackerClient
 from .messages import CommandChosen, OpenExperiment, OpenRun
 
 NARROW_WIDTH = 100
+QUERY_TIMEOUT = 15.0   # a screen waits less than a script for its answer
 
 
 class TailrunApp(App):
@@ -39,8 +40,10 @@ class TailrunApp(App):
                  image_renderer: str | None = None, tab: str = "overview",
                  service_label: str | None = None) -> None:
         super().__init__()
-        self.settings = settings
-        self.client = TrackerClient(settings)
+        # Flags, environment, the per-user local service; else its default address, connected once
+        # a service is up there.
+        self.settings = resolve_read_settings(settings, default_address=True)
+        self.client = Client(self.settings, timeout=QUERY_TIMEOUT)
         self.address = self.client.address
         # The status line names the service (snapshot tests pass a fixed label: ports vary).
         self.service_label = service_label or self.address

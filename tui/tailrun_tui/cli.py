@@ -35,7 +35,7 @@ def run_app(address: str | None, token: str | None, experiment: str | None, run_
     except Exception:  # no terminal answer: the images tab falls back to half blocks
         pass
     from .app import TailrunApp
-    from .client import resolve_settings
+    from tailrun._settings import Settings
 
-    app = TailrunApp(resolve_settings(address, token), experiment=experiment, run_id=run_id, tab=tab)
+    app = TailrunApp(Settings.resolve(address=address, token=token), experiment=experiment, run_id=run_id, tab=tab)
     app.run()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.worker import Worker, WorkerState
 
-from .client import ServiceError, describe_error
+from tailrun.exceptions import TailrunError
+
 from .messages import WorkerFailed
 
 
@@ -17,6 +18,7 @@ class ReportsWorkerErrors:
             self.post_message(WorkerFailed(event.worker.error))  # type: ignore[attr-defined]
 
 
-def user_error(error: BaseException, address: str) -> ServiceError:
-    """The failure as one line a user can act on (the only place the UI turns an exception into it)."""
-    return describe_error(error, address)
+def problem_text(error: BaseException) -> str:
+    """The failure as one line a user can act on (the only place the UI turns an exception into
+    text): the SDK's errors name the service and what to do; anything else (a bug) gets its type name."""
+    return str(error) if isinstance(error, TailrunError) else f"{type(error).__name__}: {error}"

@@ -1,6 +1,7 @@
-"""Python environments of submitted runs, built where the run executes: by the service's runner
-(the `local` target) or by the job bootstrap on a Slurm node (`python -m tailrun.job`). "This
-interpreter" below is the one running that code: the service's, or the job's on the node.
+"""The environment of a submitted run, prepared where the run executes: its Python environment and
+its variables, by the service's runner (the `local` target) or by the job bootstrap on a Slurm node
+(`python -m tailrun.job`). "This interpreter" below is the one running that code: the service's,
+or the job's on the node.
 
 - `python.user_managed_dependencies=True`: the given interpreter, as is ("python", the default,
   means this interpreter, which can `import tailrun`).
@@ -40,6 +41,20 @@ def run_vars(definition: dict[str, Any]) -> dict[str, str]:
     user_vars = dict((definition.get("environment") or {}).get("environment_variables") or {})
     user_vars.update(definition.get("environment_variables") or {})
     return {str(k): str(v) for k, v in user_vars.items()}
+
+
+def script_env(interpreter: str, definition: dict[str, Any]) -> dict[str, str]:
+    """The environment a run's script starts from, before the TAILRUN_* settings of the run: this
+    process's without its own TAILRUN_* settings (its token, home, address are not the run's),
+    unbuffered, `interpreter`'s folder first on PATH (and its venv), and the run's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    bin_dir = os.path.dirname(interpreter)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
+    if (Path(bin_dir).parent / "pyvenv.cfg").exists():
+        env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
+    env.update(run_vars(definition))
+    return env
 
 
 class EnvironmentSetupError(Exception):

@@ -1,3 +1,4 @@
+"""`python -m tailrun.cli ...` is `tailrun ...`."""
 import sys
 
 from tailrun.cli import main

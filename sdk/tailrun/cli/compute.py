@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--address", help="service host:port (default: $TAILRUN_ADDRESS or the local service)")
     parser.add_argument("--token", help="access token (default: $TAILRUN_TOKEN)")
     args = parser.parse_args(argv[1:])
-    from .._client import Client
+    from ..client import Client
 
     client = Client(Settings.resolve(args.address, args.token))
     try:

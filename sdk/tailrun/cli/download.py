@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("dest", nargs="?", default=".", help="folder to write into (default: the current folder)")
     parser.add_argument("--prefix", default="", help="only files whose path starts with this, e.g. outputs/")
     args = parser.parse_intermixed_args(argv[1:])
-    from .._client import Client
+    from ..client import Client
     from ..run_files import _clean_prefix, download
     from ..run_logging import clean_artifact_path
     client = Client(Settings.resolve(args.address, args.token))

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
                         help="format of each run's metrics file (default csv; parquet needs the 'export' extra)")
     args = parser.parse_intermixed_args(argv[1:])
-    from .._client import Client
+    from ..client import Client
     from ..export import export
     client = Client(Settings.resolve(args.address, args.token))
     try:

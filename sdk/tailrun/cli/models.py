@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     action = rest[0] if rest and rest[0] in ("show", "download") else "list"
     args = _parser(action).parse_args(rest[1:] if action != "list" else rest)
     settings = Settings.resolve(args.address, args.token)
-    from .._client import Client
+    from ..client import Client
     client = Client(settings)
     try:
         if action == "list":

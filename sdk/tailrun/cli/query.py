@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         return 2
     make_parser, handler = handlers[command]
     args = make_parser().parse_intermixed_args(rest)  # options anywhere: `metrics RUN --system NAME`
-    from .._client import Client
+    from ..client import Client
     client = Client(Settings.resolve(args.address, args.token))
     try:
         return handler(client, args, sys.stdout)
@@ -167,10 +167,13 @@ def _logs(client: Any, args: argparse.Namespace, console: "_Console") -> int:
         return 0
     path = first.path
     printed = first.size  # the byte offset where the text read ends
-    # Replay from the start and skip what was printed (by byte offset): no gap, no repeat.
-    watch = client.watch(run_id=args.run, from_start=True, kinds=["output", "status"])
+    # Replay from the start and skip what was printed (by byte offset): no gap, no repeat. Followed
+    # across reconnects: a restarted service does not end it.
+    from .._script_wait import GIVE_UP_SECONDS
+    follow = client.follow(run_id=args.run, from_start=True, kinds=["output", "status"],
+                           give_up_after=GIVE_UP_SECONDS)
     try:
-        for event in watch:
+        for event in follow:
             kind = event.WhichOneof("kind")
             if kind == "output" and (not path or event.output.path == path):
                 path = event.output.path
@@ -184,9 +187,8 @@ def _logs(client: Any, args: argparse.Namespace, console: "_Console") -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        watch.cancel()
-    print("tailrun logs: the service ended the stream", file=sys.stderr)
-    return 1
+        follow.stop()
+    return 1   # not reached: a follow ends only by stop() or an error
 
 
 class _Console:
@@ -232,15 +234,15 @@ def _metrics_parser() -> argparse.ArgumentParser:
 
 
 def metrics(client: Any, args: argparse.Namespace, out: TextIO) -> int:
-    from .._system_metrics import shown_name, stored_name
+    from .._system_metrics import shown_chunks, stored_name
     from ..metrics_shape import collect, series
     if args.format == "parquet" and not args.output:
         raise SystemExit("tailrun metrics: --format parquet writes a file: add -o FILE.parquet")
     client.get_run(args.run)  # a clear RunNotFound before anything else
     wanted = (stored_name(args.name) if args.system else args.name) if args.name else ""
     chunks = [c for c in client.get_metrics(args.run, wanted, system=args.system) if not wanted or c.name == wanted]
-    for chunk in chunks if args.system else ():
-        chunk.name = shown_name(chunk.name)   # as get_system_metrics() names them
+    if args.system:
+        shown_chunks(chunks)
     what = "system metric" if args.system else "metric"
     if args.name and not chunks:
         print(f"run {args.run} has no {what} {args.name!r}", file=sys.stderr)

@@ -106,7 +106,7 @@ def _cancel(argv: list[str]) -> int:
     _common(parser)
     args = parser.parse_args(argv)
 
-    from .._client import Client
+    from ..client import Client
     from .._settings import Settings
     from ..exceptions import TailrunError
     from .terminal import safe

@@ -54,7 +54,26 @@ def resolve_run(run: "Run | None", experiment_name: str | None = None,
     from ..workspace import Workspace
     ws = workspace if workspace is not None else Workspace.from_config()
     experiment = Experiment(ws, experiment_name or script_experiment_name())
-    return experiment.start_logging(), True
+    # No snapshot of the working folder: a logger must never fail a training over its size.
+    return experiment.start_logging(snapshot_directory=None), True
+
+
+class LazyRun:
+    """An integration's choice of run (see `resolve_run`): a run passed in is checked at once, one
+    to start, or the script's context run, is resolved on first use."""
+
+    def __init__(self, run: "Run | None", experiment_name: str | None, workspace: Any) -> None:
+        if run is not None and (experiment_name is not None or workspace is not None):
+            raise ValueError("pass either run or experiment_name/workspace, not both")
+        self.experiment_name = experiment_name
+        self.workspace = workspace
+        self.resolved, self.owned = (None, False) if run is None else resolve_run(run)
+
+    def get(self) -> "Run":
+        """The run, resolved now if it was not yet."""
+        if self.resolved is None:
+            self.resolved, self.owned = resolve_run(None, self.experiment_name, self.workspace)
+        return self.resolved
 
 
 def flatten(params: Any, sep: str = "/", prefix: str = "") -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_params, require, resolve_run, scalar
+from ._common import LazyRun, add_params, require, scalar
 
 require("keras", "keras", hint=" (and set KERAS_BACKEND=torch, the backend that extra installs)")
 from keras.callbacks import Callback  # noqa: E402
@@ -39,20 +39,14 @@ class TailrunCallback(Callback):
         if type(log_every_n_batches) is not int or log_every_n_batches < 0:
             raise ValueError(f"log_every_n_batches must be an int >= 0 (0 logs epochs only), "
                              f"not {log_every_n_batches!r}")
-        if run is not None and (experiment_name is not None or workspace is not None):
-            raise ValueError("pass either run or experiment_name/workspace, not both")
-        self._run, self._owned = (run, False) if run is None else resolve_run(run)
-        self._experiment_name = experiment_name
-        self._workspace = workspace
+        self._target = LazyRun(run, experiment_name, workspace)
         self.log_every_n_batches = log_every_n_batches
         self._batches = 0   # batches seen across epochs: the step of batch metrics
 
     @property
     def run(self) -> "Run":
         """The tailrun Run (started on first use when the callback starts its own)."""
-        if self._run is None:
-            self._run, self._owned = resolve_run(None, self._experiment_name, self._workspace)
-        return self._run
+        return self._target.get()
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         add_params(self.run, {**(self.params or {}), **_compile_params(self.model)})
@@ -69,7 +63,7 @@ class TailrunCallback(Callback):
             _log_all(self.run, logs, int(epoch))
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._owned:
+        if self._target.owned:
             self.run.complete()
         else:
             self.run.flush()

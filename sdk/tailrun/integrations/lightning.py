@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_params, require, resolve_run, scalar
+from ._common import LazyRun, add_params, require, scalar
 
 require("lightning.pytorch", "lightning")
 from lightning.pytorch.loggers import Logger  # noqa: E402
@@ -45,11 +45,7 @@ class TailrunLogger(Logger):
         super().__init__()
         if log_model not in (False, True, "all"):
             raise ValueError(f"log_model must be False, True or 'all', not {log_model!r}")
-        if run is not None and (experiment_name is not None or workspace is not None):
-            raise ValueError("pass either run or experiment_name/workspace, not both")
-        self._run, self._owned = (run, False) if run is None else resolve_run(run)
-        self._experiment_name = experiment_name
-        self._workspace = workspace
+        self._target = LazyRun(run, experiment_name, workspace)
         self._log_model = log_model
         self._prefix = prefix
         self._checkpoint_callback: Any = None
@@ -62,9 +58,7 @@ class TailrunLogger(Logger):
     @rank_zero_experiment
     def experiment(self) -> "Run":
         """The tailrun Run (started on first use when the logger starts its own)."""
-        if self._run is None:
-            self._run, self._owned = resolve_run(None, self._experiment_name, self._workspace)
-        return self._run
+        return self._target.get()
 
     @property
     def run(self) -> "Run":
@@ -74,7 +68,7 @@ class TailrunLogger(Logger):
     def name(self) -> str:
         """The experiment name (Lightning puts checkpoints under save_dir/name/version)."""
         if rank_zero_only.rank > 0:
-            return self._experiment_name or "tailrun"
+            return self._target.experiment_name or "tailrun"
         return self.experiment.experiment.name
 
     @property
@@ -126,12 +120,12 @@ class TailrunLogger(Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         """Called by Lightning after fit/validate/test ("success") or on an error ("failed")."""
-        if self._run is None:
+        if self._target.resolved is None:
             return   # never used: nothing to finish
         if self._checkpoint_callback is not None:
             self._upload_checkpoints(self._checkpoint_callback)
-        run = self._run
-        if not self._owned:
+        run = self._target.resolved
+        if not self._target.owned:
             run.flush()
         elif status == "failed":
             error = sys.exc_info()[1]   # Lightning calls this while handling the exception

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_params, require, resolve_run, scalar
+from ._common import LazyRun, add_params, require, scalar
 
 require("transformers", "transformers")
 from transformers import TrainerCallback  # noqa: E402
@@ -30,18 +30,12 @@ class TailrunCallback(TrainerCallback):
 
     def __init__(self, run: "Run | None" = None, experiment_name: str | None = None,
                  workspace: Any = None) -> None:
-        if run is not None and (experiment_name is not None or workspace is not None):
-            raise ValueError("pass either run or experiment_name/workspace, not both")
-        self._run, self._owned = (run, False) if run is None else resolve_run(run)
-        self._experiment_name = experiment_name
-        self._workspace = workspace
+        self._target = LazyRun(run, experiment_name, workspace)
 
     @property
     def run(self) -> "Run":
         """The tailrun Run (started on first use when the callback starts its own)."""
-        if self._run is None:
-            self._run, self._owned = resolve_run(None, self._experiment_name, self._workspace)
-        return self._run
+        return self._target.get()
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
@@ -58,9 +52,9 @@ class TailrunCallback(TrainerCallback):
                 run.log(name, number, step=step)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not state.is_world_process_zero or self._run is None:
+        if not state.is_world_process_zero or self._target.resolved is None:
             return
-        if self._owned:
-            self._run.complete()
+        if self._target.owned:
+            self._target.resolved.complete()
         else:
-            self._run.flush()
+            self._target.resolved.flush()

@@ -108,8 +108,8 @@ class TailrunStore(AbstractStore):
     def _experiment_id(self, name: str) -> str:
         if name == DEFAULT_EXPERIMENT:
             return DEFAULT_ID
-        found = self._call("reading experiments", self._client().list_experiments, view_type="All", name=name)
-        return found[0].id if found else name
+        found = self._call("reading experiments", self._client().get_experiment, name)
+        return found.id if found else name
 
     def search_experiments(self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None,
                            order_by=None, page_token=None):

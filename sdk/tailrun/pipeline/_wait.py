@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import _status
-from .._script_wait import RECONNECT_ATTEMPTS, RECONNECT_SECONDS
+from .._script_wait import follow_to_final
 from ..cli.terminal import safe, safe_output
-from ..exceptions import ServiceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..v1 import tailrun_pb2 as pb
@@ -82,41 +79,11 @@ def wait_pipeline(pipeline: "PipelineRun", show_output: bool, timeout_seconds: f
 
 def _follow(pipeline: "PipelineRun", printer: _Printer, timeout_seconds: float) -> bool:
     """Feed the printer until the pipeline run has a final status (True) or the time is up (False)."""
-    client = pipeline._client()
-    deadline = time.monotonic() + min(timeout_seconds, 10 ** 9)
-    cursor, attempts = 0, 0
-    while True:
-        if time.monotonic() >= deadline:
-            return False
-        watch = client.watch(run_id=pipeline.id, include_children=True, cursor=cursor,
-                             from_start=cursor == 0, kinds=["status"])
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), watch.cancel)
-        timer.daemon = True
-        timer.start()
-        terminal = caught_up = False
-        try:
-            for event in watch:
-                attempts = 0
-                cursor = max(cursor, event.cursor)
-                caught_up = caught_up or event.caught_up
-                if event.WhichOneof("kind") == "run":
-                    printer.update(event.run)
-                    if event.run.run_id == pipeline.id:
-                        terminal = _status.is_terminal(event.run.status)
-                if terminal and caught_up:   # a replayed event carries today's status: finish the backlog
-                    return True
-            if terminal:
-                return True
-        except ServiceUnavailable:
-            attempts += 1
-            if attempts > RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(RECONNECT_SECONDS)
-        finally:
-            timer.cancel()
-            watch.cancel()
-        if _status.is_terminal(pipeline._fetch().status):
-            return True
+    def on_event(event: "pb.WatchEvent") -> None:
+        if event.WhichOneof("kind") == "run":
+            printer.update(event.run)
+
+    return follow_to_final(pipeline, on_event, ["status"], include_children=True, timeout=timeout_seconds)
 
 
 def read_console(run: Any) -> str:

@@ -4,7 +4,6 @@ status from the exit code."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any, Callable
 
 from tailrun import _status as st
 
-from tailrun._exec.envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment, run_vars
+from tailrun._exec.envs import Canceled, EnvBuilder, EnvironmentSetupError, plan_environment, run_vars, script_env
 from tailrun._exec.files import ConsoleTail, DirectoryWatcher, read_tail, upload_outputs
 from tailrun._exec.outcome import STATUS_FILE, build_argv, failure_error, make_error, script_final_status
 from tailrun._exec.process import POLL_SECONDS, is_alive, kill_group, spawn, start_ticks
@@ -168,14 +167,7 @@ class Supervisor(threading.Thread):
 
     def _child_env(self, interpreter: str) -> dict[str, str]:
         state = self.state
-        # The service's own TAILRUN_* settings (its token, home, address) are not the run's.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAILRUN_")}
-        env["PYTHONUNBUFFERED"] = "1"
-        bin_dir = os.path.dirname(interpreter)
-        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
-        if (Path(bin_dir).parent / "pyvenv.cfg").exists():
-            env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-        env.update(run_vars(self.state.definition))
+        env = script_env(interpreter, state.definition)
         state.home.mkdir(parents=True, exist_ok=True)
         env.update({
             "TAILRUN_RUN_ID": state.run_id,

@@ -20,20 +20,14 @@ from tailrun.v1 import tailrun_pb2 as pb
 from ..errors import InvalidArgument, NotFound
 from .engine import Database
 from .schema import environments
-from .validation import EXPERIMENT_NAME_RE
+from .validation import validate_name
 
 MAX_DEFINITION_BYTES = 1024 * 1024   # a definition is settings and package lists; a Dockerfile fits
 NAMES_SHOWN = 20                     # how many existing names/versions an error lists
 
 
 def validate_environment_name(name: str) -> str:
-    if not name:
-        raise InvalidArgument("environment name is required")
-    if not EXPERIMENT_NAME_RE.match(name) or name.endswith(" "):
-        raise InvalidArgument(
-            f"invalid environment name {name[:80]!r}: use 1-255 letters, digits, '_', '-', '.' or "
-            "spaces, starting with a letter or digit and not ending with a space")
-    return name
+    return validate_name(name, "environment name", "environment name is required")
 
 
 def canonical_definition(name: str, definition_json: str) -> str:

@@ -1,4 +1,5 @@
-"""Read queries over experiments and runs, and archiving, returning protobuf messages."""
+"""Experiments and runs as protobuf messages: reading and listing them, and archiving an experiment
+(which answers with the experiment as it now is)."""
 from __future__ import annotations
 
 import base64

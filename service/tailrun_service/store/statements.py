@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import events, experiments, files, metric_chunks, metrics, runs, writers
@@ -53,10 +53,12 @@ class Statements:
         self.metric_rows = metric_columns.where(
             metrics.c.run_id.in_(bindparam("runs", expanding=True)),
             metrics.c.name.in_(bindparam("names", expanding=True))).order_by(metrics.c.id).with_for_update()
+        # The new row, or none when another writer's batch created the metric first.
         self.create_metric = dialect_insert(metrics).values(
             run_id=bindparam("run_id"), name=bindparam("name"), kind=bindparam("kind"),
             description=bindparam("description"), has_steps=None, count=0, columns_json="[]",
-        ).on_conflict_do_nothing(index_elements=["run_id", "name"])
+        ).on_conflict_do_nothing(index_elements=["run_id", "name"]).returning(*metric_columns.selected_columns)
+        self.run_metric_count = select(func.count()).select_from(metrics).where(metrics.c.run_id == bindparam("run_id"))
         self.update_metric = update(metrics).where(metrics.c.id == bindparam("b_id")).values(
             count=bindparam("b_count"), has_steps=bindparam("b_has_steps"),
             columns_json=bindparam("b_columns"), last_value=bindparam("b_last"),

@@ -1,4 +1,5 @@
-"""Checks of ingested values shared by the ingest modules; each raises InvalidArgument naming the problem."""
+"""Checks of the values the store is given (ingested events, registry entries); each raises
+InvalidArgument naming the problem."""
 from __future__ import annotations
 
 import math
@@ -13,14 +14,20 @@ MAX_KEY_CHARS = 255                   # tag / property keys, writer ids
 MAX_TEXT_CHARS = wire.MAX_TEXT_CHARS  # tag / property values, descriptions, error JSON, warnings
 
 
-def validate_experiment_name(name: str) -> str:
+def validate_name(name: str, what: str, missing: str) -> str:
+    """`name` if it follows the rule of experiment (and environment) names; else InvalidArgument
+    naming `what`, or saying `missing` for an empty name."""
     if not name:
-        raise InvalidArgument("experiment name is empty")
+        raise InvalidArgument(missing)
     if not EXPERIMENT_NAME_RE.match(name) or name.endswith(" "):
         raise InvalidArgument(
-            f"invalid experiment name {name[:80]!r}: use 1-255 letters, digits, '_', '-', '.' or "
+            f"invalid {what} {name[:80]!r}: use 1-255 letters, digits, '_', '-', '.' or "
             "spaces, starting with a letter or digit and not ending with a space")
     return name
+
+
+def validate_experiment_name(name: str) -> str:
+    return validate_name(name, "experiment name", "experiment name is empty")
 
 
 def check_status(status: str) -> str:

@@ -15,9 +15,12 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from tailrun.client import Client
+from tailrun.exceptions import AuthenticationError, ServiceError, ServiceUnavailable
+
 from .. import fmt
-from ..client import ServiceError, TrackerClient
 from ..messages import CommandChosen
+from ..worker_errors import ReportsWorkerErrors
 from ..worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -59,7 +62,7 @@ def pick(word: str, names: list[str], what: str) -> str:
     raise CommandError(f"no {what} {word!r} ({what}s: {listed(names)})")
 
 
-def resolve(text: str, ctx: Context, client: TrackerClient) -> tuple[str, ...]:
+def resolve(text: str, ctx: Context, client: Client) -> tuple[str, ...]:
     """A command line to a navigation: ("experiments",), ("runs", exp), ("run", run_id), ("tab", name),
     ("compare", *ids), ("help",), ("quit",). Blocking (asks the service): call from a worker."""
     words = text.strip().lstrip(":").split(maxsplit=1)
@@ -93,16 +96,17 @@ def resolve(text: str, ctx: Context, client: TrackerClient) -> tuple[str, ...]:
     return (verb,)
 
 
-def find_run(word: str, ctx: Context, client: TrackerClient) -> str:
+def find_run(word: str, ctx: Context, client: Client) -> str:
     """A run id; else, among the current experiment's runs, an id prefix, a name or `#N`."""
     try:
         return client.get_run(word).run_id
-    except ServiceError as exc:
-        if exc.code is None or exc.unreachable or exc.refused:
-            raise
+    except (ServiceUnavailable, AuthenticationError):
+        raise
+    except ServiceError:
+        pass   # not a run id: a prefix, a name or #N of the experiment's runs
     if not ctx.experiment:
         raise CommandError(f"no run {word!r} (give its whole id, or open its experiment first)")
-    runs = client.list_runs(ctx.experiment, include_children=True, offer_names=False).runs
+    runs = client.list_runs(experiment=ctx.experiment, include_children=True)
     number = word.removeprefix("#")
     found = [r for r in runs if r.run_id.startswith(word) or r.display_name == word
              or (number.isdigit() and r.number == int(number))]
@@ -165,7 +169,7 @@ class CommandBar(ReportsWorkerErrors, Vertical):
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def _resolve(self, text: str, ctx: Context) -> None:
-        client: TrackerClient = self.app.client  # type: ignore[attr-defined]
+        client: Client = self.app.client  # type: ignore[attr-defined]
         try:
             target = resolve(text, ctx, client)
         except (CommandError, ServiceError) as exc:

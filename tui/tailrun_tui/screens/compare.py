@@ -10,10 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import ComparedRunsLoaded, SeriesLoaded
 from ..series import Series, scalar_values
 from ..widgets.chart_grid import Chart, ChartGrid
@@ -53,7 +53,7 @@ class CompareGrid(ChartGrid):
     """The compared metrics, one chart each, a series per run."""
     HELP_TITLE = "Compare charts"
 
-    def __init__(self, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, client: Client, id: str | None = None) -> None:
         super().__init__(id=id)
         self.client = client
         self.runs: list[pb.RunInfo] = []

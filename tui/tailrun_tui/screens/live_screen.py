@@ -11,12 +11,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tailrun.client import Client, FollowState
+from tailrun.exceptions import ServiceUnavailable
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import FeedState, TrackerClient, WatchFeed
 from ..messages import WorkerFailed
-from ..worker_errors import ReportsWorkerErrors, user_error
+from ..watch_feed import WatchFeed
+from ..worker_errors import ReportsWorkerErrors, problem_text
 
 if TYPE_CHECKING:
     from ..app import TailrunApp
@@ -27,7 +29,7 @@ DRAIN_INTERVAL = 0.1
 class StatusLine(Static):
     """One line: breadcrumb on the left, connection state (or the last problem) on the right."""
 
-    def show(self, crumb: str, state: FeedState | None, problem: str, service: str = "") -> None:
+    def show(self, crumb: str, state: FollowState | None, problem: str, service: str = "") -> None:
         text = fmt.user_text(crumb, style="bold", no_wrap=True, overflow="ellipsis")
         right = Text()
         width = max(10, self.size.width or 80)
@@ -45,9 +47,9 @@ class StatusLine(Static):
             right.append("○ connecting…", style="yellow")
         elif state.kind == "disconnected":
             right.append(f"⚠ disconnected — retrying in {state.retry_in()} s", style="bold yellow")
-        elif state.kind == "refused":
+        elif state.kind in ("refused", "failed"):
             right.append(f"✗ {fmt.user_plain(state.message)}", style="bold red")
-        self.set_class(bool(problem) or (state is not None and state.kind in ("disconnected", "refused")),
+        self.set_class(bool(problem) or (state is not None and state.kind in ("disconnected", "refused", "failed")),
                        "-problem")
         room = width - right.cell_len - 2
         text.truncate(max(8, room), overflow="ellipsis")
@@ -72,14 +74,14 @@ class LiveScreen(ReportsWorkerErrors, Screen):
         self._feed_request: dict[str, Any] | None = None
         self._generation = 0
         self._problem = ""
-        self._state: FeedState | None = None
+        self._state: FollowState | None = None
 
     @property
     def tailrun(self) -> "TailrunApp":
         return self.app  # type: ignore[return-value]
 
     @property
-    def client(self) -> TrackerClient:
+    def client(self) -> Client:
         return self.tailrun.client
 
     def crumb(self) -> str:
@@ -101,7 +103,7 @@ class LiveScreen(ReportsWorkerErrors, Screen):
         """Start (or restart) following a Watch request."""
         self._feed_request = request
         self.stop_feed()
-        self.feed = self.client.watch(**request)
+        self.feed = WatchFeed(self.client.follow(**request))
         self._generation = 0
         self._run_feed(self.feed)
 
@@ -166,12 +168,12 @@ class LiveScreen(ReportsWorkerErrors, Screen):
     def on_worker_failed(self, message: WorkerFailed) -> None:
         """Every failed worker of this screen (or its widgets) becomes a line on screen, not a traceback."""
         message.stop()
-        err = user_error(message.error, self.client.address)
-        self.problem(str(err))
-        if not err.unreachable:
+        error = message.error
+        self.problem(problem_text(error))
+        if not isinstance(error, ServiceUnavailable):
             # An unreachable service is the status line's to show: it clears when the service is
             # back, where a toast would still say "cannot reach" after the reconnect.
-            self.notify(fmt.user_plain(str(err)), severity="error", timeout=6, markup=False)
+            self.notify(fmt.user_plain(problem_text(error)), severity="error", timeout=6, markup=False)
 
     def action_reload(self) -> None:
         """Override: query the service again."""

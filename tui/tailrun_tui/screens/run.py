@@ -7,7 +7,6 @@ events to the tabs; a tab (a RunTab) fetches its data the first time it is shown
 """
 from __future__ import annotations
 
-import grpc
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,10 +14,10 @@ from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tailrun.run_tree import sweep_metric
+from tailrun.exceptions import NotSupported
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import ServiceError
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..series import last_number
 from ..widgets.child_runs_view import ChildRunsView
@@ -115,8 +114,7 @@ class RunScreen(LiveScreen):
     def load(self) -> None:
         run = self.client.get_run(self.run_id)
         metric = sweep_metric(run)   # a sweep's trials come with their primary metric
-        children = self.client.list_runs(parent_run_id=self.run_id, metric_columns=[metric] if metric else [],
-                                         offer_names=False).runs
+        children = self.client.list_runs(parent_run_id=self.run_id, metric_columns=[metric] if metric else [])
         self.post_message(RunLoaded(run, children))
 
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
@@ -124,10 +122,8 @@ class RunScreen(LiveScreen):
         """The models registered from this run (a registration sends no Watch event: this runs on
         load, on `r`, and on every change of the run, e.g. its final status)."""
         try:
-            models = self.client.models_of_run(self.run_id)
-        except ServiceError as exc:
-            if exc.code != grpc.StatusCode.UNIMPLEMENTED:   # an older service has no registry
-                raise
+            models = self.client.list_models(run_id=self.run_id)
+        except NotSupported:   # an older service has no registry
             models = []
         self.post_message(ModelsLoaded(self.run_id, models))
 
@@ -208,7 +204,7 @@ class RunScreen(LiveScreen):
         run = self.client.get_run(self.run_id)
         for name in [n for n in run.metric_names if n not in run.last_metrics]:
             self.post_message(MetricLoaded(self.run_id, name,
-                                           self.client.get_metric(self.run_id, name, NON_SCALAR_FETCH_ROWS)))
+                                           self.client.get_metrics(self.run_id, name, max_rows=NON_SCALAR_FETCH_ROWS)))
 
     def on_metric_loaded(self, message: MetricLoaded) -> None:
         self.query_one(TablesView).metric_loaded(message)

@@ -152,7 +152,7 @@ class RunsScreen(OpensFilterBar, LiveScreen):
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load(self, columns: list[str]) -> None:
         # Only the shown columns' values come back: a run may have 10,000 metrics.
-        listing = self.client.list_runs(self.experiment, metric_columns=columns)
+        listing = self.client.list_runs_and_metric_names(experiment=self.experiment, metric_columns=columns)
         self.post_message(RunsLoaded(self.experiment, listing.runs, listing.metric_names, columns))
         self.load_count()
 

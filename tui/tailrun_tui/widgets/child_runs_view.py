@@ -10,7 +10,7 @@ from textual.widget import Widget
 from tailrun.run_tree import ordered_children
 from tailrun.v1 import tailrun_pb2 as pb
 
-from ..client import TrackerClient
+from tailrun.client import Client
 from .pipeline_view import PipelineView
 from .run_tab import RunTab
 from .sweep_view import SweepView
@@ -21,7 +21,7 @@ LABELS = {"sweep": "Trials", "pipeline": "Steps"}
 class ChildRunsView(RunTab, Vertical):
     DEFAULT_CSS = "ChildRunsView { height: 1fr; }"
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.kind = ""   # "sweep", "pipeline", or "" for a run whose children are only on the Overview
 

@@ -14,10 +14,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, Tree
 
+from tailrun.client import Client
+from tailrun.run_files import download
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import FilePreview, FilesLoaded
 from .images_view import image_widget
 from .run_tab import RunTab
@@ -56,7 +57,7 @@ class FileBrowser(RunTab, Horizontal):
         Binding("d", "download", "Download", id="download", tooltip="Save the file in the current folder"),
     ]
 
-    def __init__(self, run_id: str, client: TrackerClient, renderer: str | None = None,
+    def __init__(self, run_id: str, client: Client, renderer: str | None = None,
                  id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.renderer = renderer
@@ -196,7 +197,7 @@ class FileBrowser(RunTab, Horizontal):
             self.post_message(FilePreview(self.run_id, info, note=f"image too large to draw ({fmt.size(info.size)}) — d downloads it"))
             return
         limit = 0 if is_image else PREVIEW_BYTES
-        data = self.client.read_file(self.run_id, info.path, limit=limit)
+        data = self.client.read_file_bytes(self.run_id, info.path, limit=limit)
         self.post_message(FilePreview(self.run_id, info, data=data, truncated=not is_image and info.size > len(data)))
 
     def on_file_preview(self, message: FilePreview) -> None:
@@ -279,5 +280,18 @@ class FileBrowser(RunTab, Horizontal):
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def _download(self, path: str) -> None:
-        target = self.client.download(self.run_id, path, Path.cwd())
+        target = free_path(Path.cwd(), path.rsplit("/", 1)[-1] or "download")
+        download(self.client, self.run_id, path, target)
         self.app.call_from_thread(self.notify, f"saved {path} to {target}")
+
+
+def free_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name (1)`, `name (2)` … before its extension: a download never
+    overwrites a file that is there."""
+    target = folder / name
+    stem, dot, ext = name.partition(".")
+    n = 1
+    while target.exists():
+        target = folder / f"{stem} ({n}){dot}{ext}"
+        n += 1
+    return target

@@ -13,10 +13,10 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import ImageLoaded, MetricLoaded
 from tailrun.wire import decode_column
 from .run_tab import SharedFetchTab
@@ -67,7 +67,7 @@ class ImageEntry:
 class ImagesView(SharedFetchTab, Horizontal):
     FOCUS = "#image-list"
 
-    def __init__(self, run_id: str, client: TrackerClient, fetch: Callable[[], None],
+    def __init__(self, run_id: str, client: Client, fetch: Callable[[], None],
                  renderer: str | None = None, id: str | None = None) -> None:
         super().__init__(run_id, client, fetch, id=id)
         self.renderer = renderer
@@ -125,7 +125,7 @@ class ImagesView(SharedFetchTab, Horizontal):
     @work(thread=True, exclusive=True, group="image", exit_on_error=False)
     def _read(self, entry: ImageEntry) -> None:
         try:
-            data = self.client.read_file(self.run_id, entry.path, limit=MAX_IMAGE_BYTES + 1)
+            data = self.client.read_file_bytes(self.run_id, entry.path, limit=MAX_IMAGE_BYTES + 1)
         except Exception as exc:  # the message explains it; a missing file is not a crash
             self.post_message(ImageLoaded(entry.key, note=f"cannot read {entry.path}: {exc}"))
             return

@@ -6,10 +6,10 @@ from typing import Callable
 
 from textual import work
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import SeriesLoaded
 from ..series import Series
 from .chart_grid import Chart, ChartGrid
@@ -21,7 +21,7 @@ class MetricsView(RunTab, ChartGrid):
     HELP_TITLE = "Metrics tab"
     EMPTY_NOTES = ("waiting for metrics…", "This run logged no scalar metrics.")   # run active, ended
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.series: dict[str, Series] = {}
         self.on_first_frame: list[Callable[[], None]] = []

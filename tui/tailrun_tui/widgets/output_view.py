@@ -17,10 +17,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import FilterChanged, OutputLoaded
 from .filter_bar import FilterBar, OpensFilterBar
 from .run_tab import RunTab
@@ -123,7 +123,7 @@ class OutputView(OpensFilterBar, RunTab, Vertical):
         Binding("o", "next_source", "Source", id="source", tooltip="Console, then each logs/ file"),
     ]
 
-    def __init__(self, run_id: str, client: TrackerClient, id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.sources: dict[str, Source] = {CONSOLE: Source("console")}
         self.current = CONSOLE
@@ -161,7 +161,7 @@ class OutputView(OpensFilterBar, RunTab, Vertical):
         else:
             size = next((f.size for f in self.client.list_files(self.run_id) if f.path == key), 0)
             start = max(0, size - TAIL_BYTES)
-            data = self.client.read_file(self.run_id, key, offset=start)
+            data = self.client.read_file_bytes(self.run_id, key, offset=start)
             text = pb.OutputText(path=key, offset=start, text=data.decode("utf-8", "replace"),
                                  size=start + len(data))
         self.post_message(OutputLoaded(self.run_id, key, text))

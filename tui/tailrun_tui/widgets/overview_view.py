@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
+from tailrun.client import Client
 from ..messages import OpenRun
 from .run_tab import RunTab
 from .system_view import summary_lines
@@ -106,7 +106,7 @@ class OverviewView(RunTab, VerticalScroll):
     BINDINGS = [Binding("j", "move(1)", "Down", show=False, id="down-j"),
                 Binding("k", "move(-1)", "Up", show=False, id="up-k")]
 
-    def __init__(self, run_id: str, client: TrackerClient, clock: Callable[[], float], id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, clock: Callable[[], float], id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.clock = clock
         self.run: pb.RunInfo | None = None

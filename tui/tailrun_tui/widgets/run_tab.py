@@ -13,7 +13,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from ..worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
-    from ..client import TrackerClient
+    from tailrun.client import Client
 
 
 class RunTab(ReportsWorkerErrors):
@@ -23,7 +23,7 @@ class RunTab(ReportsWorkerErrors):
     # Is the run still going: the run screen's, bound (data_bind) by the tabs whose text says so.
     run_active: reactive[bool] = reactive(True, init=False)
 
-    def __init__(self, run_id: str, client: "TrackerClient", id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: "Client", id: str | None = None) -> None:
         super().__init__(id=id)  # type: ignore[call-arg]
         self.run_id = run_id
         self.client = client
@@ -57,7 +57,7 @@ class SharedFetchTab(RunTab):
     """A tab whose data comes with another tab's in one fetch the run screen makes (Tables and
     Images: the run's non-scalar metrics); showing it asks for that fetch (`fetch`, done once)."""
 
-    def __init__(self, run_id: str, client: "TrackerClient", fetch: Callable[[], None],
+    def __init__(self, run_id: str, client: "Client", fetch: Callable[[], None],
                  id: str | None = None) -> None:
         super().__init__(run_id, client, id=id)
         self.fetch = fetch

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import grpc
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,10 +18,10 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tailrun.run_tree import Children, ordered_children, sweep_metric
+from tailrun.exceptions import NotFound
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import ServiceError
 from ..messages import SeriesLoaded
 from ..series import Series, last_number
 from ..worker_errors import ReportsWorkerErrors
@@ -157,9 +156,7 @@ class SweepView(ReportsWorkerErrors, Vertical):
         for run_id in run_ids:
             try:
                 resp, last = self.client.get_plot_series(run_id, metric, CURVE_POINTS)
-            except ServiceError as exc:
-                if exc.code != grpc.StatusCode.NOT_FOUND:
-                    raise
+            except NotFound:
                 resp, last = pb.SeriesResponse(), None   # not logged yet: its points come live
             self.post_message(SeriesLoaded(run_id, metric, resp, 0, last))
 

@@ -11,10 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..client import TrackerClient
 from ..messages import MetricLoaded
 from tailrun.wire import decode_column
 from .run_tab import SharedFetchTab
@@ -65,7 +65,7 @@ class TableData:
 class TablesView(SharedFetchTab, Horizontal):
     FOCUS = "#table-data"
 
-    def __init__(self, run_id: str, client: TrackerClient, fetch: Callable[[], None], id: str | None = None) -> None:
+    def __init__(self, run_id: str, client: Client, fetch: Callable[[], None], id: str | None = None) -> None:
         super().__init__(run_id, client, fetch, id=id)
         self.tables: dict[str, TableData] = {}
         self.current: str | None = None

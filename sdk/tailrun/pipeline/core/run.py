@@ -33,8 +33,24 @@ PIPELINE_SOURCE, STEP_SOURCE, REUSED_SOURCE = "azureml.PipelineRun", "azureml.St
 SKIPPED = "Skipped"
 
 
-class PipelineRun(Run):
+class _OrchestratedRun(Run):
+    """A run the service's orchestration starts and ends: it cannot be ended, or given children,
+    by hand (Azure ML's messages, naming the `_KIND` of run)."""
+    _KIND = ""
+
+    def complete(self) -> None:
+        raise NotImplementedError(f"Complete is unsupported for {self._KIND} run.")
+
+    def fail(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"Fail is unsupported for {self._KIND} run.")
+
+    def child_run(self, *args: Any, **kwargs: Any) -> Run:
+        raise NotImplementedError(f"Child run is unsupported for {self._KIND} run.")
+
+
+class PipelineRun(_OrchestratedRun):
     """A submitted pipeline: its steps are child runs, executed by the service."""
+    _KIND = "Pipeline"
 
     def __init__(self, experiment: "Experiment", run_id: str, _service_endpoint: Any = None) -> None:
         super().__init__(experiment, run_id)
@@ -72,18 +88,11 @@ class PipelineRun(Run):
         from ..errors import unsupported_argument
         unsupported_argument("PipelineRun", "publish_pipeline()", "there are no pipeline endpoints")
 
-    def complete(self) -> None:
-        raise NotImplementedError("Complete is unsupported for Pipeline run.")
-
-    def fail(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("Fail is unsupported for Pipeline run.")
-
-    def child_run(self, *args: Any, **kwargs: Any) -> Run:
-        raise NotImplementedError("Child run is unsupported for Pipeline run.")
 
 
-class StepRun(Run):
+class StepRun(_OrchestratedRun):
     """The run of one step of a pipeline."""
+    _KIND = "Step"
 
     def __init__(self, experiment: "Experiment", step_run_id: str, pipeline_run_id: str | None = None,
                  node_id: str | None = None, _service_endpoint: Any = None, _is_reused: bool = False,
@@ -164,14 +173,6 @@ class StepRun(Run):
         info = self._info if self._info is not None and self._info.properties else self._fetch()
         return [n for n in (info.properties.get("tailrun.outputs") or "").split(",") if n]
 
-    def complete(self) -> None:
-        raise NotImplementedError("Complete is unsupported for Step run.")
-
-    def fail(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("Fail is unsupported for Step run.")
-
-    def child_run(self, *args: Any, **kwargs: Any) -> Run:
-        raise NotImplementedError("Child run is unsupported for Step run.")
 
 
 class StepRunOutput:

@@ -1,21 +1,25 @@
-"""Reads from the service: unary queries, the streamed metric and file reads, and `Watch`.
+"""The one client of the service for reads: unary queries, streamed metric and file reads, and
+`Watch`, once or followed across reconnects.
 
-Used by `Run`'s read methods, `Experiment`, the CLI and RunDetails. Writes never come through
-here (they go through the recorder's queue). gRPC errors become `tailrun.exceptions` with a
-message that names the address and what to do, instead of a raw `_InactiveRpcError`.
+Used by `Run`'s read methods, `Experiment`, the CLI, RunDetails and the terminal UI. Logging
+never comes through here (it goes through the recorder's queue). gRPC errors become
+`tailrun.exceptions` with a message that names the address and what to do, instead of a raw
+`_InactiveRpcError`.
 """
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass, replace
 from typing import IO, Any, Callable, Iterator, TypeVar
 
 import grpc
 
 from ._channel import call_metadata, open_channel, tls_hint
-from ._settings import Settings
+from ._settings import DEFAULT_PORT, Settings
 from .exceptions import (AuthenticationError, InvalidRequest, ModelNotFoundException,
-                         ModelPathNotFoundException, NotFound, RunNotFound, ServiceError,
-                         ServiceUnavailable)
+                         ModelPathNotFoundException, NotFound, NotSupported, RunNotFound,
+                         ServiceError, ServiceUnavailable)
 from .v1 import tailrun_pb2 as pb
 from .v1 import tailrun_pb2_grpc as pb_grpc
 from .wire import CHUNK_BYTES
@@ -23,14 +27,20 @@ from .wire import CHUNK_BYTES
 T = TypeVar("T")
 UNARY_TIMEOUT = 60.0
 TRANSFER_TIMEOUT = 600.0      # a snapshot: up to 300 MB each way
+# Follow's reconnect backoff: 1, 2, 4 … capped, so a restarted service is picked up within seconds.
+BACKOFF_START = 1.0
+BACKOFF_MAX = 8.0
 
 
-def resolve_read_settings(settings: Settings, start_local: bool = False) -> Settings:
+def resolve_read_settings(settings: Settings, start_local: bool = False,
+                          default_address: bool = False) -> Settings:
     """Where to send queries: the configured address, else the per-user local service if it runs.
 
     Only a Workspace's client starts the local service (`start_local`): its calls also submit and
     register, and list compute targets, which a new service can answer. The query commands and
-    RunDetails never start one (an empty new service could not answer them)."""
+    RunDetails never start one (an empty new service could not answer them). When nothing runs
+    it raises, or with `default_address` answers 127.0.0.1:DEFAULT_PORT: the UI starts before
+    its service and connects once it is up."""
     if settings.address:
         return settings
     from ._local import local_service, server_installed, start_local_service
@@ -38,6 +48,8 @@ def resolve_read_settings(settings: Settings, start_local: bool = False) -> Sett
     found = local_service(home_dir())
     if not found and start_local and server_installed():
         found = start_local_service(home_dir())
+    if not found and default_address:
+        return Settings(f"127.0.0.1:{DEFAULT_PORT}", settings.token, settings.ca_file)
     if not found:
         raise ServiceUnavailable(
             "no tailrun service is configured or running: set TAILRUN_ADDRESS, pass "
@@ -45,16 +57,32 @@ def resolve_read_settings(settings: Settings, start_local: bool = False) -> Sett
     return Settings(found[0], settings.token or found[1], settings.ca_file)
 
 
-class Client:
-    """A lazily connected client of the Tracker service. Thread-safe; one channel per client."""
+@dataclass
+class RunListing:
+    """A list of runs and the scalar metric names any of them has (the columns a table can offer)."""
+    runs: list[pb.RunInfo]
+    metric_names: list[str]   # sorted
 
-    def __init__(self, settings: Settings, start_local: bool = False) -> None:
+
+class Client:
+    """A lazily connected client of the Tracker service. Thread-safe; one channel per client.
+    `timeout`: the deadline of each unary call (the UI asks for a shorter one than a script)."""
+
+    def __init__(self, settings: Settings, start_local: bool = False, timeout: float = UNARY_TIMEOUT) -> None:
         self.settings = settings
         self.start_local = start_local
+        self.timeout = timeout
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
         self._stub: pb_grpc.TrackerStub | None = None
         self._resolved: Settings | None = settings if settings.address else None
+
+    @classmethod
+    def connect(cls, address: str | None = None, token: str | None = None, ca_file: str | None = None,
+                timeout: float = UNARY_TIMEOUT) -> "Client":
+        """A client for scripts: the arguments, else TAILRUN_ADDRESS / TAILRUN_TOKEN / TAILRUN_CA,
+        else the per-user local service if it runs (ServiceUnavailable otherwise, at the first call)."""
+        return cls(Settings.resolve(address=address, token=token, ca_file=ca_file), timeout=timeout)
 
     @property
     def address(self) -> str:
@@ -98,20 +126,23 @@ class Client:
             return ServiceUnavailable(f"the tailrun service at {self.address} did not answer {what} in time")
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             return AuthenticationError(f"the tailrun service at {self.address} refused {what}: {details} "
-                                       "(check TAILRUN_TOKEN or Workspace(token=...))")
+                                       "(check TAILRUN_TOKEN, --token or Workspace(token=...))")
         if code == grpc.StatusCode.NOT_FOUND:
             if run_id is not None and "file" not in what:
                 return RunNotFound(f"no run {run_id!r} on the tailrun service at {self.address}: {details}")
             return NotFound(f"{what}: {details}")
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             return InvalidRequest(f"{what}: {details}")
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return NotSupported(f"the tailrun service at {self.address} does not offer {what} "
+                                f"(an older version?): {details}")
         return ServiceError(f"{what} failed on the tailrun service at {self.address}: "
                             f"{code.name if code else 'error'}: {details}")
 
     def _unary(self, method: str, request: Any, what: str, run_id: str | None = None) -> Any:
         call: Callable[..., Any] = getattr(self._tracker(), method)
         try:
-            return call(request, timeout=UNARY_TIMEOUT, metadata=self._metadata())
+            return call(request, timeout=self.timeout, metadata=self._metadata())
         except grpc.RpcError as exc:
             raise self._error(exc, what, run_id) from None
 
@@ -134,6 +165,11 @@ class Client:
         req = pb.ListExperimentsRequest(view_type=view_type, name=name)
         return list(self._unary("ListExperiments", req, "listing experiments").experiments)
 
+    def get_experiment(self, name: str) -> pb.Experiment | None:
+        """The experiment of that name, archived or not; None when there is none."""
+        found = self.list_experiments(view_type="All", name=name)
+        return found[0] if found else None
+
     def set_experiment_archived(self, name: str, experiment_id: str, archived: bool) -> pb.Experiment:
         req = pb.SetExperimentArchivedRequest(name=name, id=experiment_id, archived=archived)
         return self._unary("SetExperimentArchived", req, f"archiving experiment {name!r}")
@@ -145,6 +181,22 @@ class Client:
     def iter_runs(self, req: pb.ListRunsRequest | None = None, **fields: Any) -> Iterator[pb.RunInfo]:
         """The runs of the list page by page, asking for the next page only when it is reached.
         Lists leave out metric names and values unless asked (`select_metrics=False`)."""
+        for page in self._run_pages(req, **fields):
+            yield from page.runs
+
+    def list_runs_and_metric_names(self, **fields: Any) -> RunListing:
+        """Every run of the list, and the scalar metric names they have: with `metric_columns`,
+        each run carries only the last values of those (a table's columns), and the names say
+        which columns it can offer."""
+        fields.setdefault("list_metric_names", True)
+        listing, names = RunListing([], []), set()
+        for page in self._run_pages(None, **fields):
+            listing.runs += page.runs
+            names.update(page.metric_names)
+        listing.metric_names = sorted(names)
+        return listing
+
+    def _run_pages(self, req: pb.ListRunsRequest | None, **fields: Any) -> Iterator[pb.ListRunsResponse]:
         fields.setdefault("select_metrics", True)
         page_req = pb.ListRunsRequest()
         if req is not None:
@@ -153,7 +205,7 @@ class Client:
             page_req = pb.ListRunsRequest(**fields)
         while True:
             page = self._unary("ListRuns", page_req, "listing runs")
-            yield from page.runs
+            yield page
             if not page.next_page_token:
                 return
             page_req.page_token = page.next_page_token
@@ -166,17 +218,45 @@ class Client:
 
     # ------------------------------------------------------------------ metrics
 
-    def get_metrics(self, run_id: str, name: str = "", system: bool = False) -> list[pb.MetricPoints]:
+    def get_metrics(self, run_id: str, name: str = "", system: bool = False,
+                    max_rows: int = 0) -> list[pb.MetricPoints]:
         """Every stored chunk of the run's metrics (or of one metric), in logged order; with
-        `system`, of its system metrics instead (stored names: "system/cpu_percent")."""
+        `system`, of its system metrics instead (stored names: "system/cpu_percent"). With
+        `max_rows`, whole chunks until about that many rows (a table's or images' first rows),
+        within a deadline of a few unary calls."""
         req = pb.GetMetricsRequest(run_id=run_id, name=name, batched=True, system=system)
         chunks: list[pb.MetricPoints] = []
-        for data in self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id):
-            chunks += data.batch if data.batch else [data.points]
+        rows = 0
+        stream = self._stream("GetMetrics", req, f"reading metrics of run {run_id!r}", run_id,
+                              timeout=self.timeout * 4 if max_rows else None)
+        try:
+            for data in stream:
+                for points in data.batch if data.batch else [data.points]:
+                    chunks.append(points)
+                    rows += max(len(points.times), max((len(c.values) for c in points.columns), default=0))
+                if max_rows and rows >= max_rows:
+                    break
+        finally:
+            stream.close()   # cancels the call when it stopped early
         return chunks
 
-    def get_series(self, req: pb.SeriesRequest) -> pb.SeriesResponse:
+    def get_series(self, req: pb.SeriesRequest | None = None, **fields: Any) -> pb.SeriesResponse:
+        req = req if req is not None else pb.SeriesRequest(**fields)
         return self._unary("GetSeries", req, f"reading series {req.name!r} of run {req.run_id!r}", req.run_id)
+
+    def get_plot_series(self, run_id: str, name: str, max_points: int, tail: int = 0,
+                        with_times: bool = False) -> tuple[pb.SeriesResponse, tuple[float, ...] | None]:
+        """A series to draw in about `max_points` points, and its true last point (x, y[, time])
+        when the answer is downsampled (min/max buckets need not keep it): one more small query
+        that reads only the last chunk."""
+        resp = self.get_series(run_id=run_id, name=name, max_points=max(2, max_points), tail=tail,
+                               with_times=with_times)
+        last = None
+        if resp.downsampled:
+            end = self.get_series(run_id=run_id, name=name, max_points=2, tail=1, with_times=with_times)
+            if end.y and end.y[-1] == end.y[-1]:   # a None/str last value is no number to show
+                last = (end.x[-1], end.y[-1], *end.t[-1:])
+        return resp, last
 
     # ------------------------------------------------------------------ files and output
 
@@ -191,8 +271,8 @@ class Client:
             if chunk.data:
                 yield chunk.data
 
-    def read_file_bytes(self, run_id: str, path: str) -> bytes:
-        return b"".join(self.read_file(run_id, path))
+    def read_file_bytes(self, run_id: str, path: str, offset: int = 0, limit: int = 0) -> bytes:
+        return b"".join(self.read_file(run_id, path, offset, limit))
 
     def read_output(self, run_id: str, offset: int = 0, tail_bytes: int = 0) -> pb.OutputText:
         req = pb.ReadOutputRequest(run_id=run_id, offset=offset, tail_bytes=tail_bytes)
@@ -209,22 +289,25 @@ class Client:
             return ModelPathNotFoundException(details)
         return self._error(exc, what)
 
-    def _model_call(self, method: str, request: Any, what: str, timeout: float | None = UNARY_TIMEOUT) -> Any:
+    def _model_call(self, method: str, request: Any, what: str, unbounded: bool = False) -> Any:
         try:
-            return getattr(self._tracker(), method)(request, timeout=timeout, metadata=self._metadata())
+            return getattr(self._tracker(), method)(request, timeout=None if unbounded else self.timeout,
+                                                    metadata=self._metadata())
         except grpc.RpcError as exc:
             raise self._model_error(exc, what) from None
 
     def register_model(self, requests: Iterator[pb.RegisterModelRequest], name: str) -> pb.ModelInfo:
         """RegisterModel: `requests` is the spec, then the files' chunks (none: the run's files).
         No deadline: a large model takes as long as its upload."""
-        return self._model_call("RegisterModel", requests, f"registering model {name!r}", timeout=None)
+        return self._model_call("RegisterModel", requests, f"registering model {name!r}", unbounded=True)
 
     def get_model(self, name: str, version: int = 0) -> pb.ModelInfo:
         return self._model_call("GetModel", pb.GetModelRequest(name=name, version=version),
                                 f"reading model {name!r}")
 
-    def list_models(self, req: pb.ListModelsRequest) -> list[pb.ModelInfo]:
+    def list_models(self, req: pb.ListModelsRequest | None = None, **fields: Any) -> list[pb.ModelInfo]:
+        """The registered model versions that match (`run_id=`: those registered from that run)."""
+        req = req if req is not None else pb.ListModelsRequest(**fields)
         return list(self._model_call("ListModels", req, "listing models").models)
 
     def update_model(self, req: pb.UpdateModelRequest) -> pb.ModelInfo:
@@ -287,10 +370,18 @@ class Client:
     # ------------------------------------------------------------------ live events
 
     def watch(self, req: pb.WatchRequest | None = None, **fields: Any) -> "Watch":
-        """Iterate the live events of a run or experiment; `.cancel()` (from any thread) ends it."""
+        """Iterate the live events of a run or experiment over one stream (it ends when the
+        connection does); `.cancel()` (from any thread) ends it."""
         req = req if req is not None else pb.WatchRequest(**fields)
         call = self._tracker().Watch(req, metadata=self._metadata())
         return Watch(self, call, req)
+
+    def follow(self, req: pb.WatchRequest | None = None, *, markers: bool = False,
+               give_up_after: float | None = None,
+               on_state: Callable[["FollowState"], None] | None = None, **fields: Any) -> "Follow":
+        """Like `watch`, across reconnects: see `Follow`."""
+        req = req if req is not None else pb.WatchRequest(**fields)
+        return Follow(self, req, markers=markers, give_up_after=give_up_after, on_state=on_state)
 
 
 class Watch:
@@ -309,3 +400,124 @@ class Watch:
 
     def cancel(self) -> None:
         self._call.cancel()
+
+
+@dataclass(frozen=True)
+class FollowState:
+    """Where a `Follow` stands: connecting | live | disconnected (retrying at `retry_at`) |
+    refused (the token) | failed (a request no retry can fix, or it gave up) | stopped."""
+    kind: str = "connecting"
+    message: str = ""              # why it is disconnected, refused or failed
+    retry_at: float = 0.0          # time.monotonic() of the next attempt (disconnected)
+    generation: int = 0            # bumps when a (re)connected stream brings its first event
+
+    def retry_in(self) -> int:
+        return max(0, round(self.retry_at - time.monotonic()))
+
+
+# Errors about the request itself: reconnecting would get the same answer.
+_FINAL = (AuthenticationError, NotFound, InvalidRequest, NotSupported)
+
+
+class Follow:
+    """One Watch request followed until `stop()`: iterating it yields the events of stream after
+    stream, reconnecting with backoff (1, 2, 4 … 8 s) and resuming after the last cursor, so a
+    restarted service loses and repeats nothing. Each connection first replays what came after
+    the cursor, then sends a `caught_up` marker: `caught_up` says whether the current connection's
+    came (an event seen before it may be old), and the markers themselves are yielded only with
+    `markers`. A refused token raises `AuthenticationError`, a
+    request the service rejects its error; with `give_up_after`, the last error once the service
+    stayed unreachable that many seconds. `stop()` from any thread ends the iteration cleanly.
+    `state` (and `on_state`, called on each change from the iterating thread) say where it stands."""
+
+    def __init__(self, client: Client, req: pb.WatchRequest, markers: bool = False,
+                 give_up_after: float | None = None,
+                 on_state: Callable[[FollowState], None] | None = None) -> None:
+        self._client, self._request = client, req
+        self.cursor = req.cursor
+        self.markers = markers
+        self.caught_up = False
+        self.give_up_after = give_up_after
+        self._on_state = on_state
+        self._state = FollowState()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watch: Watch | None = None
+
+    @property
+    def state(self) -> FollowState:
+        with self._lock:
+            return self._state
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            watch = self._watch
+        if watch is not None:
+            watch.cancel()
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._state = state = replace(self._state, **changes)
+        if self._on_state is not None:
+            self._on_state(state)
+
+    def __iter__(self) -> Iterator[pb.WatchEvent]:
+        backoff, down_since = BACKOFF_START, None
+        try:
+            while not self._stop.is_set():
+                req = pb.WatchRequest()
+                req.CopyFrom(self._request)
+                req.cursor = self.cursor
+                watch = None
+                try:
+                    watch = self._client.watch(req)
+                    with self._lock:
+                        self._watch = watch
+                    if self._stop.is_set():   # stop() came while the call was being opened
+                        break
+                    for event in watch:
+                        self.cursor = max(self.cursor, event.cursor)
+                        if self._state.kind != "live":
+                            backoff, down_since, self.caught_up = BACKOFF_START, None, False
+                            self._set(kind="live", message="", generation=self._state.generation + 1)
+                        if event.caught_up:
+                            self.caught_up = True
+                            if not self.markers:
+                                continue
+                        yield event
+                    # The service ended the stream (a shutdown): reconnect as after any drop.
+                    error: ServiceError = ServiceUnavailable(
+                        f"the tailrun service at {self._client.address} closed the stream")
+                except _FINAL as exc:
+                    if not self._stop.is_set():
+                        kind = "refused" if isinstance(exc, AuthenticationError) else "failed"
+                        self._set(kind=kind, message=str(exc))
+                        raise
+                    error = exc
+                except ServiceError as exc:
+                    error = exc
+                finally:
+                    with self._lock:
+                        self._watch = None
+                    if watch is not None:
+                        watch.cancel()
+                if self._stop.is_set():
+                    break
+                now = time.monotonic()
+                down_since = down_since if down_since is not None else now
+                if self.give_up_after is not None and now - down_since >= self.give_up_after:
+                    self._set(kind="failed", message=str(error))
+                    raise error
+                self._set(kind="disconnected", message=str(error), retry_at=now + backoff)
+                if self._stop.wait(backoff):
+                    break
+                backoff = min(BACKOFF_MAX, backoff * 2)
+                self._set(kind="connecting", message="")
+        finally:
+            if self._state.kind not in ("refused", "failed"):
+                self._set(kind="stopped", message="")

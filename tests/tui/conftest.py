@@ -3,7 +3,11 @@ runs through the real Ingest RPC; an app factory with a frozen clock, UTC and ha
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -81,6 +85,44 @@ def _still_waiting(app: Any) -> list[str]:
                 and all(s.loaded for _, s in series):
             waiting.append(f"chart {getattr(widget, 'title', widget)!r} to be redrawn")
     return waiting
+
+
+async def show_tab(pilot: Any, key: str, selector: str) -> Any:
+    """Press a run screen's tab key, let it settle, and return the tab's widget."""
+    await pilot.press(key)
+    await settle(pilot)
+    return pilot.app.screen.query_one(selector)
+
+
+@contextmanager
+def live_script(tmp_path: Path, address: str, source: str,
+                env: dict[str, str | None] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A real SDK script logging to the service, and its run id once it wrote it to `run_id`. The
+    script waits on files the test touches (`go`, `stop`, ...); on the way out `stop` is touched and
+    a script still running after 30 s is killed. `env` None values are removed from the environment."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    environ = {**os.environ, "TAILRUN_ADDRESS": address, "TAILRUN_HOME": str(tmp_path / "home")}
+    environ.pop("TAILRUN_TOKEN", None)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=environ)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "run_id").exists():   # written with os.replace: whole once there
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        yield proc, (tmp_path / "run_id").read_text()
+    finally:
+        (tmp_path / "stop").touch()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def screen_text(app: Any) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from tailrun.v1 import tailrun_pb2 as pb
 from tailrun_tui.run_filter import FilterError, parse
-from tailrun_tui.screens.command import CommandBar
+from tailrun_tui.screens.command_bar import CommandBar
 from tailrun_tui.screens.experiments import ExperimentsScreen
 from tailrun_tui.screens.run import RunScreen
 from tailrun_tui.screens.runs import RunsScreen

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from .conftest import screen_text, settle
+from .conftest import screen_text, settle, show_tab
 from .seed import NOW
 
 pytestmark = pytest.mark.timeout(180)
@@ -153,9 +153,7 @@ async def test_a_sweep_shows_its_trials_best_first_with_curves_and_a_scatter(app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "8 Trials" in screen_text(app)
-        await pilot.press("8")
-        await settle(pilot)
-        view = app.screen.query_one("#sweep-view")
+        view = await show_tab(pilot, "8", "#sweep-view")
         table = view.query_one("#trials")
         assert [str(c.label) for c in table.columns.values()] == ["#", "Status", "accuracy ↑", "lr", "batch"]
         got = [(r[2], r[3], r[4]) for r in rows(table)]

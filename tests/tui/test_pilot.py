@@ -14,7 +14,7 @@ from tailrun_tui.screens.help import HelpScreen
 from tailrun_tui.screens.run import RunScreen
 from tailrun_tui.screens.runs import RunsScreen
 
-from .conftest import screen_text, settle
+from .conftest import live_script, screen_text, settle, show_tab
 from .seed import EXPERIMENT, RUN_DONE, RUN_FAILED, RUN_LIVE, T0, Seeder
 
 pytestmark = pytest.mark.timeout(120)
@@ -107,18 +107,14 @@ async def test_run_tabs_show_everything_logged(make_app: Any, tmp_path: Path, mo
         text = screen_text(app)
         assert "per_class" in text and "ship" in text and "102" in text and "epoch_summary" in text
 
-        await pilot.press("5")
-        await settle(pilot)
-        images = app.screen.query_one("#images-view")
+        images = await show_tab(pilot, "5", "#images-view")
         assert sorted(e.path for e in images.entries.values()) == ["outputs/broken.png", "outputs/samples.png"]
         assert app.screen.query(".image")          # the first image is drawn
         await pilot.press("down")
         await settle(pilot)
         assert "cannot display this image" in screen_text(app)
 
-        await pilot.press("6")
-        await settle(pilot)
-        files = app.screen.query_one("#files-view")
+        files = await show_tab(pilot, "6", "#files-view")
         tree = files.query_one("#file-tree")
         for path, expected in (("outputs/metrics.csv", "acc"), ("outputs/config.json", '"layers"'),
                                ("outputs/model.bin", "binary file")):
@@ -193,7 +189,7 @@ async def _until(pilot: Any, predicate: Any, timeout: float = 8.0) -> None:
 
 
 async def test_output_follow_new_lines_and_search(make_app: Any, seeded: Any) -> None:
-    from tailrun_tui.widgets.output_log import OutputView
+    from tailrun_tui.widgets.output_view import OutputView
 
     seeder = Seeder(seeded.address)
     run_id = "00000000-0000-4000-8000-0000000000aa"
@@ -357,13 +353,7 @@ async def test_image_logged_by_a_live_script_while_the_images_are_not_shown(make
                                                                            tmp_path: Path, away: str) -> None:
     """A real script logs `log_image(name, plot=fig)` while the UI shows the help over the run
     (the run screen's live feed is paused), or another tab; then `r` and the Images tab show it."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "plots.py"
-    script.write_text(
+    source = (
         "import os, sys, time\n"
         "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
         "from tailrun import Experiment, Workspace\n"
@@ -375,15 +365,7 @@ async def test_image_logged_by_a_live_script_while_the_images_are_not_shown(make
         "run.flush()\nopen('logged', 'w').close()\n"
         "while not os.path.exists('stop'):\n    time.sleep(0.05)\n"
         "run.complete()\n")
-    env = {**os.environ, "TAILRUN_ADDRESS": seeded.address, "TAILRUN_HOME": str(tmp_path / "home")}
-    env.pop("TAILRUN_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "run_id").exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        run_id = (tmp_path / "run_id").read_text()
+    with live_script(tmp_path, seeded.address, source) as (proc, run_id):
         app = make_app(run_id=run_id, tab="images" if away == "help" else "overview")
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
@@ -406,11 +388,6 @@ async def test_image_logged_by_a_live_script_while_the_images_are_not_shown(make
             assert "curve · " in text and "curve #1" not in text and "no images" not in text
             (tmp_path / "stop").touch()
             assert proc.wait(30) == 0
-    finally:
-        (tmp_path / "stop").touch()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 async def test_image_labels_say_step_and_time(make_app: Any) -> None:
@@ -422,7 +399,7 @@ async def test_image_labels_say_step_and_time(make_app: Any) -> None:
 
 
 async def test_output_source_switch_keeps_keys_and_marks_the_current_match(make_app: Any, seeded: Any) -> None:
-    from tailrun_tui.widgets.output_log import CURRENT_MATCH_STYLE, OutputLog, OutputView
+    from tailrun_tui.widgets.output_view import CURRENT_MATCH_STYLE, OutputLog, OutputView
 
     seeder = Seeder(seeded.address)
     run_id = "00000000-0000-4000-8000-0000000000ab"

@@ -3,9 +3,6 @@ service: the tab appears with the first sample (seeded, and from a real script's
 process figures come first and the GPUs sit side by side, one row per quantity."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ import pytest
 
 from tailrun_tui.widgets.system_view import SystemView, figure, sort_key, summary_lines
 
-from .conftest import screen_text, settle
+from .conftest import live_script, screen_text, settle, show_tab
 from .seed import RUN_DONE, T0, Seeder
 
 pytestmark = pytest.mark.timeout(120)
@@ -62,6 +59,17 @@ async def test_seeded_run_shows_gpus_side_by_side(make_app: Any) -> None:
         assert all(s.loaded and s.total == 40 for s in view.series.values())
 
 
+async def system_tab_once_shown(pilot: Any, *texts: str, tries: int = 100) -> SystemView:
+    """Wait for the System tab to appear, with `texts` on the Overview's System line; show it."""
+    app = pilot.app
+    for _ in range(tries):
+        if all(t in screen_text(app) for t in ("7 System", *texts)):
+            break
+        await pilot.pause(0.1)
+    assert all(t in screen_text(app) for t in ("7 System", *texts)), screen_text(app)
+    return await show_tab(pilot, "7", "SystemView")
+
+
 async def test_tab_appears_with_the_first_sample(make_app: Any, seeded: Any) -> None:
     s = Seeder(seeded.address)
     try:
@@ -72,14 +80,7 @@ async def test_tab_appears_with_the_first_sample(make_app: Any, seeded: Any) -> 
             await settle(pilot)
             assert "7 System" not in screen_text(app) and "System" not in screen_text(app)
             s.system(FRESH_RUN, "cpu_percent", [42.0], T0 + 5)
-            for _ in range(100):
-                if "7 System" in screen_text(app) and "cpu 42 %" in screen_text(app):
-                    break
-                await pilot.pause(0.1)
-            assert "7 System" in screen_text(app) and "cpu 42 %" in screen_text(app)
-            await pilot.press("7")
-            await settle(pilot)
-            view = app.screen.query_one(SystemView)
+            view = await system_tab_once_shown(pilot, "cpu 42 %")
             assert list(view.series) == ["system/cpu_percent"] and view.series["system/cpu_percent"].total == 1
             s.system(FRESH_RUN, "cpu_percent", [42.0, 55.5], T0 + 5)   # the same first, then one more
             s.system(FRESH_RUN, "gpu0_utilization_percent", [99.0], T0 + 10)
@@ -95,8 +96,7 @@ async def test_tab_appears_with_the_first_sample(make_app: Any, seeded: Any) -> 
 
 async def test_a_real_scripts_samples_show(make_app: Any, seeded: Any, tmp_path: Path) -> None:
     """A script with the SDK's sampler on (every 0.2 s): the System tab and line fill by themselves."""
-    script = tmp_path / "sampled.py"
-    script.write_text(
+    source = (
         "import os, time\n"
         "from tailrun import Experiment, Workspace\n"
         "run = Experiment(Workspace(), 'real-samples').start_logging(display_name='busy')\n"
@@ -106,27 +106,12 @@ async def test_a_real_scripts_samples_show(make_app: Any, seeded: Any, tmp_path:
         "    for i in range(20000):\n        x += i * i\n"
         "    time.sleep(0.01)\n"
         "run.complete()\n")
-    env = {**os.environ, "TAILRUN_ADDRESS": seeded.address, "TAILRUN_HOME": str(tmp_path / "home"),
-           "TAILRUN_SYSTEM_METRICS_INTERVAL": "0.2"}
-    env.pop("TAILRUN_TOKEN", None)
-    env.pop("TAILRUN_SYSTEM_METRICS", None)
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "run_id").exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        app = make_app(run_id=(tmp_path / "run_id").read_text(), clock=time.time)
+    env = {"TAILRUN_SYSTEM_METRICS_INTERVAL": "0.2", "TAILRUN_SYSTEM_METRICS": None}
+    with live_script(tmp_path, seeded.address, source, env) as (proc, run_id):
+        app = make_app(run_id=run_id, clock=time.time)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            for _ in range(150):
-                if "7 System" in screen_text(app) and "cpu " in screen_text(app):
-                    break
-                await pilot.pause(0.1)
-            assert "7 System" in screen_text(app) and "memory rss" in screen_text(app)
-            await pilot.press("7")
-            await settle(pilot)
-            view = app.screen.query_one(SystemView)
+            view = await system_tab_once_shown(pilot, "cpu ", "memory rss", tries=150)
             cpu = view.series["system/cpu_percent"]
             assert cpu.loaded and cpu.total >= 1 and all(y >= 0 for y in cpu.ys)
             before = cpu.total
@@ -135,11 +120,5 @@ async def test_a_real_scripts_samples_show(make_app: Any, seeded: Any, tmp_path:
                     break
                 await pilot.pause(0.1)
             assert cpu.total > before
-    finally:
-        (tmp_path / "stop").touch()
-        try:
+            (tmp_path / "stop").touch()
             assert proc.wait(30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()

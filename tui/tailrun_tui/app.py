@@ -13,7 +13,7 @@ from textual.screen import Screen
 from tailrun._settings import Settings
 from tailrun.client import Client, resolve_read_settings
 
-from .messages import OpenExperiment, OpenRun
+from .messages import CommandChosen, OpenExperiment, OpenRun
 
 NARROW_WIDTH = 100
 QUERY_TIMEOUT = 15.0   # a screen waits less than a script for its answer
@@ -111,7 +111,7 @@ class TailrunApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "Show every key of this screen", self.action_help)
-        from .screens.base import LiveScreen
+        from .screens.live_screen import LiveScreen
         from .screens.experiments import ExperimentsScreen
 
         if isinstance(screen, LiveScreen):
@@ -136,7 +136,7 @@ class TailrunApp(App):
         return True
 
     def action_command_line(self) -> None:
-        from .screens.command import CommandBar, context_of
+        from .screens.command_bar import CommandBar, context_of
 
         try:
             bar = self.screen.query_one(CommandBar)
@@ -145,7 +145,7 @@ class TailrunApp(App):
         if not bar.is_open:
             bar.open(context_of(self.screen, self))
 
-    def on_command_bar_chosen(self, message) -> None:
-        from .screens.command import navigate
+    def on_command_chosen(self, message: CommandChosen) -> None:
+        from .screens.command_bar import navigate
 
         navigate(self, message.target, getattr(self.screen, "action_tab", None))

@@ -1,14 +1,20 @@
-"""Messages that carry service results from worker threads to the widgets that asked for them.
-
-Widget-specific UI messages (a row chosen, a run opened) are nested in the widget that sends them.
-"""
+"""Every message of the UI: service results carried from worker threads to the widgets that asked
+for them, and what a widget tells its screen (a run opened, a filter typed, a row marked)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tailrun.v1 import tailrun_pb2 as pb
+
+if TYPE_CHECKING:
+    from .widgets.filter_bar import FilterBar
+    from .widgets.metric_plot import MetricPlot
+    from .widgets.run_table import RunTable
+
+# ---------------------------------------------------------------------- service results
 
 
 @dataclass
@@ -92,6 +98,21 @@ class ImageLoaded(Message):
 
 
 @dataclass
+class ComparedRunsLoaded(Message):
+    """The runs of a compare, asked again."""
+    runs: list[pb.RunInfo]
+
+
+@dataclass
+class WorkerFailed(Message):
+    """A worker of a screen or of one of its widgets failed; the screen shows why (worker_errors.py)."""
+    error: BaseException
+
+
+# ---------------------------------------------------------------------- navigation
+
+
+@dataclass
 class OpenRun(Message):
     """Drill into one run (from a runs table, a child-runs table, ...)."""
     run_id: str
@@ -103,6 +124,41 @@ class OpenExperiment(Message):
 
 
 @dataclass
-class ServiceProblem(Message):
-    """A query failed; the screen shows the line until the next success."""
-    text: str
+class CommandChosen(Message):
+    """The `:` line resolved to a navigation target (see screens/command_bar.py `resolve`)."""
+    target: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------- widget to screen
+
+
+@dataclass
+class FilterChanged(Message):
+    """The text of a `/` line to apply: sent while typing (final=False) and on Enter/Esc (final=True)."""
+    bar: "FilterBar"
+    value: str
+    final: bool
+
+    @property
+    def control(self) -> "FilterBar":   # `@on(FilterChanged, "#filter")` matches the line's id
+        return self.bar
+
+
+@dataclass
+class RunSelectionChanged(Message):
+    """Runs were marked or unmarked for compare on a runs table."""
+    table: "RunTable"
+    run_ids: list[str]
+
+
+@dataclass
+class RunsSorted(Message):
+    """A runs table was sorted by a Shift+letter; `note` says how, for the status line."""
+    table: "RunTable"
+    note: str
+
+
+@dataclass
+class ChartCursorShown(Message):
+    """A chart's cursor appeared: its grid fetches the points' times (left out until then)."""
+    plot: "MetricPlot"

@@ -14,7 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "server": ("tailrun_service.cli", "run the tailrun service", "server"),
     "ui": ("tailrun_tui.cli", "open the terminal UI", "tui"),
-    "demo": ("tailrun_tui.demo", "start a throwaway service, example runs and the UI", "all"),
+    "demo": ("tailrun_demo.launcher", "start a throwaway service, example runs and the UI", "all"),
     "runs": ("tailrun.cli.query", "list runs as a table", None),
     "logs": ("tailrun.cli.query", "print or follow a run's output", None),
     "metrics": ("tailrun.cli.query", "print a run's metrics with steps (--format csv|json|parquet, --system)", None),

@@ -2,14 +2,11 @@
 every run's curve under one legend, and the arguments, tags and properties that differ."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,12 +14,12 @@ from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import SeriesLoaded
+from ..messages import ComparedRunsLoaded, SeriesLoaded
 from ..series import Series, scalar_values
 from ..widgets.chart_grid import Chart, ChartGrid
 from ..widgets.metric_plot import legend
 from ..widgets.run_table import run_label
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 
 def differing_fields(runs: list[pb.RunInfo]) -> list[tuple[str, list[str]]]:
@@ -50,11 +47,6 @@ def series_label(run: pb.RunInfo, several_experiments: bool) -> str:
     """`#3 big-lr`, or `mnist/#3 big-lr` when the runs come from several experiments."""
     label = f"#{run.number} {run_label(run)}"
     return fmt.user_plain(f"{run.experiment}/{label}" if several_experiments else label)[:28]
-
-
-@dataclass
-class RunsFetched(Message):
-    runs: list[pb.RunInfo]
 
 
 class CompareGrid(ChartGrid):
@@ -149,7 +141,7 @@ class CompareScreen(LiveScreen):
 
     @work(thread=True, exclusive=True, group="compare-runs", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(RunsFetched([self.client.get_run(r) for r in self.run_ids]))
+        self.post_message(ComparedRunsLoaded([self.client.get_run(r) for r in self.run_ids]))
 
     def shown_metrics(self) -> list[str]:
         if self.chosen:
@@ -160,7 +152,7 @@ class CompareScreen(LiveScreen):
         text = Text("[x] " if name in self.chosen else "[ ] ", style="bold")
         return text.append_text(fmt.user_text(name))
 
-    def on_runs_fetched(self, message: RunsFetched) -> None:
+    def on_compared_runs_loaded(self, message: ComparedRunsLoaded) -> None:
         self.clear_problem()
         first = not self.runs
         self.runs = message.runs
@@ -183,7 +175,7 @@ class CompareScreen(LiveScreen):
             self.highlighted = self.names[0] if self.names else None
         if self.highlighted:
             options.highlighted = self.names.index(self.highlighted)
-        grid.set_empty_note("these runs have no scalar metrics" if not self.names else "loading…")
+        grid.empty_note = "these runs have no scalar metrics" if not self.names else "loading…"
         self._show()
         if first:
             experiments = {r.experiment for r in self.runs}

@@ -10,9 +10,9 @@ from textual.widgets import DataTable, Footer, Static
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import ExperimentsLoaded, OpenExperiment
-from ..widgets.filter_bar import FilterBar, typing
-from .base import LiveScreen
+from ..messages import ExperimentsLoaded, FilterChanged, OpenExperiment
+from ..widgets.filter_bar import FilterBar, OpensFilterBar
+from .live_screen import LiveScreen
 
 EMPTY_HINT = (
     "No experiments yet.\n\n"
@@ -27,7 +27,7 @@ EMPTY_HINT = (
 COLUMNS = (("name", "Experiment"), ("runs", "Runs"), ("running", "Running"), ("last", "Last activity"))
 
 
-class ExperimentsScreen(LiveScreen):
+class ExperimentsScreen(OpensFilterBar, LiveScreen):
     HELP_TITLE = "Experiments"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Show the experiment's runs"),
@@ -140,16 +140,8 @@ class ExperimentsScreen(LiveScreen):
         if name:
             self.post_message(OpenExperiment(name))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
-            return not typing(self.app)
-        return True
-
-    def action_filter(self) -> None:
-        self.query_one("#filter", FilterBar).open()
-
-    @on(FilterBar.Changed, "#filter")
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterChanged, "#filter")
+    def _filter_changed(self, event: FilterChanged) -> None:
         self.needle = event.value
         self._fill()
         if event.final:
@@ -157,8 +149,7 @@ class ExperimentsScreen(LiveScreen):
 
     def action_clear_filter(self) -> None:
         if self.needle:
-            bar = self.query_one("#filter", FilterBar)
-            bar.value = bar.applied = ""
+            self.query_one("#filter", FilterBar).clear()
             self.needle = ""
             self._fill()
 

@@ -3,13 +3,14 @@
 8 Trials / 8 Steps for a sweep / pipeline parent.
 
 The screen owns the run's Watch feed (popping the screen stops it) and routes each batch of
-events to the tabs; a tab fetches its data the first time it is shown.
+events to the tabs; a tab (a RunTab) fetches its data the first time it is shown.
 """
 from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tailrun.run_tree import sweep_metric
@@ -19,16 +20,16 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import MetricLoaded, ModelsLoaded, RunLoaded
 from ..series import last_number
-from ..widgets.chart_grid import ChartGrid
-from ..widgets.child_runs import ChildRunsView
+from ..widgets.child_runs_view import ChildRunsView
 from ..widgets.file_browser import FileBrowser
 from ..widgets.images_view import ImagesView
 from ..widgets.metrics_view import MetricsView
-from ..widgets.output_log import OutputView
-from ..widgets.overview import OverviewView
+from ..widgets.output_view import OutputView
+from ..widgets.overview_view import OverviewView
+from ..widgets.run_tab import RunTab
 from ..widgets.system_view import SystemView
 from ..widgets.tables_view import TABLE_KINDS, TablesView
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 TABS = ("overview", "metrics", "output", "tables", "images", "files", "system", "child-runs")
 TAB_TITLES = {"child-runs": "Trials / Steps"}   # a sweep's / a pipeline's children
@@ -46,6 +47,8 @@ class RunScreen(LiveScreen):
         Binding("right_square_bracket", "cycle_tab(1)", "Next tab", key_display="]", show=False, id="tab-next"),
     ]
 
+    run_active: reactive[bool] = reactive(True, init=False)   # bound by the tabs that say "waiting…"
+
     def __init__(self, run_id: str, tab: str = "overview") -> None:
         super().__init__()
         self.run_id = run_id
@@ -60,21 +63,21 @@ class RunScreen(LiveScreen):
         yield from self.compose_status()
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("1 Overview", id="overview"):
-                yield OverviewView(clock, id="overview-view")
+                yield OverviewView(self.run_id, client, clock, id="overview-view")
             with TabPane("2 Metrics", id="metrics"):
-                yield MetricsView(self.run_id, client, id="metrics-view")
+                yield MetricsView(self.run_id, client, id="metrics-view").data_bind(RunScreen.run_active)
             with TabPane("3 Output", id="output"):
-                yield OutputView(self.run_id, client, id="output-view")
+                yield OutputView(self.run_id, client, id="output-view").data_bind(RunScreen.run_active)
             with TabPane("4 Tables", id="tables"):
-                yield TablesView(self.run_id, client, id="tables-view")
+                yield TablesView(self.run_id, client, self._fetch_non_scalar, id="tables-view")
             with TabPane("5 Images", id="images"):
-                yield ImagesView(self.run_id, client, renderer, id="images-view")
+                yield ImagesView(self.run_id, client, self._fetch_non_scalar, renderer, id="images-view")
             with TabPane("6 Files", id="files"):
-                yield FileBrowser(self.run_id, client, renderer, id="files-view")
+                yield FileBrowser(self.run_id, client, renderer, id="files-view").data_bind(RunScreen.run_active)
             with TabPane("7 System", id="system"):
-                yield SystemView(self.run_id, client, id="system-view")
+                yield SystemView(self.run_id, client, id="system-view").data_bind(RunScreen.run_active)
             with TabPane("8 Children", id="child-runs"):   # "8 Trials" / "8 Steps" once the run is known
-                yield ChildRunsView(client, id="child-runs-view")
+                yield ChildRunsView(self.run_id, client, id="child-runs-view")
         yield Footer()
 
     def crumb(self) -> str:
@@ -101,10 +104,10 @@ class RunScreen(LiveScreen):
     def action_reload(self) -> None:
         self.load()
         self.load_models()
-        files = self.query_one(FileBrowser)
-        if files.started:
-            files.reload()
-        if self._non_scalar_started:
+        for view in map(self.tab_view, TABS):
+            if view.started:
+                view.reload()
+        if self._non_scalar_started:   # Tables' and Images' one fetch
             self._load_non_scalar()
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -141,13 +144,7 @@ class RunScreen(LiveScreen):
     def _set_run(self, run: pb.RunInfo) -> None:
         self.run = run
         self.query_one(OverviewView).set_run(run)
-        active = run.status in fmt.ACTIVE
-        self.query_one(OutputView).set_run_active(active)
-        self.query_one(FileBrowser).set_run_active(active)
-        self.query_one(MetricsView).set_empty_note(
-            "waiting for metrics…" if active else "This run logged no scalar metrics.")
-        self.query_one(SystemView).set_empty_note(
-            "waiting for system metrics…" if active else "No system metrics were sampled for this run.")
+        self.run_active = run.status in fmt.ACTIVE
         if run.last_system_metrics:
             self._show_system()
         self.refresh_status()
@@ -167,9 +164,6 @@ class RunScreen(LiveScreen):
         elif self.initial_tab == "child-runs":
             tabs.hide_tab("child-runs")
 
-    def _scalar_names(self) -> list[str]:
-        return sorted(self.run.last_metrics.keys()) if self.run else []
-
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.run is not None and event.pane.id:
@@ -178,41 +172,30 @@ class RunScreen(LiveScreen):
     def _activate(self, tab: str) -> None:
         """A tab fetches its data the first time it is shown, and takes the focus so that its keys
         work and show in the footer."""
-        overview = "#children" if self.query_one(OverviewView).children_runs else "#overview-view"
-        target = {"overview": overview, "metrics": "#metrics-view", "output": "#output-log",
-                  "tables": "#table-data", "images": "#image-list", "files": "#file-tree",
-                  "system": "#system-view", "child-runs": ""}[tab]
-        if tab == "child-runs":
-            target = self.query_one(ChildRunsView).start()
-        self.call_after_refresh(self._focus, target, tab)
-        if tab == "metrics":
-            self.query_one(MetricsView).start(self._scalar_names())
-        elif tab == "output":
-            self.query_one(OutputView).start()
-        elif tab in ("tables", "images"):
-            self.query_one(TablesView).start()
-            self.query_one(ImagesView).start()
-            if not self._non_scalar_started:
-                self._non_scalar_started = True
-                self._load_non_scalar()
-        elif tab == "files":
-            self.query_one(FileBrowser).start()
-        elif tab == "system":
-            self.query_one(SystemView).start(sorted(self.run.last_system_metrics) if self.run else [])
+        view = self.tab_view(tab)
+        assert self.run is not None
+        view.shown(self.run)
+        self.call_after_refresh(self._focus, view, tab)
 
-    def _focus(self, selector: str, tab: str) -> None:
+    def tab_view(self, tab: str) -> RunTab:
+        """The widget in a tab's pane (a mixin is no CSS type: `query_one(RunTab)` finds none)."""
+        return next(w for w in self.query_one(f"#{tab}", TabPane).children if isinstance(w, RunTab))
+
+    def _focus(self, view: RunTab, tab: str) -> None:
         if self.query_one("#tabs", TabbedContent).active != tab:
             return   # another tab was chosen meanwhile (keys typed fast): a focus here would bring this one back
-        try:
-            widget = self.query_one(selector)
-        except Exception:
-            return
-        if isinstance(widget, ChartGrid):
-            widget.focus_chart()   # its first chart: ←/→ move that chart's cursor
-        elif widget.focusable:
-            widget.focus()
-        elif self.focused is None or not self.focused.display:
+        if not view.take_focus() and (self.focused is None or not self.focused.display):
             self.query_one("#tabs").focus()
+
+    def _fetch_non_scalar(self) -> None:
+        """Tables and Images share one fetch of the run's non-scalar metrics: the first of the two
+        shown starts both, so that both keep the live points from then on."""
+        if not self._non_scalar_started:
+            self._non_scalar_started = True
+            assert self.run is not None
+            self.query_one(TablesView).shown(self.run)
+            self.query_one(ImagesView).shown(self.run)
+            self._load_non_scalar()
 
     @work(thread=True, exclusive=True, group="non-scalar", exit_on_error=False)
     def _load_non_scalar(self) -> None:

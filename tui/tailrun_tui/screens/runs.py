@@ -13,11 +13,11 @@ from textual.widgets.option_list import Option
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import OpenRun, RunCountLoaded, RunsLoaded
+from ..messages import FilterChanged, OpenRun, RunCountLoaded, RunSelectionChanged, RunsLoaded, RunsSorted
 from ..series import last_number
-from ..widgets.filter_bar import FilterBar, typing
+from ..widgets.filter_bar import FilterBar, OpensFilterBar
 from ..widgets.run_table import RunTable
-from .base import LiveScreen
+from .live_screen import LiveScreen
 
 MAX_METRIC_COLUMNS = 3
 
@@ -93,7 +93,7 @@ class MetricChooser(ModalScreen[list[str]]):
         self.dismiss(None)
 
 
-class RunsScreen(LiveScreen):
+class RunsScreen(OpensFilterBar, LiveScreen):
     HELP_TITLE = "Runs"
     BINDINGS = [
         Binding("enter", "open", "Open", id="open", tooltip="Open the run"),
@@ -241,23 +241,14 @@ class RunsScreen(LiveScreen):
     def action_back(self) -> None:
         table = self.query_one("#runs", RunTable)
         if table.needle:
-            bar = self.query_one("#filter", FilterBar)
-            bar.value = bar.applied = ""
+            self.query_one("#filter", FilterBar).clear()
             table.set_filter("")
             self.refresh_status()
         else:
             self.app.pop_screen()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
-            return not typing(self.app)
-        return True
-
-    def action_filter(self) -> None:
-        self.query_one("#filter", FilterBar).open()
-
-    @on(FilterBar.Changed, "#filter")
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterChanged, "#filter")
+    def _filter_changed(self, event: FilterChanged) -> None:
         table = self.query_one("#runs", RunTable)
         error = table.set_filter(event.value)
         if error and event.final:   # Enter on a filter that cannot work: the one before stays
@@ -270,8 +261,7 @@ class RunsScreen(LiveScreen):
         if event.final:
             table.focus()
 
-    @on(RunTable.Sorted)
-    def _sorted(self, event: RunTable.Sorted) -> None:
+    def on_runs_sorted(self, event: RunsSorted) -> None:
         self._note = event.note
         self.refresh_status()
 
@@ -283,8 +273,7 @@ class RunsScreen(LiveScreen):
         self._note = self.query_one("#runs", RunTable).cycle_sort(reverse=True)
         self.refresh_status()
 
-    @on(RunTable.SelectionChanged)
-    def _selection(self, event: RunTable.SelectionChanged) -> None:
+    def on_run_selection_changed(self, event: RunSelectionChanged) -> None:
         marked = self.tailrun.marked_experiments
         for run_id in event.table.runs:
             if run_id in event.run_ids:

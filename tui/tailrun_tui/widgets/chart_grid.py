@@ -14,12 +14,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from .. import fmt
+from ..messages import ChartCursorShown, FilterChanged
 from ..series import Series
-from ..workers import ReportsWorkerErrors
-from .filter_bar import FilterBar, typing
+from ..worker_errors import ReportsWorkerErrors
+from .filter_bar import FilterBar, OpensFilterBar
 from .metric_plot import SMOOTHING_CHOICES, TAIL_CHOICES, MetricPlot
 
 MIN_CHART_WIDTH = 56    # below this a chart's ticks and title crowd each other
@@ -55,7 +57,7 @@ def name_matches(name: str, needle: str) -> bool:
     return all(word in low for word in needle.lower().split())
 
 
-class ChartGrid(ReportsWorkerErrors, Vertical):
+class ChartGrid(OpensFilterBar, ReportsWorkerErrors, Vertical):
     HELP_TITLE = "Charts"
     NOUN = "metrics"
     BINDINGS = [
@@ -71,6 +73,12 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="chart-clear"),
     ]
 
+    # The view options (`a`, `m`, `l`); every chart on the page is bound to smoothing and log_scale.
+    tail: reactive[int] = reactive(0, init=False)
+    smoothing: reactive[float] = reactive(0.0, init=False)
+    log_scale: reactive[bool] = reactive(False, init=False)
+    empty_note: reactive[str] = reactive("waiting for metrics…", init=False)   # shown while there is no chart
+
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = True
@@ -78,14 +86,10 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         self.plots: dict[str, MetricPlot] = {}   # the page on screen
         self.needle = ""
         self.page = 0
-        self.tail = 0
-        self.smoothing = 0.0
-        self.log_scale = False
         self.with_times = False   # asked for once a cursor is shown
         self.shape = (1, 1)
         self._page_keys: list[str] = []
         self._plan: list[tuple[tuple[int, int], list[str]]] = []
-        self.empty_note = "waiting for metrics…"
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="tab-header chart-header")
@@ -169,15 +173,17 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         self.header()
 
     def _make_plot(self, chart: Chart) -> MetricPlot:
-        plot = MetricPlot(fmt.user_plain(chart.title), classes="metric-plot")
+        plot = MetricPlot(fmt.user_plain(chart.title), classes="metric-plot",
+                          smoothing=self.smoothing, log_scale=self.log_scale)
+        # data_bind binds to the message pump that runs it: this grid, whoever asked for the page.
+        with self._context():
+            plot.data_bind(ChartGrid.smoothing, ChartGrid.log_scale)
         plot.series = chart.series
-        plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
         if chart.loaded:
             plot.replot()
         return plot
 
-    @on(MetricPlot.CursorShown)
-    def _cursor_shown(self, event: MetricPlot.CursorShown) -> None:
+    def on_chart_cursor_shown(self, event: ChartCursorShown) -> None:
         event.stop()
         if not self.with_times:
             self.with_times = True
@@ -190,8 +196,7 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         focused = self.app.focused
         return next((k for k, p in self.plots.items() if p is focused), None)
 
-    def set_empty_note(self, text: str) -> None:
-        self.empty_note = text
+    def watch_empty_note(self, text: str) -> None:
         if self.is_mounted:
             self.query_one(".chart-empty", Static).update(fmt.user_text(text))
 
@@ -262,11 +267,8 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         elif at < 0 or (0 <= at + rows < len(keys)):
             self.plots[keys[max(0, min(len(keys) - 1, at + rows))]].focus()
 
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
-
-    @on(FilterBar.Changed)
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterChanged)
+    def _filter_changed(self, event: FilterChanged) -> None:
         event.stop()
         self.needle = event.value.strip()
         self.page = 0
@@ -277,18 +279,24 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.needle)   # else esc goes on to the screen (back)
-        if action == "filter":
-            return not typing(self.app)
-        return True
+        return super().check_action(action, parameters)
 
     def action_clear_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.value = bar.applied = ""
+        self.query_one(FilterBar).clear()
         self.needle = ""
         self.relayout()
 
     def action_cycle_tail(self) -> None:
         self.tail = TAIL_CHOICES[(TAIL_CHOICES.index(self.tail) + 1) % len(TAIL_CHOICES)]
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+
+    def action_cycle_smoothing(self) -> None:
+        self.smoothing = SMOOTHING_CHOICES[(SMOOTHING_CHOICES.index(self.smoothing) + 1) % len(SMOOTHING_CHOICES)]
+
+    def watch_tail(self) -> None:
+        """Other points: every series is fetched again (the charts say `loading…` meanwhile)."""
         for chart in self.charts.values():
             for _, s in chart.series:
                 s.loaded = False
@@ -297,16 +305,8 @@ class ChartGrid(ReportsWorkerErrors, Vertical):
         self.header()
         self.fetch(list(self.charts))
 
-    def action_toggle_log(self) -> None:
-        self.log_scale = not self.log_scale
-        self.restyle()
+    def watch_smoothing(self) -> None:
+        self.header()   # the charts follow by their binding
 
-    def action_cycle_smoothing(self) -> None:
-        self.smoothing = SMOOTHING_CHOICES[(SMOOTHING_CHOICES.index(self.smoothing) + 1) % len(SMOOTHING_CHOICES)]
-        self.restyle()
-
-    def restyle(self) -> None:
-        for plot in self.plots.values():
-            plot.smoothing, plot.log_scale = self.smoothing, self.log_scale
-            plot.replot()
+    def watch_log_scale(self) -> None:
         self.header()

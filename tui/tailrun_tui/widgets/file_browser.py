@@ -20,8 +20,8 @@ from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
 from ..messages import FilePreview, FilesLoaded
-from ..workers import ReportsWorkerErrors
 from .images_view import image_widget
+from .run_tab import RunTab
 
 PREVIEW_BYTES = 256 * 1024
 IMAGE_BYTES = 16 * 1024 * 1024
@@ -50,22 +50,19 @@ def looks_binary(data: bytes) -> bool:
     return False
 
 
-class FileBrowser(ReportsWorkerErrors, Horizontal):
+class FileBrowser(RunTab, Horizontal):
     HELP_TITLE = "Files tab"
+    FOCUS = "#file-tree"
     BINDINGS = [
         Binding("d", "download", "Download", id="download", tooltip="Save the file in the current folder"),
     ]
 
     def __init__(self, run_id: str, client: Client, renderer: str | None = None,
                  id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
+        super().__init__(run_id, client, id=id)
         self.renderer = renderer
         self.files: dict[str, pb.FileInfo] = {}
         self.current: str | None = None
-        self.started = False
-        self.run_active = True   # a finished run's files are what they are: not "being written"
 
     def compose(self) -> ComposeResult:
         tree: Tree[str] = Tree("files", id="file-tree", classes="side-list")
@@ -86,10 +83,8 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         for name in ("note", "table", "text", "image"):
             self.query_one(f"#file-{name}").display = name == mode
 
-    def start(self) -> None:
-        if not self.started:
-            self.started = True
-            self.reload()
+    def start(self, run: pb.RunInfo) -> None:
+        self.reload()
 
     def reload(self) -> None:
         self._list()
@@ -117,13 +112,12 @@ class FileBrowser(ReportsWorkerErrors, Horizontal):
         if info.path == self.current:
             self._header(info)
 
-    def set_run_active(self, active: bool) -> None:
-        if active != self.run_active:
-            self.run_active = active
-            if self.started:
-                self._build_tree()
-                if self.current in self.files:
-                    self._header(self.files[self.current])
+    def watch_run_active(self) -> None:
+        """A finished run's files are what they are: not "being written"."""
+        if self.started:
+            self._build_tree()
+            if self.current in self.files:
+                self._header(self.files[self.current])
 
     def output_grew(self, path: str, end: int) -> None:
         """Live logs (the console, logs/) grow by Watch output events, not file events: keep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Callable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,7 +19,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import ImageLoaded, MetricLoaded
 from tailrun.wire import decode_column
-from ..workers import ReportsWorkerErrors
+from .run_tab import SharedFetchTab
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 
@@ -63,16 +64,15 @@ class ImageEntry:
         return f"{self.name} · step {self.step} · {when}" if self.step is not None else f"{self.name} · {when}"
 
 
-class ImagesView(ReportsWorkerErrors, Horizontal):
-    def __init__(self, run_id: str, client: Client, renderer: str | None = None,
-                 id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
+class ImagesView(SharedFetchTab, Horizontal):
+    FOCUS = "#image-list"
+
+    def __init__(self, run_id: str, client: Client, fetch: Callable[[], None],
+                 renderer: str | None = None, id: str | None = None) -> None:
+        super().__init__(run_id, client, fetch, id=id)
         self.renderer = renderer
         self.entries: dict[str, ImageEntry] = {}
         self.current: str | None = None
-        self.started = False
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="image-list", classes="side-list")
@@ -81,11 +81,10 @@ class ImagesView(ReportsWorkerErrors, Horizontal):
             yield Static("This run has no images (log_image) yet.", id="image-note", classes="hint")
             yield Vertical(id="image-holder")
 
-    def start(self) -> None:
-        """The run screen fetches the non-scalar metrics once for this tab and Tables."""
-        self.started = True
+    def start(self, run: pb.RunInfo) -> None:
         if not self.entries:
             self._note("This run has no images (log_image) yet.")
+        super().start(run)
 
     def metric_loaded(self, message: MetricLoaded) -> None:
         for chunk in message.chunks:

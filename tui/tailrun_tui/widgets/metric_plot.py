@@ -11,15 +11,14 @@ import bisect
 import math
 from typing import Any
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.message import Message
+from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from .. import fmt
+from ..messages import ChartCursorShown
 from ..series import Series, integer_ticks
 
 TAIL_CHOICES = (0, 100, 1_000, 10_000)          # 0 = all points
@@ -72,19 +71,19 @@ class MetricPlot(PlotextPlot):
         Binding("escape", "hide_cursor", "Hide cursor", show=False, id="cursor-hide"),
     ]
 
-    @dataclass
-    class CursorShown(Message):
-        """The cursor appeared: the grid fetches the points' times (left out until then)."""
-        plot: "MetricPlot"
+    # The view options (a grid binds its charts' to its own) and the cursor: each change redraws.
+    smoothing: reactive[float] = reactive(0.0, init=False)
+    log_scale: reactive[bool] = reactive(False, init=False)
+    cursor_x: reactive[float | None] = reactive(None, init=False)
 
-    def __init__(self, title: str, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, title: str, id: str | None = None, classes: str | None = None,
+                 smoothing: float = 0.0, log_scale: bool = False) -> None:
         super().__init__(id=id, classes=classes)
         self.can_focus = True
-        self.cursor_x: float | None = None
+        self.set_reactive(MetricPlot.smoothing, smoothing)
+        self.set_reactive(MetricPlot.log_scale, log_scale)
         self.title = title
         self.series: list[tuple[str, Series]] = []   # (legend label, series)
-        self.smoothing = 0.0
-        self.log_scale = False
         self.dirty = True
         self._generation = 0   # bumped by replot(): the cached frame below is stale
         self._frame: tuple[tuple, Any] | None = None
@@ -106,6 +105,17 @@ class MetricPlot(PlotextPlot):
                     self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
             self._frame = (key, super().render())
         return self._frame[1]
+
+    def _restyle(self, old: object, new: object) -> None:
+        if old != new:   # a binding's first sync sets the same value again
+            self.replot()
+
+    watch_smoothing = watch_log_scale = _restyle
+
+    def watch_cursor_x(self, old: float | None, new: float | None) -> None:
+        if old is None and new is not None:
+            self.post_message(ChartCursorShown(self))   # the grid fetches the points' times
+        self.replot()
 
     def marker(self, i: int) -> str:
         return marker(i, len(self.series))
@@ -199,23 +209,17 @@ class MetricPlot(PlotextPlot):
             return
         if self.cursor_x is None:
             at = len(xs) - 1   # the cursor appears on the newest point
-            self.post_message(self.CursorShown(self))
         else:
             at = bisect.bisect_left(xs, self.cursor_x) + delta
         self.cursor_x = xs[max(0, min(len(xs) - 1, at))]
-        self.replot()
 
     def action_cursor_to(self, at: int) -> None:
         xs = self._cursor_xs()
         if xs:
-            if self.cursor_x is None:
-                self.post_message(self.CursorShown(self))
             self.cursor_x = xs[at]
-            self.replot()
 
     def action_hide_cursor(self) -> None:
         self.cursor_x = None
-        self.replot()
 
     def readout(self) -> str:
         """`step 1,200 · 0.4567 · 14:03:21`; in compare, each run's value by its label."""
@@ -263,8 +267,5 @@ class MetricPlot(PlotextPlot):
             return
         at = bisect.bisect_left(xs, x)
         near = min((i for i in (at - 1, at) if 0 <= i < len(xs)), key=lambda i: abs(xs[i] - x))
-        if self.cursor_x is None:
-            self.post_message(self.CursorShown(self))
         self.cursor_x = xs[near]
         self.focus()
-        self.replot()

@@ -13,33 +13,41 @@ from .. import fmt
 from ..messages import SeriesLoaded
 from ..series import Series
 from .chart_grid import Chart, ChartGrid
+from .run_tab import RunTab
 
 
-class MetricsView(ChartGrid):
+class MetricsView(RunTab, ChartGrid):
     """The Metrics tab of a run: one chart per metric name."""
     HELP_TITLE = "Metrics tab"
+    EMPTY_NOTES = ("waiting for metrics…", "This run logged no scalar metrics.")   # run active, ended
 
     def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
+        super().__init__(run_id, client, id=id)
         self.series: dict[str, Series] = {}
-        self.started = False
         self.on_first_frame: list[Callable[[], None]] = []
+
+    def watch_run_active(self, active: bool) -> None:
+        self.empty_note = self.EMPTY_NOTES[0 if active else 1]
 
     def title_of(self, name: str) -> str:
         return name
 
-    def start(self, names: list[str]) -> None:
+    def names_of(self, run: pb.RunInfo) -> list[str]:
+        """The charts, in order, of the run as first loaded (more come live)."""
+        return sorted(run.last_metrics)
+
+    def start(self, run: pb.RunInfo) -> None:
         """First display: create a chart per metric and fetch them all."""
-        if self.started:
-            return
-        self.started = True
+        names = self.names_of(run)
         charts = [self._chart(name) for name in names]
         self.set_charts(charts)
         self.fetch([c.key for c in charts])
         if not names:   # nothing to fetch: the "no metrics" note is the complete frame
             self._first_frame()
+
+    def take_focus(self) -> bool:
+        self.focus_chart()   # its first chart: ←/→ move that chart's cursor
+        return True
 
     def _chart(self, name: str) -> Chart:
         series = Series(self.run_id, name, max_points=self.max_points())

@@ -3,18 +3,17 @@ of several runs for compare."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
 
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
+from ..messages import RunSelectionChanged, RunsSorted
 from ..run_filter import FilterError, RunFilter, parse
 
 SORT_KEYS = ("number", "status", "start", "duration", "name")
@@ -83,16 +82,6 @@ class RunTable(DataTable):
         Binding("g,home", "first", "First run", show=False, id="top"),
         Binding("G,end", "last", "Last run", show=False, id="bottom"),
     ]
-
-    @dataclass
-    class SelectionChanged(Message):
-        table: "RunTable"
-        run_ids: list[str]
-
-    @dataclass
-    class Sorted(Message):
-        table: "RunTable"
-        note: str
 
     def __init__(self, clock: Callable[[], float], id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -337,7 +326,7 @@ class RunTable(DataTable):
         key = self.sort_letters().get(event.character or "")
         if key is not None and event.character.isupper():
             event.stop()
-            self.post_message(self.Sorted(self, self.sort_by(key)))
+            self.post_message(RunsSorted(self, self.sort_by(key)))
 
     def action_first(self) -> None:
         self.move_cursor(row=0)
@@ -356,4 +345,4 @@ class RunTable(DataTable):
         if "mark" in self._columns_shown:
             self.update_cell(run_id, "mark", "✓" if run_id in self.selected else " ")
         # The cursor stays (`space j space` marks two neighbours, as in every file manager).
-        self.post_message(self.SelectionChanged(self, list(self.selected)))
+        self.post_message(RunSelectionChanged(self, list(self.selected)))

@@ -24,7 +24,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import SeriesLoaded
 from ..series import Series, last_number
-from ..workers import ReportsWorkerErrors
+from ..worker_errors import ReportsWorkerErrors
 from .child_table import ChildTable
 from .metric_plot import PALETTE, MetricPlot
 

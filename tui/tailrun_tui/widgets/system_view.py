@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from tailrun.v1 import tailrun_pb2 as pb
+
 from .. import fmt
 from .chart_grid import MAX_GRID, MIN_CHART_WIDTH, grid_shape
 from .metrics_view import MetricsView
@@ -80,6 +82,7 @@ class SystemView(MetricsView):
     """The System tab of a run."""
     HELP_TITLE = "System tab"
     NOUN = "system charts"
+    EMPTY_NOTES = ("waiting for system metrics…", "No system metrics were sampled for this run.")
 
     def title_of(self, name: str) -> str:
         """`cpu (%)`, `GPU 1 power (W)`."""
@@ -87,8 +90,8 @@ class SystemView(MetricsView):
         label, unit = label_unit(gpu[1] if gpu else short(name))
         return (f"GPU {gpu[0]} " if gpu else "") + label + (f" ({unit})" if unit else "")
 
-    def start(self, names: list[str]) -> None:
-        super().start(sorted(names, key=sort_key))
+    def names_of(self, run: pb.RunInfo) -> list[str]:
+        return sorted(run.last_system_metrics, key=sort_key)
 
     def add_metric(self, name: str) -> None:
         if name not in self.series:

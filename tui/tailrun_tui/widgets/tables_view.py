@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from rich.text import Text
 from textual import on
@@ -16,7 +17,7 @@ from tailrun.v1 import tailrun_pb2 as pb
 from .. import fmt
 from ..messages import MetricLoaded
 from tailrun.wire import decode_column
-from ..workers import ReportsWorkerErrors
+from .run_tab import SharedFetchTab
 
 TABLE_KINDS = (pb.METRIC_KIND_LIST, pb.METRIC_KIND_ROW, pb.METRIC_KIND_TABLE)
 MAX_ROWS = 50_000
@@ -61,14 +62,13 @@ class TableData:
         return aligned
 
 
-class TablesView(ReportsWorkerErrors, Horizontal):
-    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
+class TablesView(SharedFetchTab, Horizontal):
+    FOCUS = "#table-data"
+
+    def __init__(self, run_id: str, client: Client, fetch: Callable[[], None], id: str | None = None) -> None:
+        super().__init__(run_id, client, fetch, id=id)
         self.tables: dict[str, TableData] = {}
         self.current: str | None = None
-        self.started = False
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="table-list", classes="side-list")
@@ -80,10 +80,6 @@ class TablesView(ReportsWorkerErrors, Horizontal):
 
     def on_mount(self) -> None:
         self.query_one("#table-data").display = False
-
-    def start(self) -> None:
-        """The run screen fetches the non-scalar metrics once for this tab and Images."""
-        self.started = True
 
     def metric_loaded(self, message: MetricLoaded) -> None:
         chunks = [c for c in message.chunks if c.kind in TABLE_KINDS]

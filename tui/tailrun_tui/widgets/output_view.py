@@ -1,4 +1,4 @@
-"""Output tab: the live tail of the run's console and of its `logs/` files.
+"""Output tab (OutputView, over its OutputLog): the live tail of the run's console and `logs/` files.
 
 Follow is on by default; scrolling up pauses it and the header counts "+N new lines"; `f` toggles
 and End resumes. Text arrives in batches (the screen drains the Watch feed every 100 ms) and is
@@ -15,16 +15,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Log, Static
 
 from tailrun.client import Client
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import OutputLoaded
-from ..workers import ReportsWorkerErrors
-from .filter_bar import FilterBar, typing
+from ..messages import FilterChanged, OutputLoaded
+from .filter_bar import FilterBar, OpensFilterBar
+from .run_tab import RunTab
 
 TAIL_BYTES = 256 * 1024
 MAX_LINES = 20_000
@@ -47,7 +46,8 @@ class SearchHighlighter(Highlighter):
 
 
 class OutputLog(Log):
-    """A Log that knows when the user scrolled away from the end (follow off)."""
+    """A Log that knows when the user scrolled away from the end: `auto_scroll` (follow) goes off,
+    and its view watches it."""
 
     HELP_TITLE = "Output tab"
 
@@ -74,14 +74,11 @@ class OutputLog(Log):
         self.refresh()
 
     def _pause(self) -> None:
-        if self.auto_scroll:
-            self.auto_scroll = False
-            self.post_message(OutputView.FollowChanged(False))
+        self.auto_scroll = False
 
     def action_follow_end(self) -> None:
         self.auto_scroll = True
         self.scroll_end(animate=False)
-        self.post_message(OutputView.FollowChanged(True))
 
     def action_top(self) -> None:
         self._pause()
@@ -114,29 +111,23 @@ class Source:
     pending: list[pb.OutputText] = field(default_factory=list)
 
 
-class OutputView(ReportsWorkerErrors, Vertical):
+class OutputView(OpensFilterBar, RunTab, Vertical):
     HELP_TITLE = "Output tab"
+    FOCUS = "#output-log"
+    FILTER_BAR = "#output-search"
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="follow", tooltip="Toggle following new output"),
-        Binding("slash", "search", "Search", key_display="/", id="search", tooltip="Search the output", priority=True),
+        Binding("slash", "filter", "Search", key_display="/", id="search", tooltip="Search the output", priority=True),
         Binding("n", "next_match", "Next", show=False, id="next-match"),
         Binding("N", "prev_match", "Prev", show=False, id="prev-match"),
         Binding("o", "next_source", "Source", id="source", tooltip="Console, then each logs/ file"),
     ]
 
-    @dataclass
-    class FollowChanged(Message):
-        following: bool
-
     def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.run_id = run_id
-        self.client = client
+        super().__init__(run_id, client, id=id)
         self.sources: dict[str, Source] = {CONSOLE: Source("console")}
         self.current = CONSOLE
         self.new_lines = 0
-        self.run_active = True
-        self.started = False
         self.matches: list[int] = []
         self.match_index = -1
 
@@ -147,6 +138,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
         yield FilterBar("search output…", id="output-search")
 
     def on_mount(self) -> None:
+        self.watch(self.output_log, "auto_scroll", self._follow_changed, init=False)
         self._refresh_header()
 
     @property
@@ -155,10 +147,8 @@ class OutputView(ReportsWorkerErrors, Vertical):
 
     # ------------------------------------------------------------------ loading
 
-    def start(self) -> None:
-        if not self.started:
-            self.started = True
-            self._load(self.current)
+    def start(self, run: pb.RunInfo) -> None:
+        self._load(self.current)
 
     @work(thread=True, exclusive=True, group="output", exit_on_error=False)
     def _load(self, key: str) -> None:
@@ -238,8 +228,7 @@ class OutputView(ReportsWorkerErrors, Vertical):
     def highlighter_pattern(self) -> re.Pattern[str] | None:
         return self.output_log.highlighter.pattern  # type: ignore[attr-defined]
 
-    def set_run_active(self, active: bool) -> None:
-        self.run_active = active
+    def watch_run_active(self) -> None:
         self._refresh_header()
 
     # ------------------------------------------------------------------ header
@@ -277,8 +266,8 @@ class OutputView(ReportsWorkerErrors, Vertical):
         # The log stays displayed (empty) under the note: hiding it would drop the focus, and the
         # footer with it, every time `o` switches source.
 
-    def on_output_view_follow_changed(self, message: "OutputView.FollowChanged") -> None:
-        if message.following:
+    def _follow_changed(self, following: bool) -> None:
+        if following:
             self.new_lines = 0
         self._refresh_header()
 
@@ -307,16 +296,8 @@ class OutputView(ReportsWorkerErrors, Vertical):
         self._refresh_header()
         self._load(self.current)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "search":
-            return not typing(self.app)
-        return True
-
-    def action_search(self) -> None:
-        self.query_one("#output-search", FilterBar).open()
-
-    @on(FilterBar.Changed, "#output-search")
-    def _search_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterChanged, "#output-search")
+    def _search_changed(self, event: FilterChanged) -> None:
         event.stop()
         log = self.output_log
         log.highlighter.pattern = re.compile(re.escape(event.value), re.IGNORECASE) if event.value else None  # type: ignore[attr-defined]

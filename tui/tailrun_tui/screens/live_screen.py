@@ -1,25 +1,24 @@
-"""What every data screen shares: a status line (where am I, is the stream live), a Watch feed
-drained every 100 ms, and one place where failed workers become an on-screen message."""
+"""LiveScreen, what every data screen shares: a status line (where am I, is the stream live), a Watch feed
+drained every 100 ms, and the showing of failed workers (its own and its widgets')."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
 from tailrun.client import Client, FollowState
 from tailrun.exceptions import ServiceUnavailable
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
-from ..messages import ServiceProblem
+from ..messages import WorkerFailed
 from ..watch_feed import WatchFeed
-from ..workers import problem_text
+from ..worker_errors import ReportsWorkerErrors, problem_text
 
 if TYPE_CHECKING:
     from ..app import TailrunApp
@@ -62,7 +61,7 @@ class StatusLine(Static):
             self.update(text)
 
 
-class LiveScreen(Screen):
+class LiveScreen(ReportsWorkerErrors, Screen):
     """A screen that shows service data and follows one Watch request."""
 
     BINDINGS = [
@@ -89,7 +88,7 @@ class LiveScreen(Screen):
         return "tailrun"
 
     def compose_status(self) -> ComposeResult:
-        from .command import CommandBar
+        from .command_bar import CommandBar
 
         yield StatusLine(id="status")
         yield CommandBar(id="command-bar")
@@ -166,15 +165,10 @@ class LiveScreen(Screen):
             self._problem = ""
             self.refresh_status()
 
-    @on(ServiceProblem)
-    def _on_service_problem(self, message: ServiceProblem) -> None:
-        self.problem(message.text)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    def on_worker_failed(self, message: WorkerFailed) -> None:
         """Every failed worker of this screen (or its widgets) becomes a line on screen, not a traceback."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
+        message.stop()
+        error = message.error
         self.problem(problem_text(error))
         if not isinstance(error, ServiceUnavailable):
             # An unreachable service is the status line's to show: it clears when the service is

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SCRIPTS = Path(__file__).parent / "demo_scripts"
+SCRIPTS = Path(__file__).parent / "scripts"
 EXPERIMENT = "demo-mnist"
 
 
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
             print(f"tailrun demo: {len(procs)} runs finished on {service.address}")
             return 0
         time.sleep(2.5)   # let the first runs start so the UI opens on something
-        from .cli import run_app
+        from tailrun_tui.cli import run_app
 
         run_app(service.address, None, EXPERIMENT, None)
         return 0

@@ -1,28 +1,28 @@
-"""Tab 8 of the run screen: a sweep's trials (SweepView) or a pipeline's steps (PipelineView);
+"""Tab 8 of the run screen (ChildRunsView): a sweep's trials (SweepView) or a pipeline's steps (PipelineView);
 which one, if any, `tailrun.run_tree` decides from the parent run. The run screen hands it the
 parent, its children and the children's Watch events."""
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 
 from tailrun.run_tree import ordered_children
 from tailrun.v1 import tailrun_pb2 as pb
 
+from tailrun.client import Client
 from .pipeline_view import PipelineView
+from .run_tab import RunTab
 from .sweep_view import SweepView
 
 LABELS = {"sweep": "Trials", "pipeline": "Steps"}
 
 
-class ChildRunsView(Vertical):
+class ChildRunsView(RunTab, Vertical):
     DEFAULT_CSS = "ChildRunsView { height: 1fr; }"
 
-    def __init__(self, client: Any, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.client = client
+    def __init__(self, run_id: str, client: Client, id: str | None = None) -> None:
+        super().__init__(run_id, client, id=id)
         self.kind = ""   # "sweep", "pipeline", or "" for a run whose children are only on the Overview
 
     def compose(self) -> ComposeResult:
@@ -51,9 +51,10 @@ class ChildRunsView(Vertical):
         if self.kind == "sweep":
             self.query_one(SweepView).child_points(run_id, points)
 
-    def start(self) -> str:
-        """The tab was shown: fetch what it draws; returns the widget to focus."""
+    def start(self, run: pb.RunInfo) -> None:
+        """The tab was shown: a sweep fetches its trials' curves (a pipeline's steps are all there)."""
         if self.kind == "sweep":
             self.query_one(SweepView).start()
-            return "#trials"
-        return "#steps"
+
+    def focus_target(self) -> Widget:
+        return self.query_one("#trials" if self.kind == "sweep" else "#steps")

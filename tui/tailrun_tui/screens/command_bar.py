@@ -1,6 +1,7 @@
-"""`:` jumps to a view by name (k9s): `:runs`, `:exp NAME`, `:run ID`, a run's tab (`:metrics`),
-`:compare`, `:help`, `:q`. Names are resolved against the service; an unknown one is an error that
-says what exists, shown under the line (which keeps the text, to fix it)."""
+"""The `:` command line (CommandBar), which jumps to a view by name (k9s): `:runs`, `:exp NAME`,
+`:run ID`, a run's tab (`:metrics`), `:compare`, `:help`, `:q`. Names are resolved against the
+service; an unknown one is an error that says what exists, shown under the line (which keeps the
+text, to fix it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
@@ -19,6 +19,9 @@ from tailrun.client import Client
 from tailrun.exceptions import AuthenticationError, ServiceError, ServiceUnavailable
 
 from .. import fmt
+from ..messages import CommandChosen
+from ..worker_errors import ReportsWorkerErrors
+from ..worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from ..app import TailrunApp
@@ -117,16 +120,12 @@ def find_run(word: str, ctx: Context, client: Client) -> str:
     raise CommandError(f"no run {word!r} in {ctx.experiment} (runs: {listed(names)})")
 
 
-class CommandBar(Vertical):
+class CommandBar(ReportsWorkerErrors, Vertical):
     """The `:` line, docked at the bottom of every data screen (hidden until `:`). It is part of
     the screen, not a dialog, so that it has the focus at once: keys typed right after `:` are its
     text, however fast they come."""
     HELP_TITLE = "Command line"
     BINDINGS = [Binding("escape", "close", "Cancel", id="command-cancel")]
-
-    @dataclass
-    class Chosen(Message):
-        target: tuple[str, ...]
 
     def compose(self) -> ComposeResult:
         yield Static(fmt.user_text(USAGE), id="command-note", classes="hint")
@@ -180,7 +179,7 @@ class CommandBar(Vertical):
 
     def _chosen(self, target: tuple[str, ...]) -> None:
         self.action_close()
-        self.post_message(self.Chosen(target))
+        self.post_message(CommandChosen(target))
 
     def _error(self, text: str) -> None:
         note = self.query_one("#command-note", Static)

@@ -1,4 +1,4 @@
-"""Overview tab: status, times, script and arguments, tags, properties, the error with its
+"""Overview tab (OverviewView): status, times, script and arguments, tags, properties, the error with its
 traceback, the models registered from the run, and the child runs (enter opens one)."""
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tailrun.v1 import tailrun_pb2 as pb
 
 from .. import fmt
+from tailrun.client import Client
 from ..messages import OpenRun
+from .run_tab import RunTab
 from .system_view import summary_lines
 
 
@@ -98,12 +101,13 @@ def describe_models(models: list[pb.ModelInfo]) -> Table:
     return grid
 
 
-class OverviewView(VerticalScroll):
+class OverviewView(RunTab, VerticalScroll):
+    """The Overview tab: drawn from the run the screen loads, nothing of its own to fetch."""
     BINDINGS = [Binding("j", "move(1)", "Down", show=False, id="down-j"),
                 Binding("k", "move(-1)", "Up", show=False, id="up-k")]
 
-    def __init__(self, clock: Callable[[], float], id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, run_id: str, client: Client, clock: Callable[[], float], id: str | None = None) -> None:
+        super().__init__(run_id, client, id=id)
         self.clock = clock
         self.run: pb.RunInfo | None = None
         self.children_runs: dict[str, pb.RunInfo] = {}
@@ -122,6 +126,10 @@ class OverviewView(VerticalScroll):
             table.add_column(title, key=key)
         self._show_children()
         self.set_models([])
+
+    def focus_target(self) -> Widget:
+        """The child runs when there are some (j and enter move in and open one), else the text."""
+        return self.query_one("#children") if self.children_runs else self
 
     def set_models(self, models: list[pb.ModelInfo]) -> None:
         self.models = models

@@ -42,7 +42,11 @@ holds (a Pool's `terminate()` during a worker's exit drain).
 Fork safety: in a child the queue is cleared (same deque object), the writer id, seq, spool,
 wake-up pipe and connection are new, and the parent's channel and thread are never touched; the
 child's sender thread starts at its first use of the recorder, or at once when the parent was
-streaming (it opens no channel until the child logs something). Everything the sender, its
+streaming. A forked child of a process that had loaded grpc never uses grpc at all (grpc's C
+core, forked while its threads run, aborts a child that uses or destroys what it inherited): it
+only appends to its spool, marked as delivered by the parent's writer, and the parent's
+`_upload.ChildrenUploader` uploads it while the child runs and once it has ended; its service
+queries raise (`check_grpc_usable`), and `tailrun/__init__` turns grpc's fork handlers off. Everything the sender, its
 stream, ack reader and spool replay use is imported by the thread that starts the sender, before
 it starts (`_import_sender_modules`, ~0.1 s once per process, at the first Workspace use; `import
 tailrun` stays light): the sender never imports, so a fork can never happen while it holds a

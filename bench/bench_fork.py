@@ -1,11 +1,13 @@
 """Forked children of a process that streams: how many are killed, how many points are lost.
 
-The parent logs from a thread without pause (its sender streams all the time) and forks
-FORKS children from the main thread, up to 8 alive at once, as DataLoader workers and
-`multiprocessing.Pool` workers are forked. Half the children log nothing and end with
-`os._exit(0)` (a DataLoader worker), half log POINTS points into the parent's run and exit
-normally. It counts the children ended by a signal, and the points of the logging children the
-service does not have at the parent's end (and, per child, how long its points took to arrive).
+Each parent process starts a run, logs once and at once (its sender is still connecting, as
+when a DataLoader forks right after the first log) forks ROUND children from the main thread,
+while a thread of it logs without pause; FORKS / ROUND such parents run one after the other.
+A third of the children log nothing and end with `os._exit(0)` (a DataLoader worker), a third
+log nothing and exit normally, a third log POINTS points into the parent's run and exit
+normally. It counts the children ended by a signal, the points of the logging children the
+service does not have at each parent's end, and how long after the children ended their points
+were all stored (the parent still running).
 
     python bench/bench_fork.py [FORKS]     # default 600
 """
@@ -19,15 +21,21 @@ import time
 
 FORKS = int(sys.argv[1]) if len(sys.argv) > 1 else 600
 POINTS = 50
-ALIVE = 8
+ROUND = 20
 
 
 def child(run, i: int) -> None:
-    if i % 2 == 0:          # (a) a DataLoader worker that logs nothing
+    if i % 3 == 0:          # (a) a DataLoader worker that logs nothing
         os._exit(0)
+    if i % 3 == 1:          # (a') a child that logs nothing and exits normally
+        sys.exit(0)
     for step in range(POINTS):
         run.log(f"c{i}", float(step), step=step)
     sys.exit(0)             # (b) logs, exits normally (its exit drains)
+
+
+def logging_children(forks: int) -> range:
+    return range(2, forks, 3)
 
 
 def main() -> dict:
@@ -36,10 +44,21 @@ def main() -> dict:
     import subprocess
 
     from _service import service_process
+    totals: dict = {}
     with service_process() as (address, _, _pid):
-        done = subprocess.run([sys.executable, __file__, str(FORKS), address], text=True,
-                              stdout=subprocess.PIPE, timeout=900, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        for _ in range(max(1, FORKS // ROUND)):
+            done = subprocess.run([sys.executable, __file__, str(ROUND), address], text=True,
+                                  stdout=subprocess.PIPE, timeout=900, check=True)
+            for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                if isinstance(value, list):
+                    totals[key] = sorted(set(totals.get(key, [])) | set(value))
+                elif isinstance(value, (int, float)) and key != "live_wait_seconds":
+                    totals[key] = round(totals.get(key, 0) + value, 1)
+                elif key == "live_wait_seconds":
+                    totals[key] = max(totals.get(key, 0), value)
+                else:
+                    totals[key] = value
+    return totals
 
 
 def parent(address: str) -> dict:
@@ -60,9 +79,9 @@ def parent(address: str) -> dict:
                 if step % 100 == 0:
                     time.sleep(0.001)
 
+        run.log("first", 1.0)     # the sender starts connecting: fork at once
         logger = threading.Thread(target=parent_logs, daemon=True)
         logger.start()
-        run.flush(30)
         alive: dict[int, tuple[int, float]] = {}
         codes: dict[int, int] = {}
         ended: dict[int, float] = {}
@@ -76,8 +95,6 @@ def parent(address: str) -> dict:
                 ended[i] = time.monotonic()
 
         for i in range(FORKS):
-            while len(alive) >= ALIVE:
-                reap(True)
             pid = os.fork()
             if pid == 0:
                 child(run, i)
@@ -87,7 +104,7 @@ def parent(address: str) -> dict:
         fork_seconds = time.monotonic() - t0
         client = Client(Settings(address=address, token=None))
         # Live delivery: how long after the last child ended are all their points stored?
-        loggers = [i for i in range(FORKS) if i % 2 and codes[i] == 0]
+        loggers = [i for i in logging_children(FORKS) if codes[i] == 0]
         t_end = time.monotonic()
         stored: dict[str, int] = {}
         while time.monotonic() - t_end < 15:
@@ -96,21 +113,21 @@ def parent(address: str) -> dict:
                 break
             time.sleep(0.2)
         live_seconds = time.monotonic() - t_end
-        live_missing = sum(POINTS - stored.get(f"c{i}", 0) for i in range(1, FORKS, 2))
+        live_missing = sum(POINTS - stored.get(f"c{i}", 0) for i in logging_children(FORKS))
         stop.set()
         logger.join()
         run.complete()
         stored = {c.name: len(c.steps) for c in client.get_metrics(run.id)}
         killed = {i: code for i, code in codes.items() if code < 0}
         failed = {i: code for i, code in codes.items() if code > 0}
-        lost = sum(POINTS - stored.get(f"c{i}", 0) for i in range(1, FORKS, 2))
+        lost = sum(POINTS - stored.get(f"c{i}", 0) for i in logging_children(FORKS))
         return {
             "bench": "fork", "forks": FORKS, "fork_seconds": round(fork_seconds, 1),
-            "killed": len(killed), "killed_silent": sum(1 for i in killed if i % 2 == 0),
-            "killed_logging": sum(1 for i in killed if i % 2), "signals": sorted(set(killed.values())),
+            "killed": len(killed), "killed_silent": sum(1 for i in killed if i % 3 != 2),
+            "killed_logging": sum(1 for i in killed if i % 3 == 2), "signals": sorted(set(killed.values())),
             "failed": len(failed), "points_lost_at_end": lost,
             "points_missing_live": live_missing, "live_wait_seconds": round(live_seconds, 1),
-            "duplicated": sum(1 for i in range(1, FORKS, 2) if stored.get(f"c{i}", 0) > POINTS),
+            "duplicated": sum(1 for i in logging_children(FORKS) if stored.get(f"c{i}", 0) > POINTS),
         }
 
 

@@ -179,7 +179,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()   # only starts the thread: the sender and ack reader never take it
         self._wake: _Wake | None = None
-        self._delivered_by: str | None = None   # a forked child: the writer that uploads its spool
+        # A forked child of a grpc process: the writer that uploads its spool ("": none does, a
+        # recorder first used in the child; its spool is replayed by the next process or sync).
+        self._delivered_by: str | None = "" if _inherited_grpc else None
         self._parent_target: tuple[str | None, str | None, str] | None = None
         self._reset()
         _live.add(self)
@@ -377,9 +379,11 @@ class Recorder:
         batches = conn.unsent
         spooled = sum(1 for b in batches if b.location is not None)
         in_memory = [b for b in batches if b.location is None and b.events]
-        if spooled and conn.address is not None and not conn.parent_delivers:
+        if spooled and conn.address is not None and not self._delivered_by:
             # (with no service at all, said at the start; a forked child's parent uploads them)
             why = (f"not sent to {conn.address} (the token was refused, see above)" if conn.refused
+                   else "not sent from this forked process (gRPC does not work after fork; the next "
+                        "tailrun process for this service uploads them)" if conn.parent_delivers
                    else f"the service at {conn.address} did not acknowledge them within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
                              f"{self._spool.folder if self._spool is not None else '?'}; "

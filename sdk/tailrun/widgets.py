@@ -57,16 +57,32 @@ class RunDetails:
         """Print status, last values and new output lines until the run ends; returns the last
         status. A summary line is printed only when the status, a value or the name changed
         (its clock prefix does not count), so a quiet run does not fill a log with copies."""
+        from ._script_wait import GIVE_UP_SECONDS
         from .client import Client
+        from .exceptions import ServiceUnavailable
 
         client = Client(self._settings())
         deadline = None if timeout is None else time.monotonic() + timeout
         offset = 0
         last_summary = None
+        unreachable_since = None   # a restart of the service: keep asking, as wait_for_completion does
         try:
             while True:
-                info = client.get_run(self.run.id)
-                text = client.read_output(self.run.id, offset=offset, tail_bytes=0 if offset else 64 * 1024)
+                try:
+                    info = client.get_run(self.run.id)
+                    text = client.read_output(self.run.id, offset=offset, tail_bytes=0 if offset else 64 * 1024)
+                except ServiceUnavailable as exc:
+                    now = time.monotonic()
+                    if unreachable_since is None:
+                        unreachable_since = now
+                        out.write(safe(f"[{time.strftime('%H:%M:%S')}] {exc}; retrying for "
+                                       f"{GIVE_UP_SECONDS:.0f} s") + "\n")
+                        out.flush()
+                    if now - unreachable_since > GIVE_UP_SECONDS or (deadline is not None and now > deadline):
+                        raise
+                    time.sleep(min(interval, 1.0))
+                    continue
+                unreachable_since = None
                 if text.text:
                     offset = text.size or text.offset + len(text.text.encode("utf-8"))
                 summary = summary_body(info)

@@ -212,6 +212,44 @@ def test_wait_for_completion_rides_out_a_service_restart(service_factory: Any, t
         reset_recorder()
 
 
+def test_run_details_summary_rides_out_a_service_restart(service_factory: Any, tmp_path: Path) -> None:
+    """RunDetails' text summary says once that the service is unreachable, keeps asking, and goes
+    on after the restart: every console line once, and the final status ends it."""
+    from recorder_reset import reset_recorder
+
+    from tailrun import Run, Workspace
+    from tailrun._script_wait import CONSOLE
+    from tailrun.widgets import RunDetails
+
+    port, data = _free_port(), tmp_path / "details-data"
+    svc = service_factory(port=port, data_dir=data, with_runner=False)
+    seeder = Seeder(svc.address)
+    seeder.start(RUN_ID, "details", T0)
+    offset = seeder.log_text(RUN_ID, CONSOLE, 0, "before the restart\n")
+    seeder.close()
+    reset_recorder()
+    details = RunDetails(Run.get(Workspace(address=svc.address), RUN_ID))
+    out, result = Console(), []
+    shower = threading.Thread(target=lambda: result.append(details.print_summary(out, interval=0.05)), daemon=True)
+    shower.start()
+    try:
+        out.wait_for("before the restart\n")
+        svc.stop(grace=0)
+        out.wait_for("retrying for 30 s")
+        svc = service_factory(port=port, data_dir=data, with_runner=False)
+        seeder = Seeder(svc.address)
+        seeder.log_text(RUN_ID, CONSOLE, offset, "after the restart\n")
+        seeder.patch(RUN_ID, T0 + 1, status="Completed")
+        seeder.close()
+        shower.join(WAIT)
+        assert not shower.is_alive() and result == ["Completed"]
+        printed = out.getvalue()
+        assert printed.count("before the restart") == 1 and printed.count("after the restart") == 1
+        assert printed.count("retrying for") == 1 and f"cannot reach the tailrun service at {svc.address}" in printed
+    finally:
+        reset_recorder()
+
+
 def test_logs_follow_rides_out_a_service_restart(service_factory: Any, tmp_path: Path) -> None:
     """`tailrun logs -f` went on after a restart (it used to end with "the service ended the
     stream"): every line once, in order, and exit 0 at the final status."""

@@ -63,7 +63,7 @@ def main() -> dict:
 
 def parent(address: str) -> dict:
     from tailrun import Experiment, Workspace
-    from tailrun.client import Client
+    from tailrun._client import Client
     from tailrun._settings import Settings
 
     if True:

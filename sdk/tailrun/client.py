@@ -16,7 +16,6 @@ from typing import IO, Any, Callable, Iterator, TypeVar
 import grpc
 
 from ._channel import call_metadata, open_channel, tls_hint
-from ._recorder import check_grpc_usable
 from ._settings import DEFAULT_PORT, Settings
 from .exceptions import (AuthenticationError, InvalidRequest, ModelNotFoundException,
                          ModelPathNotFoundException, NotFound, NotSupported, RunNotFound,
@@ -95,9 +94,6 @@ class Client:
         return call_metadata(self._resolved or self.settings)
 
     def _tracker(self) -> pb_grpc.TrackerStub:
-        # Every call comes here: refused in a forked child of a process that used grpc (it would
-        # hang or abort there), also with a client the parent made.
-        check_grpc_usable("query the service")
         with self._lock:
             if self._stub is None:
                 self.address  # resolves the local service when no address is configured

@@ -103,7 +103,7 @@ def test_fork_right_after_the_first_log_never_deadlocks(tmp_path: Path) -> None:
 LIVE_CHILD = """
 import json, os, sys, time
 from tailrun import Experiment, Workspace
-from tailrun.client import Client
+from tailrun._client import Client
 from tailrun._settings import Settings
 
 run = Experiment(Workspace(), "live").start_logging(outputs=False, snapshot_directory=None)

@@ -6,17 +6,9 @@ cheap (no grpc, no protobuf until something is actually sent).
 """
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
-
-# Before grpc is loaded: gRPC's fork handlers, run while the sender's threads are inside grpc,
-# leave a forked child whose exit then aborts in grpc's poller (SIGABRT, ~1 fork in 100; a
-# DataLoader forks workers every epoch). A forked child of a tailrun process never uses grpc
-# (its parent uploads its spool: `_upload.ChildrenUploader`), so the handlers are not needed.
-# An explicit setting is kept.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 __version__ = "0.1.0"
 

@@ -30,6 +30,7 @@ from typing import Any
 INGEST_METHOD = "/tailrun.v1.Tracker/Ingest"
 WINDOW_BYTES = 8 * 1024 * 1024         # sent but not yet acknowledged
 HANDSHAKE_TIMEOUT = 10.0
+FORKED_HANDSHAKE_TIMEOUT = 3.0         # a forked child of a grpc process gives up on a silent connection sooner
 BACKOFF_MIN, BACKOFF_MAX = 0.2, 10.0
 EXIT_BACKOFF_MAX = 1.0                 # at exit, reconnect at least this often until the deadline
 
@@ -117,13 +118,11 @@ class Connection:
 
     `warn` prints a message once; `wake` is the sender's wake-up (set by the ack reader)."""
 
-    def __init__(self, writer: str, wake: Any, warn: Callable[[str], None], parent_delivers: bool) -> None:
+    def __init__(self, writer: str, wake: Any, warn: Callable[[str], None], inherited_grpc: bool) -> None:
         self.writer = writer
         self.wake = wake
         self.warn = warn
-        # A forked child of a process that had loaded grpc never uses grpc: it only spools, and
-        # an ancestor uploads its spool (`_upload.ChildrenUploader`).
-        self.parent_delivers = parent_delivers
+        self.inherited_grpc = inherited_grpc   # a forked child of a process that had loaded grpc
         self.address: str | None = None
         self.token: str | None = None
         self.ca_file: str | None = None
@@ -141,12 +140,12 @@ class Connection:
         self.next_attempt = 0.0
         self.unreachable = False   # the last connection attempt failed before its handshake
         self.refused: str | None = None        # the service refused our token (cleared by a handshake)
+        self.fork_broken: str | None = None    # grpc cannot connect from this forked process
         self.progress_at = time.monotonic()    # the last new ack (or handshake)
         self.handshake_acked = 0               # `acked` when the current stream's handshake was answered
         self.rejections: deque[str] = deque()  # events the service refused, with the reason
         self.unreadable = 0                    # batches whose spool record could not be read back
         self.replayed = False
-        self.children: Any = None              # the uploader of forked children's spools (`_start_replay`)
         self.last_error: str | None = None
         self.last_heartbeat = 0.0
 
@@ -164,11 +163,10 @@ class Connection:
         return bool(self.pending) or bool(self.inflight)
 
     def offline(self) -> bool:
-        """Whether the data can only be spooled: no service, a refused token, a forked child
-        (its parent delivers), or (but at exit, which keeps reconnecting until its deadline) an
-        unreachable service."""
+        """Whether the data can only be spooled: no service, a refused token, a fork that broke
+        grpc, or (but at exit, which keeps reconnecting until its deadline) an unreachable service."""
         return not self.connected and (self.address is None or self.refused is not None
-                                       or self.parent_delivers
+                                       or self.fork_broken is not None
                                        or (self.unreachable and not self.exiting))
 
     def heartbeat_due(self, every: float) -> bool:
@@ -204,10 +202,15 @@ class Connection:
                 self.disconnect(stream.error, now)
             elif not self.connected and stream.committed is not None:
                 self._handshake(stream, now)
-            elif not self.connected and now - stream.started > HANDSHAKE_TIMEOUT:
-                self.disconnect(f"no answer from {self.address} within {HANDSHAKE_TIMEOUT:g} s", now)
+            elif not self.connected and now - stream.started > (limit := self._handshake_timeout()):
+                self.disconnect(f"no answer from {self.address} within {limit:g} s", now)
+            elif (self.inherited_grpc and self.connected and self.inflight
+                  and now - self.progress_at > FORKED_HANDSHAKE_TIMEOUT):
+                # A forked child's inherited grpc can also wedge after connecting: no ack comes.
+                self.disconnect(f"no acknowledgement from {self.address} within "
+                                f"{FORKED_HANDSHAKE_TIMEOUT:g} s in a forked process", now)
             return
-        if self.address is None or now < self.next_attempt or self.parent_delivers:
+        if self.address is None or now < self.next_attempt or self.fork_broken:
             return
         if not (self.pending or self.inflight or wants_stream):
             return  # nothing to send: a process (or forked child) that never logs opens no channel
@@ -231,6 +234,9 @@ class Connection:
             self._resend_forgotten(stream.committed)
             self.handshake_acked = self.acked
         self._start_replay()
+
+    def _handshake_timeout(self) -> float:
+        return FORKED_HANDSHAKE_TIMEOUT if self.inherited_grpc else HANDSHAKE_TIMEOUT
 
     def _on_ack(self, stream: _Stream, ack: Any) -> None:
         """On the ack-reader thread: `stream.acked` is already set; the sender applies it."""
@@ -256,7 +262,16 @@ class Connection:
         cap = EXIT_BACKOFF_MAX if self.exiting else BACKOFF_MAX
         delay = min(cap, BACKOFF_MIN * 2 ** min(self.attempts - 1, 16)) * random.uniform(0.8, 1.2)
         self.next_attempt = now + delay
-        if error.startswith(("UNAUTHENTICATED", "PERMISSION_DENIED")):
+        if self.inherited_grpc and (not dropped or "on fork" in error or "forked process" in error):
+            # A forked child of a process that used grpc: grpc's C core, forked while busy, can
+            # leave the child unable to connect ("Closed on fork", or no answer at all). Do not
+            # retry (or wait at exit) in vain: spool only; the parent uploads abandoned spools
+            # at its exit (drain_at_exit), else the next tailrun process, or `tailrun sync`.
+            self.fork_broken = error
+            self.warn(f"this forked process cannot use grpc ({error}); its data is spooled to "
+                      f"{self.spool.folder if self.spool is not None else '?'} and uploaded when "
+                      f"the parent process exits (or with: tailrun sync)")
+        elif error.startswith(("UNAUTHENTICATED", "PERMISSION_DENIED")):
             self.refused = error
             self.warn(f"the service at {self.address} refused the token: {error}; "
                       f"{self.spool_where()}; upload it with the right token: tailrun sync")
@@ -322,14 +337,11 @@ class Connection:
                   f"sent again; everything after them is")
 
     def _start_replay(self) -> None:
-        """Once per process: upload abandoned spools of dead writers that were meant for this
-        service, and start uploading the spools of this process's forked children."""
+        """Once per process: upload abandoned spools of dead writers that were meant for this service."""
         if self.replayed or self.spool is None:
             return
         self.replayed = True
-        from ._upload import ChildrenUploader, replay_abandoned
-        self.children = ChildrenUploader(self.spool.folder.parent, self.writer, self.address,
-                                         self.token, self.ca_file)
+        from ._upload import replay_abandoned
         threading.Thread(target=replay_abandoned, name="tailrun-replay", daemon=True,
                          args=(self.spool.folder.parent, self.writer, self.address, self.token,
                                self.ca_file, self.how in ("local", "started"))).start()

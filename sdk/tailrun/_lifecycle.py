@@ -4,8 +4,7 @@
   active run Failed with the traceback, children first.
 - At interpreter exit (`atexit`), runs still active are completed: Azure ML leaves them Running
   until they time out; tailrun records the truth (the script ended) and documents it.
-- A forked child forgets its parent's runs: finishing them is the parent's job (`Run.get` of
-  one of them in the child still finds it, without asking the service).
+- A forked child forgets its parent's runs: finishing them is the parent's job.
 - SIGTERM / SIGINT (`_signals`, installed from the main thread at the first run): active runs
   are marked Canceled with the signal named, flushed, and the signal then acts as before.
 """
@@ -28,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # it holds the lock (in register); a plain Lock would wait on itself forever.
 _lock = threading.RLock()
 _active: dict[str, "Run"] = {}
-_inherited: dict[str, "Run"] = {}   # a forked child: the runs its parent had active at the fork
 _installed_pid: int | None = None
 _previous_hook: Any = None
 
@@ -73,15 +71,9 @@ def _mark_canceled(run: "Run", reason: str) -> None:
     run._finish(_status.CANCELED, _error_json(reason, "Canceled"), wait=False)
 
 
-def inherited(run_id: str) -> "Run | None":
-    """In a forked child, the parent's run with this id (active at the fork), else None."""
-    return _inherited.get(run_id)
-
-
 def _forget_in_child() -> None:
     for run in _active.values():   # the child may log into them: see Run._after_fork_in_child
         run._after_fork_in_child()
-    _inherited.update(_active)
     _active.clear()
 
 

@@ -42,11 +42,7 @@ holds (a Pool's `terminate()` during a worker's exit drain).
 Fork safety: in a child the queue is cleared (same deque object), the writer id, seq, spool,
 wake-up pipe and connection are new, and the parent's channel and thread are never touched; the
 child's sender thread starts at its first use of the recorder, or at once when the parent was
-streaming. A forked child of a process that had loaded grpc never uses grpc at all (grpc's C
-core, forked while its threads run, aborts a child that uses or destroys what it inherited): it
-only appends to its spool, marked as delivered by the parent's writer, and the parent's
-`_upload.ChildrenUploader` uploads it while the child runs and once it has ended; its service
-queries raise (`check_grpc_usable`), and `tailrun/__init__` turns grpc's fork handlers off. Everything the sender, its
+streaming (it opens no channel until the child logs something). Everything the sender, its
 stream, ack reader and spool replay use is imported by the thread that starts the sender, before
 it starts (`_import_sender_modules`, ~0.1 s once per process, at the first Workspace use; `import
 tailrun` stays light): the sender never imports, so a fork can never happen while it holds a
@@ -179,10 +175,6 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()   # only starts the thread: the sender and ack reader never take it
         self._wake: _Wake | None = None
-        # A forked child of a grpc process: the writer that uploads its spool ("": none does, a
-        # recorder first used in the child; its spool is replayed by the next process or sync).
-        self._delivered_by: str | None = "" if _inherited_grpc else None
-        self._parent_target: tuple[str | None, str | None, str] | None = None
         self._reset()
         _live.add(self)
         if exit_hook:   # recorder(settings)'s recorders are drained by drain_at_exit instead
@@ -202,7 +194,7 @@ class Recorder:
         self._header: Callable[[str, int], bytes] | None = None
         self._next_seq = 1
         self._markers: list[tuple[int, _Marker]] = []
-        self._conn = Connection(self.writer, self._wake, self._print_once, self._delivered_by is not None)
+        self._conn = Connection(self.writer, self._wake, self._print_once, _inherited_grpc)
         self._exiting = False       # exit drain: deliver (not spool) before the exit deadline
         self._exit_reported = False
         self._lost_batches = 0      # dropped: neither spooled nor kept in memory (counted, reported)
@@ -329,10 +321,6 @@ class Recorder:
 
     def _after_fork_child(self) -> None:
         was_streaming = self._thread is not None   # (in the child every inherited thread reads as dead)
-        if _inherited_grpc:   # grpc is not usable here: the parent (or its deliverer) uploads our spool
-            self._delivered_by = self._delivered_by or self.writer
-            conn = self._conn   # the parent's target, so that the child never resolves one (grpc)
-            self._parent_target = (conn.address, conn.token, conn.how) if self._resolved else None
         self.queue.clear()
         # Keep the parent's grpc objects referenced: the child must never close or use them.
         _parent_leftovers.append((self._conn.stream, self._thread))
@@ -379,11 +367,11 @@ class Recorder:
         batches = conn.unsent
         spooled = sum(1 for b in batches if b.location is not None)
         in_memory = [b for b in batches if b.location is None and b.events]
-        if spooled and conn.address is not None and not self._delivered_by:
-            # (with no service at all, said at the start; a forked child's parent uploads them)
+        if spooled and conn.address is not None:   # (with no service at all, said at the start)
             why = (f"not sent to {conn.address} (the token was refused, see above)" if conn.refused
-                   else "not sent from this forked process (gRPC does not work after fork; the next "
-                        "tailrun process for this service uploads them)" if conn.parent_delivers
+                   else f"not sent from this forked process (grpc cannot be used after the fork: "
+                        f"{conn.fork_broken}); the parent process uploads them when it exits"
+                   if conn.fork_broken
                    else f"the service at {conn.address} did not acknowledge them within {timeout:g} s")
             self._print_once(f"{why}; {_batches(spooled)} of unsent data are in the spool at "
                              f"{self._spool.folder if self._spool is not None else '?'}; "
@@ -487,25 +475,21 @@ class Recorder:
         self._resolved = True
         settings = self._settings or Settings.resolve()
         try:
-            if self._delivered_by is not None:   # a forked child: no health check (grpc) here
-                address, token, how = self._parent_target or (
-                    settings.address, settings.token, "configured" if settings.address else "local")
-            else:
-                address, token, how = resolve_address(settings)
+            address, token, how = resolve_address(settings)
         except Exception as exc:
             address, token, how = None, settings.token, "spool"
             self._conn.last_error = f"cannot find or start the local service: {exc}"
         home = home_dir()
         try:
             self._spool = SpoolWriter(spool_root(home) / self.writer)
-            self._spool.set_target(address, token, how in ("local", "started"), self._delivered_by)
+            self._spool.set_target(address, token, how in ("local", "started"))
         except (OSError, ValueError) as exc:
             self._spool, self._spool_error = None, str(exc)
             self.warnings(f"cannot write the spool under {spool_root(home)} ({exc}); "
                           f"unsent data is kept in memory only")
         self._conn.target(address, token, settings.ca_file, how, self._spool)
         message = describe(how, address, home, self._spool.folder if self._spool else None)
-        if message and self._delivered_by is None:
+        if message:
             self._print_once(message.removeprefix("tailrun: "))
 
     def _commit(self, encoded: Any) -> None:
@@ -652,17 +636,6 @@ _recorder: Recorder | None = None              # the default target's recorder (
 _inherited_grpc = False                        # a forked child of a process that had loaded grpc
 
 
-def check_grpc_usable(what: str) -> None:
-    """Raise RuntimeError, saying why, in a forked child of a process that had loaded grpc with
-    grpc's fork support off (tailrun's default): grpc would hang or abort in it."""
-    if _inherited_grpc and os.environ.get("GRPC_ENABLE_FORK_SUPPORT", "").lower() not in ("1", "true", "yes"):
-        raise RuntimeError(
-            f"cannot {what} from a forked child of a process that used gRPC (gRPC does not work "
-            f"after fork; GRPC_ENABLE_FORK_SUPPORT=0): log through the parent's Run (inherited, or "
-            f"Run.get with its id), which the parent delivers, or start the process with the "
-            f"'spawn' start method")
-
-
 def recorder(settings: Settings | None = None) -> Recorder:
     """The recorder of one target (created on first use); without settings, the default target
     (TAILRUN_ADDRESS / TAILRUN_TOKEN / TAILRUN_CA, else the local service)."""
@@ -723,13 +696,23 @@ def drain_at_exit() -> None:
 
 
 def _upload_children_spools() -> None:
-    """At exit: a last upload of the spools of this process's forked children (those that ended
-    since the uploader's last pass), within the exit deadline."""
-    deadline = _exit_deadline if _exit_deadline is not None else time.monotonic() + _exit_timeout()
-    for rec in live_recorders():
-        children = rec._conn.children
-        if children is not None:
-            children.finish(max(0.0, deadline - time.monotonic()))
+    """At the exit of the process that first used grpc: upload the spools its forked children
+    left (a child whose grpc was broken by the fork only spools), within the exit deadline."""
+    if _exit_deadline is None:
+        return
+    for rec in list(_by_target.values()):
+        conn = rec._conn
+        left = _exit_deadline - time.monotonic()
+        if left <= 0 or not conn.replayed or conn.address is None or conn.fork_broken:
+            continue
+        from ._settings import home_dir
+        from ._spool import spool_root
+        from ._upload import replay_abandoned
+        job = threading.Thread(target=replay_abandoned, name="tailrun-replay", daemon=True,
+                               args=(spool_root(home_dir()), rec.writer, conn.address, conn.token,
+                                     conn.ca_file, conn.how in ("local", "started")))
+        job.start()
+        job.join(left)
 
 
 atexit.register(drain_at_exit)

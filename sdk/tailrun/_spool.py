@@ -103,13 +103,10 @@ class SpoolWriter:
         self._fd: int | None = None
         self._read_fds: dict[int, int] = {}
 
-    def set_target(self, address: str | None, token: str | None, local: bool,
-                   delivered_by: str | None = None) -> None:
-        """`delivered_by`: the writer of the ancestor process that uploads this spool while it
-        runs (a forked child of a grpc process never uses grpc itself)."""
+    def set_target(self, address: str | None, token: str | None, local: bool) -> None:
         write_private_json(self.folder / _TARGET, {
             "address": address, "token": token, "local": local, "pid": os.getpid(),
-            "writer": self.folder.name, "created": time.time(), "delivered_by": delivered_by})
+            "writer": self.folder.name, "created": time.time()})
 
     @property
     def bytes(self) -> int:
@@ -301,14 +298,6 @@ def claim(folder: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def delivered_by(root: Path, writer: str) -> list[Path]:
-    """Spool folders under `root` of forked descendants whose data the writer `writer` uploads."""
-    if not Path(root).is_dir():
-        return []
-    return sorted(folder for folder in Path(root).iterdir()
-                  if folder.is_dir() and read_target(folder).get("delivered_by") == writer)
 
 
 def abandoned(root: Path, exclude: str | None = None) -> list[Path]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._connection import _Stream
-from ._spool import abandoned, claim, delivered_by, read_target
+from ._spool import abandoned, claim, read_target
 from ._spool_scan import Damage, scan_folder
 
 UPLOAD_WINDOW = 16                      # requests in flight while uploading a spool
@@ -67,13 +67,10 @@ class UploadResult:
         return lines
 
 
-def _readable(folder: Path, result: UploadResult, live: bool = False) -> Iterator[tuple[int, bytes]]:
-    """(seq, record) of each readable record of the spool; damaged stretches go into `result`
-    (a `live` spool's stop the reading: its owner is appending there)."""
+def _readable(folder: Path, result: UploadResult) -> Iterator[tuple[int, bytes]]:
+    """(seq, record) of each readable record of the spool; damaged stretches go into `result`."""
     for item in scan_folder(folder):
         if isinstance(item, Damage):
-            if live:
-                return
             result.damaged.append(item)
             result.skipped_bytes += item.nbytes
         else:
@@ -178,7 +175,7 @@ class _Uploader:
 
 
 def upload_folder(folder: Path, address: str, token: str | None, ca_file: str | None = None,
-                  timeout: float = 120.0, live: bool = False) -> UploadResult:
+                  timeout: float = 120.0) -> UploadResult:
     """Send every batch of the spool `folder` the service has not stored yet; wait for the acks.
 
     A batch over the message limit is sent as parts under the derived writer `<writer>~<seq>`
@@ -194,9 +191,7 @@ def upload_folder(folder: Path, address: str, token: str | None, ca_file: str | 
     try:
         committed = uploader.handshake(address)
         expected = committed + 1
-        for seq, record in _readable(folder, result, live):
-            if live and seq > expected:
-                break
+        for seq, record in _readable(folder, result):
             if not seq or seq < expected:   # (not a batch; or one stored before, or sent just now)
                 result.already += bool(seq) and seq <= committed
                 continue
@@ -249,84 +244,6 @@ def target_matches(target: dict[str, Any], address: str | None, local: bool) -> 
     return bool(address) and target.get("address") == address
 
 
-def _report(result: UploadResult, address: str, whose: str) -> None:
-    if result.batches:
-        print(f"tailrun: uploaded {result.batches} batches spooled by {whose} "
-              f"(writer {result.writer[:8]}) to {address}", file=sys.stderr, flush=True)
-    for line in result.losses():
-        print(f"tailrun: LOST data of writer {result.writer} (spooled by {whose}): {line}",
-              file=sys.stderr, flush=True)
-
-
-class ChildrenUploader:
-    """The spools of this process's forked descendants, uploaded while they run.
-
-    A forked child of a process that uses grpc never uses grpc itself (grpc's C core, forked
-    while its threads run, aborts a child that uses or even destroys what it inherited): it only
-    appends to its spool, marked `delivered_by` the writer of this process. This thread uploads
-    every such spool that grew, every PERIOD seconds: the batches a live child appended so far,
-    then, once the child has ended (its spool's lock is free), the whole spool, which it removes.
-    The service stores each (writer, seq) once, so uploading the same batch again is harmless."""
-
-    PERIOD = 0.5
-
-    def __init__(self, root: Path, writer: str, address: str, token: str | None,
-                 ca_file: str | None) -> None:
-        self.root, self.writer = root, writer
-        self.address, self.token, self.ca_file = address, token, ca_file
-        self._seen: dict[Path, int] = {}   # bytes of each live spool at its last upload
-        self._wake = threading.Event()
-        self._passes = threading.Condition()
-        self._done = 0                     # passes completed
-        threading.Thread(target=self._run, name="tailrun-children", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.PERIOD)
-            self._wake.clear()
-            try:
-                self._pass()
-            except Exception:  # never let the thread die: the next pass tries again
-                pass
-            with self._passes:
-                self._done += 1
-                self._passes.notify_all()
-
-    def _pass(self) -> None:
-        for folder in delivered_by(self.root, self.writer):
-            fd = claim(folder)
-            if fd is None:   # the child is alive: what it appended since the last pass
-                size = sum(path.stat().st_size for path in folder.glob("*.seg"))
-                if self._seen.get(folder) != size:
-                    upload_folder(folder, self.address, self.token, self.ca_file, timeout=10.0, live=True)
-                    self._seen[folder] = size
-                continue
-            try:   # the child has ended: everything, then the folder goes
-                result = upload_folder(folder, self.address, self.token, self.ca_file)
-                if result.complete:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    self._seen.pop(folder, None)
-                if result.lost:
-                    _report(result, self.address, "a forked child")
-            finally:
-                os.close(fd)
-
-    def finish(self, timeout: float) -> bool:
-        """At exit: wait for a full pass that starts now (children that ended are uploaded);
-        False when `timeout` passed first."""
-        deadline = time.monotonic() + timeout
-        with self._passes:
-            target = self._done + 2   # (the pass in progress may have started before)
-            self._wake.set()
-            while self._done < target:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._passes.wait(left)
-                self._wake.set()
-        return True
-
-
 def replay_abandoned(root: Path, own_writer: str, address: str, token: str | None,
                      ca_file: str | None, local: bool) -> None:
     """Background job of a recorder that just connected: upload spools left by dead processes."""
@@ -341,7 +258,12 @@ def replay_abandoned(root: Path, own_writer: str, address: str, token: str | Non
             result = upload_folder(folder, address, token, ca_file)
             if result.complete:
                 shutil.rmtree(folder, ignore_errors=True)
-            _report(result, address, "an earlier process")
+            if result.batches:
+                print(f"tailrun: uploaded {result.batches} batches spooled by an earlier process "
+                      f"(writer {result.writer[:8]}) to {address}", file=sys.stderr, flush=True)
+            for line in result.losses():
+                print(f"tailrun: LOST data of writer {result.writer} (spooled by an earlier process): "
+                      f"{line}", file=sys.stderr, flush=True)
         except Exception:  # the next process (or `tailrun sync`) tries again
             pass
         finally:

@@ -411,13 +411,8 @@ class Run(LoggingMixin, TagsMixin, FilesMixin, ReadsMixin, ChildrenMixin, Snapsh
 
     @staticmethod
     def get(workspace: Any, run_id: str) -> "Run":
-        """The run with this id (any experiment); in a forked child, a run its parent had
-        active is the parent's Run object (the child cannot ask the service: see `_recorder`)."""
-        from . import _lifecycle
+        """The run with this id (any experiment)."""
         from .experiment import Experiment
-        run = _lifecycle.inherited(run_id)
-        if run is not None and run._ws._settings == workspace._settings:
-            return run
         info = workspace._client().get_run(run_id)
         return _attach_info(Experiment._attach(workspace, info.experiment), info)
 

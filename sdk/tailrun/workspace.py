@@ -242,10 +242,7 @@ class Workspace:
 
     def _client(self) -> Any:
         """The client for queries, submissions and registries (created on first use); with no
-        service configured it starts the per-user local service, as logging does. Refused in a
-        forked child of a process that used grpc (it would hang or abort there)."""
-        from ._recorder import check_grpc_usable
-        check_grpc_usable("query the service")
+        service configured it starts the per-user local service, as logging does."""
         with self._lock:
             if self._client_obj is None:
                 from .client import Client

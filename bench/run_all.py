@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHES = ["bench_import", "bench_log", "bench_e2e", "bench_query", "bench_watch", "bench_submit", "bench_ui", "bench_io",
-           "bench_soak", "bench_names"]
+           "bench_soak", "bench_names", "bench_fork"]
 
 
 def main(argv: list[str]) -> int:

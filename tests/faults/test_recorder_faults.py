@@ -94,6 +94,54 @@ def test_fork_right_after_the_first_log_never_deadlocks(tmp_path: Path) -> None:
         svc.stop()
 
 
+FORK_FROM_A_PARENT_THAT_QUERIED = """
+import json, os, sys
+from tailrun import Experiment, Workspace
+
+ws = Workspace()
+ws.experiments                         # the parent holds an idle query channel when it forks
+ids = []
+pids = []
+for i in range(12):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        run = Experiment(Workspace(), "queried").start_logging(outputs=False, snapshot_directory=None)
+        for step in range(20):
+            run.log("x", float(step), step=step)
+        run.complete()
+        os.write(w, run.id.encode())
+        sys.exit(0)                    # a normal exit: inherited grpc objects are finalized here
+    os.close(w)
+    pids.append((pid, r))
+for pid, r in pids:
+    ids.append(os.read(r, 100).decode())
+    os.close(r)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid, _ in pids]
+print(json.dumps({"codes": codes, "runs": ids}))
+"""
+
+
+def test_children_of_a_parent_that_queried_send_their_runs_themselves(tmp_path: Path) -> None:
+    """A launcher that queried the service (an idle channel) and then forks workers that each log
+    a run: every worker ends normally and every point is stored (an attempt to keep forked
+    children off grpc by turning grpc's fork support off made each of these children abort or
+    hang at exit, where the inherited channel is finalized)."""
+    svc = ServiceProcess(tmp_path / "data").start()
+    try:
+        done = run_script(FORK_FROM_A_PARENT_THAT_QUERIED, script_env(tmp_path / "home", svc.address),
+                          tmp_path / "cwd", timeout=NO_HANG)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out["codes"] == [0] * 12, (out["codes"], done.stderr[-2000:])
+        client = svc.client()
+        for run_id in out["runs"]:
+            assert stored_points(client, run_id)["x"] == (list(range(20)), [float(s) for s in range(20)])
+    finally:
+        svc.stop()
+
+
 def test_the_sender_imports_nothing_after_it_started(tmp_path: Path) -> None:
     """The cause of the fork deadlock: a module import in the sender thread (its lock is held
     forever in a child forked meanwhile). Everything it uses is imported before it starts."""

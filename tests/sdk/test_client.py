@@ -8,10 +8,11 @@ import queue
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
+from tailrun._script_wait import CONSOLE
 from tailrun._settings import DEFAULT_PORT, Settings
 from tailrun.client import Client, Follow, FollowState, resolve_read_settings
 from tailrun.exceptions import AuthenticationError, ServiceUnavailable
@@ -177,33 +178,50 @@ class Console(io.StringIO):
             assert self.changed.wait_for(lambda: text in self.getvalue(), WAIT), self.getvalue()
 
 
+class Restartable:
+    """A service on a fixed port and data dir with one seeded run whose console says "before the
+    restart"; `restart()` stops it and starts the next service on the same port and data."""
+
+    def __init__(self, service_factory: Any, data: Path, experiment: str) -> None:
+        self.factory, self.port, self.data = service_factory, _free_port(), data
+        self.svc = service_factory(port=self.port, data_dir=data, with_runner=False)
+        seeder = Seeder(self.svc.address)
+        seeder.start(RUN_ID, experiment, T0)
+        self.offset = seeder.log_text(RUN_ID, CONSOLE, 0, "before the restart\n")
+        seeder.close()
+
+    def run(self) -> Any:
+        from recorder_reset import reset_recorder
+
+        from tailrun import Run, Workspace
+        reset_recorder()
+        return Run.get(Workspace(address=self.svc.address), RUN_ID)
+
+    def restart_and_finish(self, after: Callable[[], None] = lambda: None) -> None:
+        """Restart; the console gets "after the restart", then (after `after()`) the run completes."""
+        self.svc.stop(grace=0)
+        self.svc = self.factory(port=self.port, data_dir=self.data, with_runner=False)
+        seeder = Seeder(self.svc.address)
+        seeder.log_text(RUN_ID, CONSOLE, self.offset, "after the restart\n")
+        after()
+        seeder.patch(RUN_ID, T0 + 1, status="Completed")
+        seeder.close()
+
+
 def test_wait_for_completion_rides_out_a_service_restart(service_factory: Any, tmp_path: Path) -> None:
     """The console streamed before and after the restart, each line once; the final status ends it."""
     from recorder_reset import reset_recorder
 
-    from tailrun import Run, Workspace
-    from tailrun._script_wait import CONSOLE, wait
+    from tailrun._script_wait import wait
 
-    port, data = _free_port(), tmp_path / "wait-data"
-    svc = service_factory(port=port, data_dir=data, with_runner=False)
-    seeder = Seeder(svc.address)
-    seeder.start(RUN_ID, "waits", T0)
-    offset = seeder.log_text(RUN_ID, CONSOLE, 0, "before the restart\n")
-    seeder.close()
-    reset_recorder()
-    run = Run.get(Workspace(address=svc.address), RUN_ID)
+    served = Restartable(service_factory, tmp_path / "wait-data", "waits")
+    run = served.run()
     out, result = Console(), {}
     waiter = threading.Thread(target=lambda: result.update(wait(run, True, False, out=out)), daemon=True)
     waiter.start()
     try:
         out.wait_for("before the restart\n")   # the follow is live: its backlog is printed
-        svc.stop(grace=0)
-        svc = service_factory(port=port, data_dir=data, with_runner=False)
-        seeder = Seeder(svc.address)
-        seeder.log_text(RUN_ID, CONSOLE, offset, "after the restart\n")
-        out.wait_for("after the restart\n")
-        seeder.patch(RUN_ID, T0 + 1, status="Completed")
-        seeder.close()
+        served.restart_and_finish(after=lambda: out.wait_for("after the restart\n"))
         waiter.join(WAIT)
         assert not waiter.is_alive() and result["status"] == "Completed"
         console = out.getvalue()
@@ -217,35 +235,24 @@ def test_run_details_summary_rides_out_a_service_restart(service_factory: Any, t
     on after the restart: every console line once, and the final status ends it."""
     from recorder_reset import reset_recorder
 
-    from tailrun import Run, Workspace
-    from tailrun._script_wait import CONSOLE
     from tailrun.widgets import RunDetails
 
-    port, data = _free_port(), tmp_path / "details-data"
-    svc = service_factory(port=port, data_dir=data, with_runner=False)
-    seeder = Seeder(svc.address)
-    seeder.start(RUN_ID, "details", T0)
-    offset = seeder.log_text(RUN_ID, CONSOLE, 0, "before the restart\n")
-    seeder.close()
-    reset_recorder()
-    details = RunDetails(Run.get(Workspace(address=svc.address), RUN_ID))
+    served = Restartable(service_factory, tmp_path / "details-data", "details")
+    details = RunDetails(served.run())
     out, result = Console(), []
     shower = threading.Thread(target=lambda: result.append(details.print_summary(out, interval=0.05)), daemon=True)
     shower.start()
     try:
         out.wait_for("before the restart\n")
-        svc.stop(grace=0)
+        served.svc.stop(grace=0)
         out.wait_for("retrying for 30 s")
-        svc = service_factory(port=port, data_dir=data, with_runner=False)
-        seeder = Seeder(svc.address)
-        seeder.log_text(RUN_ID, CONSOLE, offset, "after the restart\n")
-        seeder.patch(RUN_ID, T0 + 1, status="Completed")
-        seeder.close()
+        served.restart_and_finish()
         shower.join(WAIT)
         assert not shower.is_alive() and result == ["Completed"]
         printed = out.getvalue()
         assert printed.count("before the restart") == 1 and printed.count("after the restart") == 1
-        assert printed.count("retrying for") == 1 and f"cannot reach the tailrun service at {svc.address}" in printed
+        assert printed.count("retrying for") == 1
+        assert f"cannot reach the tailrun service at {served.svc.address}" in printed
     finally:
         reset_recorder()
 
@@ -253,7 +260,6 @@ def test_run_details_summary_rides_out_a_service_restart(service_factory: Any, t
 def test_logs_follow_rides_out_a_service_restart(service_factory: Any, tmp_path: Path) -> None:
     """`tailrun logs -f` went on after a restart (it used to end with "the service ended the
     stream"): every line once, in order, and exit 0 at the final status."""
-    from tailrun._script_wait import CONSOLE
     from tailrun.cli import query
 
     port, data = _free_port(), tmp_path / "logs-data"

@@ -208,8 +208,8 @@ class _PendingSnapshot:
 
 
 def _exit_timeout() -> float:
-    from ._recorder import ENV_EXIT_TIMEOUT, _env_float
-    return _env_float(ENV_EXIT_TIMEOUT, 40.0)
+    from ._recorder import _exit_timeout as recorder_exit_timeout   # one setting, one default
+    return recorder_exit_timeout()
 
 
 def _settle_all() -> None:
